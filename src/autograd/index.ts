@@ -1,0 +1,9 @@
+import "./methods.js";
+
+export { backward, isGradEnabled, noGrad, record } from "./engine.js";
+export * from "./elementwise.js";
+export { matmul, type MatmulOptions } from "./matmul.js";
+export { logsumexp, max, mean, sum } from "./reduce.js";
+export { concat, gather, reshape, slice, transpose } from "./shape.js";
+export { grad, valueAndGrad, type GradOptions } from "./functional.js";
+export { gradcheck, type GradcheckOptions, type GradcheckReport } from "./gradcheck.js";

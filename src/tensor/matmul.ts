@@ -1,0 +1,118 @@
+import type { Data } from "./dtype.js";
+
+// Block sizes. KC×NC of packed B (256×256 doubles = 512 KiB) stays in L2, MC×KC of packed A
+// (64×256 doubles = 128 KiB) nearer still; the 4×4 tile keeps 16 accumulators in locals.
+const MR = 4;
+const NR = 4;
+const KC = 256;
+const MC = 64;
+const NC = 256;
+
+let packedA = new Float64Array(MC * KC);
+let packedB = new Float64Array(KC * NC);
+
+/**
+ * out (m×n, overwritten) = op(A)·op(B). A is stored row-major as m×k, or as k×m when transA;
+ * B as k×n, or n×k when transB. Transposes are absorbed by packing, never materialized.
+ */
+export function matmulInto(out: Data, a: Data, b: Data, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
+  out.fill(0, 0, m * n);
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = Math.min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = Math.min(KC, k - pc);
+      packB(b, k, n, transB, pc, kc, jc, nc);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = Math.min(MC, m - ic);
+        packA(a, m, k, transA, ic, mc, pc, kc);
+        for (let jr = 0; jr < nc; jr += NR) {
+          for (let ir = 0; ir < mc; ir += MR) {
+            tile(kc, packedA, ir * kc, packedB, jr * kc, out, (ic + ir) * n + jc + jr, n, Math.min(MR, mc - ir), Math.min(NR, nc - jr));
+          }
+        }
+      }
+    }
+  }
+}
+
+// Packed A: panels of MR rows, each stored p-major (MR values per p), zero-padded past mc.
+function packA(a: Data, m: number, k: number, transA: boolean, ic: number, mc: number, pc: number, kc: number): void {
+  const panels = Math.ceil(mc / MR);
+  if (packedA.length < panels * MR * kc) packedA = new Float64Array(panels * MR * kc);
+  const dst = packedA;
+  for (let ir = 0; ir < mc; ir += MR) {
+    const base = ir * kc;
+    for (let r = 0; r < MR; r++) {
+      const i = ic + ir + r;
+      if (ir + r >= mc) {
+        for (let p = 0; p < kc; p++) dst[base + p * MR + r] = 0;
+      } else if (transA) {
+        for (let p = 0; p < kc; p++) dst[base + p * MR + r] = a[(pc + p) * m + i];
+      } else {
+        const row = i * k + pc;
+        for (let p = 0; p < kc; p++) dst[base + p * MR + r] = a[row + p];
+      }
+    }
+  }
+}
+
+// Packed B: panels of NR columns, each stored p-major (NR values per p), zero-padded past nc.
+function packB(b: Data, k: number, n: number, transB: boolean, pc: number, kc: number, jc: number, nc: number): void {
+  const panels = Math.ceil(nc / NR);
+  if (packedB.length < panels * NR * kc) packedB = new Float64Array(panels * NR * kc);
+  const dst = packedB;
+  for (let jr = 0; jr < nc; jr += NR) {
+    const base = jr * kc;
+    for (let c = 0; c < NR; c++) {
+      const j = jc + jr + c;
+      if (jr + c >= nc) {
+        for (let p = 0; p < kc; p++) dst[base + p * NR + c] = 0;
+      } else if (transB) {
+        const row = j * k + pc;
+        for (let p = 0; p < kc; p++) dst[base + p * NR + c] = b[row + p];
+      } else {
+        for (let p = 0; p < kc; p++) dst[base + p * NR + c] = b[(pc + p) * n + j];
+      }
+    }
+  }
+}
+
+// The 4×4 register tile: out[rows, cols] += Apanel · Bpanel over kc.
+function tile(kc: number, A: Float64Array, ao: number, B: Float64Array, bo: number, out: Data, oo: number, ldo: number, rows: number, cols: number): void {
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  for (let p = 0; p < kc; p++, ao += 4, bo += 4) {
+    const a0 = A[ao], a1 = A[ao + 1], a2 = A[ao + 2], a3 = A[ao + 3];
+    const b0 = B[bo], b1 = B[bo + 1], b2 = B[bo + 2], b3 = B[bo + 3];
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+  }
+  if (rows === 4 && cols === 4) {
+    out[oo] += c00; out[oo + 1] += c01; out[oo + 2] += c02; out[oo + 3] += c03; oo += ldo;
+    out[oo] += c10; out[oo + 1] += c11; out[oo + 2] += c12; out[oo + 3] += c13; oo += ldo;
+    out[oo] += c20; out[oo + 1] += c21; out[oo + 2] += c22; out[oo + 3] += c23; oo += ldo;
+    out[oo] += c30; out[oo + 1] += c31; out[oo + 2] += c32; out[oo + 3] += c33;
+    return;
+  }
+  const c = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) out[oo + r * ldo + j] += c[r * 4 + j];
+}
+
+/** The textbook i-k-j loop, the baseline the blocked kernel is measured and tested against. */
+export function matmulNaiveInto(out: Data, a: Data, b: Data, m: number, k: number, n: number, transA = false, transB = false): void {
+  out.fill(0, 0, m * n);
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < k; p++) {
+      const aip = transA ? a[p * m + i] : a[i * k + p];
+      if (transB) for (let j = 0; j < n; j++) out[i * n + j] += aip * b[j * k + p];
+      else {
+        const row = p * n;
+        for (let j = 0; j < n; j++) out[i * n + j] += aip * b[row + j];
+      }
+    }
+  }
+}
