@@ -1,2 +1,4 @@
 export * from "./tensor/index.js";
 export * from "./autograd/index.js";
+export * from "./nn/index.js";
+export * from "./vae/index.js";

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeSafetensors, encodeSafetensors, type Tensor } from "../src/nn/safetensors.js";
+import { decodeSafetensors, encodeSafetensors, type StoredTensor as Tensor } from "../src/nn/safetensors.js";
 
 const bytesOf = (a: Float32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 

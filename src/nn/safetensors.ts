@@ -3,7 +3,7 @@
 // relative to the data start. As the reference writer does, the header is padded with spaces to 8-byte alignment.
 
 export type Dtype = "F32" | "F64";
-export interface Tensor {
+export interface StoredTensor {
   dtype: Dtype;
   shape: number[];
   data: Float32Array | Float64Array;
@@ -13,7 +13,7 @@ const ITEMSIZE: Record<Dtype, number> = { F32: 4, F64: 8 };
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Encodes tensors (written in sorted name order) and string metadata as safetensors bytes. */
-export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(tensors: Record<string, StoredTensor>, metadata?: Record<string, string>): Uint8Array {
   const names = Object.keys(tensors).sort();
   const entries: [string, unknown][] = [];
   if (metadata && Object.keys(metadata).length > 0) {
@@ -58,7 +58,7 @@ export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Re
 export function decodeSafetensors(
   bytes: Uint8Array,
   source = "safetensors",
-): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+): { tensors: Record<string, StoredTensor>; metadata: Record<string, string> } {
   const fail = (what: string): never => {
     throw new Error(`${source}: ${what}`);
   };
@@ -83,7 +83,7 @@ export function decodeSafetensors(
   const start = 8 + n;
   const dataLength = bytes.length - start;
   const spans: { name: string; begin: number; end: number }[] = [];
-  const tensors = Object.entries(rest).map(([name, info]): [string, Tensor] => {
+  const tensors = Object.entries(rest).map(([name, info]): [string, StoredTensor] => {
     const where = `tensor "${name}"`;
     if (!isObject(info)) fail(`${where}: entry must be an object with dtype, shape and data_offsets, got ${describe(info)}`);
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;

@@ -1,0 +1,4 @@
+export { LOG_2PI, logBernoulli, logDiagNormal, logStandardNormal } from "./densities.js";
+export { VAE, seedConfig, type Posterior, type VaeConfig } from "./model.js";
+export * from "./elbo.js";
+export { binarize, binarize64, parseIdx } from "./idx.js";

@@ -1,0 +1,219 @@
+// Minibatch training of the VAE with Adam and MATH.md part 2's estimator (one ε per image per step),
+// and evaluation of the bounds over a data set in batches. Images are binarized pixels in one
+// Float32Array, row after row of D values. Browser-safe (no Node imports), so a Web Worker can run it.
+import { noGrad } from "../autograd/index.js";
+import { Adam } from "../nn/optim.js";
+import { Random, type RandomState } from "../tensor/random.js";
+import { Tensor } from "../tensor/tensor.js";
+import { elboSamples, iwae, negativeElbo, sampleEps } from "./elbo.js";
+import type { VAE } from "./model.js";
+
+export interface TrainOptions {
+  batchSize: number;
+  lr: number;
+  /** Seeds the shuffling and ε streams (the model's initialization is seeded separately). */
+  seed: number;
+}
+
+/** Everything besides the tensors that a resumed run needs to continue bit for bit; JSON-safe. */
+export interface TrainerState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Minibatches done in the current epoch. */
+  batch: number;
+  /** Adam's step count. */
+  t: number;
+  /** The shuffling RNG at the start of the current epoch: the epoch's permutation is regenerated from it. */
+  shuffleRng: RandomState;
+  epsRng: RandomState;
+  /** Sum of the one-draw ELBOs and count of the images seen so far in the current epoch. */
+  elboSum: number;
+  seen: number;
+}
+
+export interface StepResult {
+  /** Epoch (from 0) and minibatch (from 1) just done, of `batches`. */
+  epoch: number;
+  batch: number;
+  batches: number;
+  /** Mean one-draw ELBO of this minibatch, and its running mean over the epoch so far. */
+  elbo: number;
+  trainElbo: number;
+  images: number;
+  /** Set when this step completed an epoch: the number of epochs done and the epoch's mean train ELBO. */
+  epochEnd?: { epoch: number; trainElbo: number };
+}
+
+/** Independent seeds for the streams of one run (splitmix32 in Random decorrelates nearby seeds). */
+export const streamSeed = (seed: number, stream: number) => (seed + Math.imul(stream, 0x632be5ab)) >>> 0;
+
+/** Adam over shuffled minibatches; the loss is `negativeElbo` with one draw of ε per image. */
+export class Trainer {
+  readonly optimizer: Adam;
+  readonly count: number;
+  readonly batches: number;
+  epoch = 0;
+  batch = 0;
+  private elboSum = 0;
+  private seen = 0;
+  private readonly shuffleRng: Random;
+  private readonly epsRng: Random;
+  private epochStart!: RandomState;
+  private order!: Uint32Array;
+
+  constructor(readonly model: VAE, readonly images: Float32Array, readonly options: TrainOptions) {
+    const D = model.config.inputSize;
+    this.count = images.length / D;
+    if (!Number.isInteger(this.count) || this.count < 1) throw new Error(`Trainer: ${images.length} pixels are not a positive number of ${D}-pixel images`);
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new Error(`Trainer: batchSize must be a positive integer, got ${options.batchSize}`);
+    this.optimizer = new Adam(model.namedParameters(), { lr: options.lr });
+    this.batches = Math.ceil(this.count / options.batchSize);
+    this.shuffleRng = new Random(streamSeed(options.seed, 1));
+    this.epsRng = new Random(streamSeed(options.seed, 2));
+    this.shuffle();
+  }
+
+  private shuffle(): void {
+    this.epochStart = this.shuffleRng.getState();
+    this.order = this.shuffleRng.shuffle(Uint32Array.from({ length: this.count }, (_, i) => i));
+  }
+
+  /** One Adam step on the next minibatch (the last one of an epoch may be smaller). */
+  step(): StepResult {
+    const { inputSize: D, latent } = this.model.config;
+    const start = this.batch * this.options.batchSize;
+    const b = Math.min(this.count, start + this.options.batchSize) - start;
+    const x = new Float32Array(b * D);
+    for (let i = 0; i < b; i++) x.set(this.images.subarray(this.order[start + i] * D, (this.order[start + i] + 1) * D), i * D);
+    const eps = sampleEps(this.epsRng, 1, b, latent);
+    this.optimizer.zeroGrad();
+    const loss = negativeElbo(this.model, new Tensor(x, [b, D]), eps);
+    loss.backward();
+    this.optimizer.step();
+
+    const elbo = -loss.item();
+    this.elboSum += elbo * b;
+    this.seen += b;
+    const result: StepResult = { epoch: this.epoch, batch: ++this.batch, batches: this.batches, elbo, trainElbo: this.elboSum / this.seen, images: this.seen };
+    if (this.batch === this.batches) {
+      result.epochEnd = { epoch: ++this.epoch, trainElbo: result.trainElbo };
+      this.batch = this.elboSum = this.seen = 0;
+      this.shuffle();
+    }
+    return result;
+  }
+
+  getState(): TrainerState {
+    const { epoch, batch, elboSum, seen } = this;
+    return { epoch, batch, t: this.optimizer.t, shuffleRng: this.epochStart, epsRng: this.epsRng.getState(), elboSum, seen };
+  }
+
+  /** Restores a state from `getState`; the tensors of `tensors()` must be restored separately. */
+  setState(state: TrainerState): void {
+    if (!Number.isInteger(state.batch) || state.batch < 0 || state.batch >= this.batches) {
+      throw new Error(`Trainer.setState: batch ${state.batch} is not within 0..${this.batches - 1} (different data or batch size?)`);
+    }
+    ({ epoch: this.epoch, batch: this.batch, elboSum: this.elboSum, seen: this.seen } = state);
+    this.optimizer.t = state.t;
+    this.shuffleRng.setState(state.shuffleRng);
+    this.shuffle();
+    this.epsRng.setState(state.epsRng);
+  }
+
+  /** The model's parameters and Adam's moments (`adam.m.<name>`, `adam.v.<name>`), sharing their storage. */
+  tensors(): Map<string, Tensor> {
+    const out = new Map(this.optimizer.params);
+    for (const [name, p] of this.optimizer.params) {
+      out.set(`adam.m.${name}`, new Tensor(this.optimizer.m.get(name)!, p.shape));
+      out.set(`adam.v.${name}`, new Tensor(this.optimizer.v.get(name)!, p.shape));
+    }
+    return out;
+  }
+}
+
+export interface TrainLoopOptions {
+  /** Train until this many epochs are done. */
+  epochs: number;
+  onStep?: (step: StepResult) => void;
+  /** Awaited after each epoch, e.g. to evaluate and save. */
+  onEpoch?: (end: { epoch: number; trainElbo: number }) => void | Promise<void>;
+  /** Checked before each step: return true to stop (the state is then between two steps). */
+  shouldStop?: () => boolean;
+  /** Yield to the event loop every this many steps (so that messages and signals are seen). */
+  yieldEvery?: number;
+  pause?: () => Promise<void>;
+}
+
+/** Runs `trainer` to `epochs` epochs; "stopped" if `shouldStop` ended it early. */
+export async function trainLoop(trainer: Trainer, options: TrainLoopOptions): Promise<"done" | "stopped"> {
+  const { yieldEvery = 4, pause = () => new Promise<void>((resolve) => setTimeout(resolve, 0)) } = options;
+  for (let n = 1; trainer.epoch < options.epochs; n++) {
+    if (options.shouldStop?.()) return "stopped";
+    const step = trainer.step();
+    options.onStep?.(step);
+    if (step.epochEnd) await options.onEpoch?.(step.epochEnd);
+    if (n % yieldEvery === 0) await pause();
+  }
+  return "done";
+}
+
+/** Calls f on consecutive batches of rows [b, D] of `images`, and sums its per-row values in float64. */
+function sumOverBatches(images: Float32Array, D: number, batchSize: number, f: (x: Tensor) => Tensor): { sum: number; count: number } {
+  const count = images.length / D;
+  let sum = 0;
+  noGrad(() => {
+    for (let start = 0; start < count; start += batchSize) {
+      const b = Math.min(batchSize, count - start);
+      for (const v of f(new Tensor(images.subarray(start * D, (start + b) * D), [b, D])).data) sum += v;
+    }
+  });
+  return { sum, count };
+}
+
+export interface EvalOptions {
+  /** Draws of ε per image (default 1). */
+  samples?: number;
+  batchSize?: number;
+  /** Seed of the ε stream; the default is fixed so that evaluations are comparable. */
+  seed?: number;
+}
+
+export const EVAL_SEED = 12345;
+
+/**
+ * The mean over images of the Monte Carlo ELBO (MATH.md part 2) with K draws per image, in nats per
+ * image. With K = 1 the draws follow the images in order, so the result does not depend on batchSize.
+ */
+export function evaluateElbo(model: VAE, images: Float32Array, options: EvalOptions = {}): number {
+  const { samples: k = 1, batchSize = 500, seed = EVAL_SEED } = options;
+  const rng = new Random(seed);
+  const { sum, count } = sumOverBatches(images, model.config.inputSize, batchSize, (x) =>
+    elboSamples(model, x, sampleEps(rng, k, x.shape[0], model.config.latent)).elbo);
+  return sum / (k * count);
+}
+
+/**
+ * The mean over images of the importance-weighted bound with K draws each (`iwae`, MATH.md's ELBO at
+ * K = 1), in batches of at most ~4M pixel logits to bound memory.
+ */
+export function evaluateIwae(model: VAE, images: Float32Array, options: EvalOptions = {}): number {
+  const { samples: k = 100, seed = EVAL_SEED } = options;
+  const batchSize = options.batchSize ?? Math.max(1, Math.floor(4e6 / (k * model.config.inputSize)));
+  const rng = new Random(seed);
+  const { sum, count } = sumOverBatches(images, model.config.inputSize, batchSize, (x) => iwae(model, x, sampleEps(rng, k, x.shape[0], model.config.latent)));
+  return sum / count;
+}
+
+/** g(x) for every image, [count × d] row-major. */
+export function encoderMeans(model: VAE, images: Float32Array, batchSize = 500): Float32Array {
+  const D = model.config.inputSize;
+  const d = model.config.latent;
+  const out = new Float32Array((images.length / D) * d);
+  noGrad(() => {
+    for (let start = 0; start * D < images.length; start += batchSize) {
+      const x = images.subarray(start * D, Math.min(images.length, (start + batchSize) * D));
+      out.set(model.encode(new Tensor(x, [x.length / D, D])).mean.data, start * d);
+    }
+  });
+  return out;
+}
