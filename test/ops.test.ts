@@ -222,3 +222,36 @@ describe("matmul", () => {
     });
   }
 });
+
+describe("fused ops equal their compositions", () => {
+  for (const activation of ["none", "tanh", "relu"] as const) {
+    it(`linear(x, W, b, "${activation}") = act(x·Wᵀ + b): forward and gradcheck`, () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer(), (rows, inF, outF, seed) => {
+          const x = randomTensor([rows, inF], seed);
+          const w = randomTensor([outF, inF], seed + 1);
+          const b = randomTensor([outF], seed + 2);
+          const pre = T.add(T.matmul(x, T.transpose(w)), b);
+          const composed = activation === "tanh" ? T.tanh(pre) : activation === "relu" ? T.relu(pre) : pre;
+          if (activation === "relu") fc.pre(Array.from(pre.data).every((v) => Math.abs(v) > 1e-3));
+          expectClose(T.linear(x, w, b, activation).data, composed.data, 1e-12, 1e-12);
+          expectGradcheck(weighted((a, c, d) => T.linear(a, c, d, activation), [rows, outF]), [x, w, b]);
+        }),
+        runs,
+      );
+    });
+  }
+
+  it("bernoulliLogLikelihood(x, l) = Σ x·l - softplus(l), with x repeated over leading axes: forward and gradcheck", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 6 }), fc.integer(), (k, b, d, seed) => {
+        const x = T.tensor(randomTensor([b, d], seed, 0, 1).data.map(Math.round), { shape: [b, d] });
+        const l = randomTensor([k, b, d], seed + 1, -30, 30);
+        expectClose(T.bernoulliLogLikelihood(x, l).data, T.sum(T.sub(T.mul(x, l), T.softplus(l)), -1).data, 1e-12, 1e-12);
+        expectGradcheck(weighted((a, c) => T.bernoulliLogLikelihood(a, c), [k, b]), [x, l]);
+      }),
+      runs,
+    );
+    expect(() => T.bernoulliLogLikelihood(T.zeros([3, 5]), T.zeros([2, 4, 5]))).toThrow(/pixels of shape \[3,5\] do not match the trailing axes of logits \[2,4,5\]/);
+  });
+});

@@ -7,3 +7,4 @@ export { logsumexp, max, mean, sum } from "./reduce.js";
 export { concat, gather, reshape, slice, transpose } from "./shape.js";
 export { grad, valueAndGrad, type GradOptions } from "./functional.js";
 export { gradcheck, type GradcheckOptions, type GradcheckReport } from "./gradcheck.js";
+export { linear, bernoulliLogLikelihood, type LinearActivation } from "./fused.js";

@@ -1,4 +1,4 @@
-import { matmul, relu, tanh } from "../autograd/index.js";
+import { linear, type LinearActivation } from "../autograd/index.js";
 import { Random } from "../tensor/random.js";
 import { Tensor } from "../tensor/tensor.js";
 import type { DType } from "../tensor/dtype.js";
@@ -27,16 +27,16 @@ export class Linear {
     this.bias = init([outFeatures]);
   }
 
-  forward(x: Tensor): Tensor {
+  /** act(x·Wᵀ + b), as one fused op. */
+  forward(x: Tensor, activation: LinearActivation = "none"): Tensor {
     if (x.ndim !== 2 || x.shape[1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures}→${this.outFeatures}): input has shape [${x.shape.join(",")}], expected [batch,${this.inFeatures}]`);
     }
-    return matmul(x, this.weight, { transB: true }).add(this.bias);
+    return linear(x, this.weight, this.bias, activation);
   }
 }
 
 export type Activation = "tanh" | "relu";
-const activations: Record<Activation, (x: Tensor) => Tensor> = { tanh, relu };
 
 /** Linear layers with an activation between them (none after the last). */
 export class MLP {
@@ -44,17 +44,13 @@ export class MLP {
 
   constructor(readonly sizes: readonly number[], readonly activation: Activation = "tanh", options: InitOptions = {}) {
     if (sizes.length < 2) throw new Error(`MLP: needs at least an input and an output size, got [${sizes.join(",")}]`);
-    if (!(activation in activations)) throw new Error(`MLP: unknown activation "${activation}"; use "tanh" or "relu"`);
+    if (activation !== "tanh" && activation !== "relu") throw new Error(`MLP: unknown activation "${activation}"; use "tanh" or "relu"`);
     const rng = options.rng ?? new Random(0);
     this.layers = sizes.slice(1).map((out, i) => new Linear(sizes[i], out, { ...options, rng }));
   }
 
   forward(x: Tensor): Tensor {
-    const act = activations[this.activation];
-    this.layers.forEach((layer, i) => {
-      x = layer.forward(x);
-      if (i < this.layers.length - 1) x = act(x);
-    });
+    this.layers.forEach((layer, i) => (x = layer.forward(x, i < this.layers.length - 1 ? this.activation : "none")));
     return x;
   }
 

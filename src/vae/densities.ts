@@ -1,5 +1,5 @@
 // The three log-densities of MATH.md ("The log-densities", seed part 1), batched over rows.
-import { softplus, sum } from "../autograd/index.js";
+import { bernoulliLogLikelihood, sum } from "../autograd/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export const LOG_2PI = Math.log(2 * Math.PI);
@@ -17,10 +17,11 @@ export function logStandardNormal(z: Tensor): Tensor {
  * MATH.md (2): log p(x|z) = Σ_j x_j log f_j + (1 - x_j) log(1 - f_j) with f = σ(l), written stably as
  * Σ_j x_j l_j - softplus(l_j): since log σ(l) = l - softplus(l) and log(1 - σ(l)) = -softplus(l),
  * x log σ(l) + (1-x) log(1-σ(l)) = x l - softplus(l). Never log(sigmoid(·)). Its gradient in l is x - σ(l).
- * Logits [..., D] and pixels x broadcast against each other; sums over the last axis.
+ * Logits [..., B, D], pixels x [B, D] (repeated over the leading axes); sums over the last axis.
+ * Computed in one fused pass (bernoulliLogLikelihood), equal to sum(x·l - softplus(l), -1).
  */
 export function logBernoulli(x: Tensor, logits: Tensor): Tensor {
-  return sum(x.mul(logits).sub(softplus(logits)), -1);
+  return bernoulliLogLikelihood(x, logits);
 }
 
 /**
