@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { matmulInto, matmulNaiveInto } from "../src/index.js";
+import { getBackend, matmulInto, matmulNaiveInto } from "../src/index.js";
 import { randomTensor } from "./helpers.js";
 
 // Sizes around the kernel's tile (4) and blocks (64, 256): 1, primes, and non-multiples.
@@ -18,7 +18,11 @@ function naive(a: Float64Array, b: Float64Array, m: number, k: number, n: number
   return out;
 }
 
-describe("matmulInto (blocked, register-tiled) against a naive triple loop", () => {
+describe(`matmulInto on the ${getBackend()} backend against a naive triple loop`, () => {
+  it("runs on the backend this project asked for", () => {
+    expect(getBackend()).toBe(process.env.TSGRAD_BACKEND ?? getBackend());
+  });
+
   for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
     it(`A${transA ? "ᵀ" : ""}·B${transB ? "ᵀ" : ""} for random shapes, float64 and float32`, () => {
       fc.assert(

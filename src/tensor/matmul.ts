@@ -1,4 +1,6 @@
+import { getBackend } from "./backend.js";
 import type { Data } from "./dtype.js";
+import { matmulWasmInto } from "./wasm/matmul.js";
 
 // Block sizes. KC×NC of packed B (256×256 doubles = 512 KiB) stays in L2, MC×KC of packed A
 // (64×256 doubles = 128 KiB) nearer still; the 4×4 tile keeps 16 accumulators in locals.
@@ -11,11 +13,25 @@ const NC = 256;
 let packedA = new Float64Array(MC * KC);
 let packedB = new Float64Array(KC * NC);
 
+// Below this many multiply-adds the plain kernel wins: copying operands into WebAssembly memory costs
+// more than the product (measured crossover near 16³ on the bench machine).
+const WASM_MIN_WORK = 4096;
+
 /**
  * out (m×n, overwritten) = op(A)·op(B). A is stored row-major as m×k, or as k×m when transA;
- * B as k×n, or n×k when transB. Transposes are absorbed by packing, never materialized.
+ * B as k×n, or n×k when transB. float32 products run on the selected backend (see setBackend);
+ * float64 ones always on the TypeScript kernel.
  */
 export function matmulInto(out: Data, a: Data, b: Data, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
+  if (out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && m * n * k >= WASM_MIN_WORK && getBackend() === "wasm") {
+    matmulWasmInto(out, a, b, m, k, n, transA, transB);
+  } else {
+    matmulJsInto(out, a, b, m, k, n, transA, transB);
+  }
+}
+
+/** The plain TypeScript kernel: cache-blocked, 4×4 register tiles; transposes absorbed by packing, never materialized. */
+export function matmulJsInto(out: Data, a: Data, b: Data, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
   out.fill(0, 0, m * n);
   for (let jc = 0; jc < n; jc += NC) {
     const nc = Math.min(NC, n - jc);

@@ -2,3 +2,5 @@ export { LOG_2PI, logBernoulli, logDiagNormal, logStandardNormal } from "./densi
 export { VAE, seedConfig, type Posterior, type VaeConfig } from "./model.js";
 export * from "./elbo.js";
 export { binarize, binarize64, parseIdx } from "./idx.js";
+export * from "./train.js";
+export * from "./quantile.js";

@@ -32,7 +32,7 @@ export function normalQuantile(p: number): number {
  * per axis, as n×n rows of (z₁, z₂); z₁ increases along columns, z₂ decreases down the rows (top = high).
  */
 export function quantileGrid(n: number, low = 0.05, high = 0.95): Float32Array {
-  const z = Array.from({ length: n }, (_, i) => normalQuantile(n === 1 ? 0.5 : low + ((high - low) * i) / (n - 1)));
+  const z = Array.from({ length: n }, (_, i) => normalQuantile(n === 1 ? 0.5 : ((n - 1 - i) * low + i * high) / (n - 1)));
   const out = new Float32Array(2 * n * n);
   for (let row = 0; row < n; row++) {
     for (let col = 0; col < n; col++) {

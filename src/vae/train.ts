@@ -39,6 +39,8 @@ export interface StepResult {
   /** Mean one-draw ELBO of this minibatch, and its running mean over the epoch so far. */
   elbo: number;
   trainElbo: number;
+  /** Images in this minibatch, and so far in the epoch. */
+  size: number;
   images: number;
   /** Set when this step completed an epoch: the number of epochs done and the epoch's mean train ELBO. */
   epochEnd?: { epoch: number; trainElbo: number };
@@ -94,7 +96,7 @@ export class Trainer {
     const elbo = -loss.item();
     this.elboSum += elbo * b;
     this.seen += b;
-    const result: StepResult = { epoch: this.epoch, batch: ++this.batch, batches: this.batches, elbo, trainElbo: this.elboSum / this.seen, images: this.seen };
+    const result: StepResult = { epoch: this.epoch, batch: ++this.batch, batches: this.batches, elbo, trainElbo: this.elboSum / this.seen, size: b, images: this.seen };
     if (this.batch === this.batches) {
       result.epochEnd = { epoch: ++this.epoch, trainElbo: result.trainElbo };
       this.batch = this.elboSum = this.seen = 0;

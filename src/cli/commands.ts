@@ -1,0 +1,219 @@
+// The `init`, `elbo`, `eval` and `report` commands of `npm run vae`.
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Random } from "../tensor/random.js";
+import { Tensor } from "../tensor/tensor.js";
+import { estimateElbo } from "../vae/elbo.js";
+import { binarize } from "../vae/idx.js";
+import { VAE } from "../vae/model.js";
+import { quantileGrid } from "../vae/quantile.js";
+import { encoderMeans, evaluateElbo, evaluateIwae } from "../vae/train.js";
+import { loadMnist, type Split } from "../node/mnist.js";
+import { loadModel, readMetrics, runFiles, saveModel } from "../node/checkpoint.js";
+import { writeFileAtomic } from "../node/atomic.js";
+import { writeReport, type ReportData } from "../node/report.js";
+import { SEED_MAX, UsageError, choiceOption, intOption, stringOption, type Command, type Values } from "./args.js";
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stderr is a terminal (progress lines are then updated in place). */
+  isTTY: boolean;
+}
+
+export const DEFAULTS = { seed: 0, hidden: 500, sampleSeed: 1, samples: 1000, iwae: 500, iwaeImages: 100 };
+
+/** Binarized images (MATH.md: 1 if p > 127) and labels of a split, optionally its first `limit`. */
+export function loadImages(split: Split, limit?: number) {
+  const m = loadMnist(split, { limit });
+  return { images: binarize(m.images), labels: m.labels, count: m.count };
+}
+
+const modelOptions = {
+  seed: { value: "S", help: `seed of a freshly initialized model (default ${DEFAULTS.seed})` },
+  hidden: { value: "H", help: `hidden units of encoder and decoder (default ${DEFAULTS.hidden})` },
+  "learned-variance": { help: "the encoder also outputs log σ² (instead of the seed's fixed σ² = 0.01)" },
+};
+
+/** A model from --checkpoint, or fresh from --seed, --hidden and --learned-variance. */
+function modelFrom(values: Values): { model: VAE; source: string; metadata?: Record<string, string> } {
+  const checkpoint = stringOption(values, "checkpoint");
+  if (checkpoint !== undefined) {
+    const clash = ["seed", "hidden", "learned-variance"].find((k) => values[k] !== undefined);
+    if (clash) throw new UsageError(`--${clash} describes a fresh model and cannot be combined with --checkpoint`);
+    const { model, metadata } = loadModel(checkpoint);
+    return { model, source: checkpoint + (metadata.epoch ? ` (epoch ${metadata.epoch})` : ""), metadata };
+  }
+  const seed = intOption(values, "seed", DEFAULTS.seed, 0, SEED_MAX);
+  const hidden = intOption(values, "hidden", DEFAULTS.hidden, 1);
+  const learned = values["learned-variance"] === true;
+  const model = new VAE({ hidden, encoderVariance: learned ? "learned" : 0.01 }, { seed });
+  return { model, source: `freshly initialized (seed ${seed}, hidden ${hidden}${learned ? ", learned variance" : ""})` };
+}
+
+export const initCommand: Command = {
+  name: "init",
+  summary: "Write a freshly initialized model (safetensors, with its architecture in the metadata).",
+  options: { ...modelOptions, out: { value: "FILE", help: "where to write the model (required)" } },
+};
+
+export function init(values: Values, io: Io): number {
+  const out = stringOption(values, "out", true);
+  const { model, source } = modelFrom(values);
+  saveModel(out, model);
+  const n = [...model.namedParameters().values()].reduce((a, p) => a + p.size, 0);
+  io.out(`wrote ${out}: ${source}, ${n} parameters\n`);
+  return 0;
+}
+
+export const elboCommand: Command = {
+  name: "elbo",
+  summary: "Part 3 of the seed: the Monte Carlo ELBO of one MNIST image, with its standard error, its three terms and g(x).",
+  options: {
+    checkpoint: { value: "FILE", help: "model to evaluate (default: a fresh model from --seed/--hidden)" },
+    ...modelOptions,
+    index: { value: "I", help: "image index (default 0, a 5 in the training set)" },
+    split: { value: "train|test", help: "data set (default train)" },
+    samples: { value: "K", help: `draws of ε (default ${DEFAULTS.samples})` },
+    "sample-seed": { value: "S", help: `seed of the draws of ε (default ${DEFAULTS.sampleSeed})` },
+    json: { help: "print one JSON object" },
+  },
+};
+
+export function elbo(values: Values, io: Io): number {
+  const split = choiceOption(values, "split", ["train", "test"] as const, "train");
+  const index = intOption(values, "index", 0);
+  const k = intOption(values, "samples", DEFAULTS.samples, 2);
+  const sampleSeed = intOption(values, "sample-seed", DEFAULTS.sampleSeed, 0, SEED_MAX);
+  const { model, source } = modelFrom(values);
+  const data = loadMnist(split);
+  if (index >= data.count) throw new UsageError(`--index must be in 0..${data.count - 1} for the ${split} split, got ${index}`);
+  const D = model.config.inputSize;
+  const x = new Tensor(binarize(data.images.subarray(index * D, (index + 1) * D)), [1, D]);
+  const e = estimateElbo(model, x, k, new Random(sampleSeed));
+  const label = data.labels[index];
+  if (values.json) {
+    io.out(JSON.stringify({ ...e, index, split, label, sampleSeed, model: source }) + "\n");
+    return 0;
+  }
+  const f = (v: number) => v.toFixed(4).padStart(12);
+  io.out(
+    `ELBO of ${split} image ${index} (a ${label}), model ${source}, K = ${k} draws of ε:\n` +
+      `  ELBO            ${f(e.elbo)} ± ${e.stderr.toFixed(4)} nats (mean ± standard error)\n` +
+      `  E[log p(z)]     ${f(e.logPrior)}\n` +
+      `  E[log p(x|z)]   ${f(e.logLikelihood)}\n` +
+      `  E[-log q(z|x)]  ${f(e.negLogQ)}\n` +
+      `  g(x)            (${e.encoderMean.map((v) => v.toFixed(8)).join(", ")})\n` +
+      `note: g(x), the encoder's mean, is a ${e.encoderMean.length}-vector; the ELBO is one number (the seed's part 3 answer [-0.10000038, -0.10000038] has the shape of g(x): MATH.md part 3)\n`,
+  );
+  return 0;
+}
+
+export const evalCommand: Command = {
+  name: "eval",
+  summary: "Mean test-set ELBO per image and an importance-weighted (IWAE) bound on log p(x), in nats.",
+  options: {
+    checkpoint: { value: "FILE", help: "model to evaluate (required)" },
+    samples: { value: "K", help: "draws of ε per image for the ELBO (default 1)" },
+    limit: { value: "N", help: "use the first N test images for the ELBO (default all 10000)" },
+    iwae: { value: "K2", help: `importance samples per image for the IWAE bound, 0 to skip (default ${DEFAULTS.iwae})` },
+    "iwae-images": { value: "N", help: `first N test images for the IWAE bound (default ${DEFAULTS.iwaeImages})` },
+    out: { value: "FILE", help: "also write the result as JSON to FILE" },
+    json: { help: "print one JSON object" },
+  },
+};
+
+export function evaluate(values: Values, io: Io): number {
+  const checkpoint = stringOption(values, "checkpoint", true);
+  const samples = intOption(values, "samples", 1, 1);
+  const limit = values.limit === undefined ? undefined : intOption(values, "limit", 0, 1);
+  const iwaeK = intOption(values, "iwae", DEFAULTS.iwae, 0);
+  const iwaeImages = intOption(values, "iwae-images", DEFAULTS.iwaeImages, 1);
+  const { model, metadata } = loadModel(checkpoint);
+  const test = loadImages("test", limit);
+  const t0 = performance.now();
+  const result: Record<string, unknown> = { checkpoint, epoch: numberOrNull(metadata.epoch), step: numberOrNull(metadata.step), testElbo: evaluateElbo(model, test.images, { samples }), samples, images: test.count };
+  if (iwaeK > 0) {
+    const n = Math.min(iwaeImages, test.count);
+    Object.assign(result, { iwae: evaluateIwae(model, test.images.subarray(0, n * model.config.inputSize), { samples: iwaeK }), iwaeK, iwaeImages: n });
+  }
+  result.seconds = (performance.now() - t0) / 1000;
+  const out = stringOption(values, "out");
+  if (out) writeFileAtomic(out, JSON.stringify(result, null, 2) + "\n");
+  if (values.json) io.out(JSON.stringify(result) + "\n");
+  else {
+    io.out(`test ELBO ${(result.testElbo as number).toFixed(2)} nats per image (${test.count} images, ${samples} draw${samples > 1 ? "s" : ""} of ε each)\n`);
+    if (iwaeK > 0) io.out(`IWAE bound ${(result.iwae as number).toFixed(2)} nats per image (K = ${iwaeK}, first ${result.iwaeImages} test images)\n`);
+    if (out) io.out(`wrote ${out}\n`);
+  }
+  return 0;
+}
+
+const numberOrNull = (s: string | undefined) => (s === undefined ? null : Number(s));
+
+export const reportCommand: Command = {
+  name: "report",
+  summary: "Render the HTML report of a training run: ELBO curves, latent space, manifold, reconstructions, samples.",
+  options: {
+    run: { value: "DIR", help: "directory of a training run (required)" },
+    out: { value: "FILE", help: "where to write the report (default DIR/report.html)" },
+    iwae: { value: "K", help: "importance samples per image, if DIR/eval.json is missing or stale (default 100)" },
+    "iwae-images": { value: "N", help: "test images for that IWAE bound (default 100)" },
+  },
+};
+
+const GRID = 20;
+
+export async function report(values: Values, io: Io): Promise<number> {
+  const dir = stringOption(values, "run", true);
+  const files = runFiles(dir);
+  const out = stringOption(values, "out") ?? files.report;
+  const iwaeK = intOption(values, "iwae", 100, 0);
+  const iwaeImages = intOption(values, "iwae-images", 100, 1);
+  const metrics = readMetrics(files.metrics);
+  const { model, metadata } = loadModel(files.model);
+  const { inputSize: D, latent } = model.config;
+  if (latent !== 2) throw new Error(`${files.model}: the report's manifold needs a 2-D latent space, the model has ${latent}`);
+  const side = Math.round(Math.sqrt(D));
+  const test = loadImages("test");
+  const probabilities = (z: Float32Array) => Float32Array.from(model.decode(new Tensor(z, [z.length / latent, latent])).data);
+
+  const recon = test.images.slice(0, 10 * D);
+  const rng = new Random(2);
+  const data: ReportData = {
+    metrics: metrics.map(({ epoch, trainElbo, testElbo, seconds }) => ({ epoch, trainElbo, testElbo, seconds })),
+    latent: { means: encoderMeans(model, test.images), labels: test.labels },
+    manifold: { images: probabilities(quantileGrid(GRID)), grid: GRID, side },
+    reconstructions: { originals: recon, recon: probabilities(encoderMeans(model, recon)), count: 10, side },
+    samples: { images: probabilities(Float32Array.from({ length: 100 * latent }, () => rng.normal())), count: 100, side },
+    config: { ...model.config, ...parseJson(metadata.hyper), epochs: metrics.length, steps: numberOrNull(metadata.step), model: resolve(files.model) },
+  };
+
+  const train = loadMnist("train", { limit: 1 });
+  const e = estimateElbo(model, new Tensor(binarize(train.images), [1, D]), DEFAULTS.samples, new Random(DEFAULTS.sampleSeed));
+  data.part3 = { ...e, index: 0 };
+
+  const last = metrics.at(-1);
+  if (last) {
+    data.final = { testElbo: last.testElbo };
+    const saved = existsSync(files.eval) ? parseJson(readFileSync(files.eval, "utf8")) : {};
+    if (typeof saved.iwae === "number" && saved.step === numberOrNull(metadata.step)) {
+      Object.assign(data.final, { iwae: saved.iwae, iwaeK: saved.iwaeK, iwaeImages: saved.iwaeImages });
+    } else if (iwaeK > 0) {
+      const n = Math.min(iwaeImages, test.count);
+      Object.assign(data.final, { iwae: evaluateIwae(model, test.images.subarray(0, n * D), { samples: iwaeK }), iwaeK, iwaeImages: n });
+    }
+  }
+  data.title = `VAE on binarized MNIST: ${dir}`;
+  await writeReport(out, data);
+  io.out(`wrote ${resolve(out)}\n`);
+  return 0;
+}
+
+function parseJson(text: string | undefined): Record<string, any> {
+  try {
+    return text ? JSON.parse(text) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,166 @@
+// The `train` command: minibatch Adam with per-epoch evaluation, checkpoints, Ctrl-C and --resume.
+import { existsSync } from "node:fs";
+import { VAE } from "../vae/model.js";
+import { Trainer, evaluateElbo, trainLoop, type StepResult } from "../vae/train.js";
+import { readMetrics, readTrainState, runFiles, saveModel, saveTrainState, writeMetrics, type TrainCheckpoint } from "../node/checkpoint.js";
+import { SEED_MAX, UsageError, intOption, positiveOption, stringOption, type Command, type Values } from "./args.js";
+import { DEFAULTS, loadImages, type Io } from "./commands.js";
+
+export const trainCommand: Command = {
+  name: "train",
+  summary:
+    "Train the VAE by minibatch Adam on the shuffled binarized training set (one draw of ε per image per step). After each epoch it\n" +
+    "appends the train and test ELBO to DIR/metrics.jsonl and saves DIR/model.safetensors and DIR/train-state.safetensors.\n" +
+    "Ctrl-C saves the state after the current step; --resume continues exactly where it stopped.",
+  options: {
+    out: { value: "DIR", help: "run directory (required)" },
+    epochs: { value: "E", help: "train until E epochs are done (default 10)" },
+    batch: { value: "B", help: "minibatch size (default 100)" },
+    lr: { value: "LR", help: "Adam's learning rate (default 1e-3)" },
+    hidden: { value: "H", help: `hidden units (default ${DEFAULTS.hidden})` },
+    seed: { value: "S", help: "seed of initialization, shuffling and ε (default 0)" },
+    limit: { value: "N", help: "train on the first N training images (default all 60000)" },
+    "test-limit": { value: "N", help: "evaluate on the first N test images (default all 10000)" },
+    "learned-variance": { help: "the encoder also outputs log σ² (instead of the seed's fixed σ² = 0.01)" },
+    resume: { help: "continue the run in DIR from DIR/train-state.safetensors" },
+  },
+};
+
+/** The options that fix a run's trajectory (with the seed): a resumed run must keep them. */
+type Hyper = { hidden: number; "learned-variance": boolean; batch: number; lr: number; seed: number; limit: number; "test-limit": number };
+
+const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`);
+
+export async function train(values: Values, io: Io): Promise<number> {
+  const dir = stringOption(values, "out", true);
+  const files = runFiles(dir);
+  const epochs = intOption(values, "epochs", 10, 1);
+  let saved: ReturnType<typeof readTrainState> | undefined;
+  if (values.resume) {
+    if (!existsSync(files.state)) throw new Error(`${files.state}: no train state to resume; start the run without --resume`);
+    saved = readTrainState(files.state);
+  }
+  const prev = (saved?.hyper ?? {}) as Partial<Hyper>;
+  const hyper: Hyper = {
+    hidden: intOption(values, "hidden", prev.hidden ?? DEFAULTS.hidden, 1),
+    "learned-variance": values["learned-variance"] === true || (values["learned-variance"] === undefined && prev["learned-variance"] === true),
+    batch: intOption(values, "batch", prev.batch ?? 100, 1),
+    lr: positiveOption(values, "lr", prev.lr ?? 1e-3),
+    seed: intOption(values, "seed", prev.seed ?? 0, 0, SEED_MAX),
+    limit: intOption(values, "limit", prev.limit ?? Infinity, 1),
+    "test-limit": intOption(values, "test-limit", prev["test-limit"] ?? Infinity, 1),
+  };
+  const trainSet = loadImages("train", hyper.limit === Infinity ? undefined : hyper.limit);
+  const testSet = loadImages("test", hyper["test-limit"] === Infinity ? undefined : hyper["test-limit"]);
+  hyper.limit = trainSet.count;
+  hyper["test-limit"] = testSet.count;
+  if (saved) {
+    for (const [key, v] of Object.entries(hyper)) {
+      const was = (saved.hyper as Record<string, unknown>)[key];
+      if (was !== v) throw new UsageError(`--${key} is ${v} but the run in ${dir} used ${was}; a resumed run keeps its options (omit --${key} to reuse ${was})`);
+    }
+  }
+
+  const model = new VAE({ hidden: hyper.hidden, encoderVariance: hyper["learned-variance"] ? "learned" : 0.01 }, { seed: hyper.seed });
+  const trainer = new Trainer(model, trainSet.images, { batchSize: hyper.batch, lr: hyper.lr, seed: hyper.seed });
+  let metrics: object[] = [];
+  let elapsed = 0;
+  if (saved) {
+    saved.restore(trainer);
+    metrics = readMetrics(files.metrics).filter((m) => m.epoch <= trainer.epoch);
+    writeMetrics(files.metrics, metrics);
+    elapsed = saved.elapsed;
+    io.err(`resuming ${dir} at epoch ${trainer.epoch + 1}, batch ${trainer.batch}/${trainer.batches} (step ${trainer.optimizer.t})\n`);
+    if (trainer.epoch >= epochs) {
+      io.out(`${dir} already has ${trainer.epoch} epochs (--epochs ${epochs}); nothing to do\n`);
+      return 0;
+    }
+  } else {
+    if (existsSync(files.state)) io.err(`note: starting a new run in ${dir}, replacing the one there (use --resume to continue it)\n`);
+    writeMetrics(files.metrics, []);
+  }
+  io.err(`training on ${trainSet.count} images, ${trainer.batches} minibatches of ${hyper.batch} per epoch, hidden ${hyper.hidden}, lr ${hyper.lr}, seed ${hyper.seed}; test set ${testSet.count} images\n`);
+
+  let epochStart = performance.now();
+  const runInfo = (): Omit<TrainCheckpoint, "state" | "config"> => ({ hyper, elapsed: elapsed + (performance.now() - epochStart) / 1000 });
+  let stepSeconds = 0;
+  let stepImages = 0;
+  let runSeconds = 0;
+  let runImages = 0;
+  let lastDraw = 0;
+  const every = Math.max(1, Math.round(trainer.batches / 10));
+  const progress = (s: StepResult, final = false) => {
+    const rate = runImages / runSeconds;
+    const left = (epochs - s.epoch - 1) * trainer.count + (trainer.count - s.images);
+    const line = `epoch ${s.epoch + 1}/${epochs}  batch ${s.batch}/${s.batches}  ${rate.toFixed(0)} img/s  ETA ${fmtTime(left / rate)}  train ELBO ${s.trainElbo.toFixed(2)}`;
+    if (!io.isTTY) io.err(line + "\n");
+    else io.err(`\r${line}\x1b[K${final ? "\n" : ""}`);
+  };
+
+  let stop = false;
+  const onSigint = () => {
+    if (stop) {
+      io.err("\nsecond Ctrl-C: exiting without saving\n");
+      process.exit(130);
+    }
+    stop = true;
+    io.err("\nCtrl-C: stopping after this step (Ctrl-C again to quit without saving)\n");
+  };
+  process.on("SIGINT", onSigint);
+  let result: "done" | "stopped";
+  try {
+    let t = performance.now();
+    result = await trainLoop(trainer, {
+      epochs,
+      shouldStop: () => stop,
+      yieldEvery: 1,
+      pause: () => new Promise((resolve) => setImmediate(resolve)),
+      onStep: (s) => {
+        const now = performance.now();
+        stepSeconds += (now - t) / 1000;
+        runSeconds += (now - t) / 1000;
+        t = now;
+        stepImages += s.size;
+        runImages += s.size;
+        if (io.isTTY ? now - lastDraw > 100 || s.epochEnd : s.batch % every === 0 || s.epochEnd) {
+          lastDraw = now;
+          progress(s, !!s.epochEnd);
+        }
+      },
+      onEpoch: ({ epoch, trainElbo }) => {
+        const t0 = performance.now();
+        const testElbo = evaluateElbo(model, testSet.images);
+        const evalSeconds = (performance.now() - t0) / 1000;
+        const line = {
+          epoch,
+          trainElbo,
+          testElbo,
+          seconds: elapsed + (performance.now() - epochStart) / 1000,
+          trainSeconds: stepSeconds,
+          evalSeconds,
+          imagesPerSecond: stepImages / stepSeconds,
+          step: trainer.optimizer.t,
+        };
+        metrics.push(line);
+        writeMetrics(files.metrics, metrics);
+        saveModel(files.model, model, { epoch, step: trainer.optimizer.t, hyper });
+        elapsed = 0;
+        epochStart = performance.now();
+        saveTrainState(files.state, trainer, runInfo());
+        io.err(`epoch ${epoch}: train ELBO ${trainElbo.toFixed(2)}, test ELBO ${testElbo.toFixed(2)} nats per image, ${line.seconds.toFixed(1)} s (${line.imagesPerSecond.toFixed(0)} img/s, test ${evalSeconds.toFixed(1)} s)\n`);
+        stepSeconds = stepImages = 0;
+        t = performance.now();
+      },
+    });
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+  if (result === "stopped") {
+    saveTrainState(files.state, trainer, runInfo());
+    io.out(`interrupted at epoch ${trainer.epoch + 1}, batch ${trainer.batch}/${trainer.batches}; saved ${files.state}\n`);
+    io.out(`resume with: npm run vae -- train --out ${dir} --resume --epochs ${epochs}\n`);
+    return 0;
+  }
+  io.out(`trained ${dir} to ${trainer.epoch} epochs: model ${files.model}, metrics ${files.metrics}\n`);
+  return 0;
+}

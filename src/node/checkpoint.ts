@@ -1,0 +1,122 @@
+// Files of a model and of a training run: safetensors checkpoints and metrics.jsonl, written atomically.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadParameters, saveParameters } from "../nn/checkpoint.js";
+import { decodeSafetensors } from "../nn/safetensors.js";
+import { VAE, seedConfig, type VaeConfig } from "../vae/model.js";
+import type { Trainer, TrainerState } from "../vae/train.js";
+import { writeFileAtomic } from "./atomic.js";
+
+export const MODEL_FORMAT = "tsgrad-vae/1";
+export const TRAIN_FORMAT = "tsgrad-vae-train/1";
+
+/** The files of a training run in `dir`. */
+export const runFiles = (dir: string) => ({
+  model: join(dir, "model.safetensors"),
+  state: join(dir, "train-state.safetensors"),
+  metrics: join(dir, "metrics.jsonl"),
+  eval: join(dir, "eval.json"),
+  report: join(dir, "report.html"),
+});
+
+export function readBytes(path: string, what = "checkpoint"): Uint8Array {
+  if (!existsSync(path)) {
+    throw new Error(`${path}: no such ${what}; create one with \`npm run vae -- init --out ${path}\` or \`npm run vae -- train --out DIR\``);
+  }
+  const buf = readFileSync(path);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+const jsonField = (metadata: Record<string, string>, key: string, path: string): any => {
+  try {
+    return JSON.parse(metadata[key]);
+  } catch (e) {
+    throw new Error(`${path}: metadata "${key}" is not valid JSON (${(e as Error).message})`);
+  }
+};
+
+/** Writes the model's parameters (PyTorch state_dict names) with its config in the metadata, atomically. */
+export function saveModel(path: string, model: VAE, extra: Record<string, unknown> = {}): void {
+  const metadata: Record<string, string> = { format: MODEL_FORMAT, config: JSON.stringify(model.config) };
+  for (const [k, v] of Object.entries(extra)) metadata[k] = typeof v === "string" ? v : JSON.stringify(v);
+  writeFileAtomic(path, saveParameters(model.namedParameters(), metadata));
+}
+
+/**
+ * Loads a model from a model file or a train-state file. Without a "config" in the metadata (e.g. a
+ * file written by PyTorch), the architecture is read off the tensor shapes.
+ */
+export function loadModel(path: string): { model: VAE; metadata: Record<string, string> } {
+  const bytes = readBytes(path);
+  const { tensors, metadata } = decodeSafetensors(bytes, path);
+  let config: VaeConfig;
+  if (metadata.config !== undefined) config = jsonField(metadata, "config", path);
+  else {
+    const [w0, w1] = [tensors["encoder.layers.0.weight"], tensors["encoder.layers.1.weight"]];
+    if (!w0 || !w1) throw new Error(`${path}: no "config" metadata and no encoder.layers.{0,1}.weight tensors; is this a VAE checkpoint?`);
+    const latent = tensors["decoder.layers.0.weight"]?.shape[1] ?? seedConfig.latent;
+    config = { ...seedConfig, inputSize: w0.shape[1], hidden: w0.shape[0], latent, encoderVariance: w1.shape[0] === 2 * latent ? "learned" : seedConfig.encoderVariance };
+  }
+  let model: VAE;
+  try {
+    model = new VAE(config);
+  } catch (e) {
+    throw new Error(`${path}: bad config ${metadata.config}: ${(e as Error).message}`);
+  }
+  loadParameters(bytes, model.namedParameters(), path, metadata.format === TRAIN_FORMAT);
+  return { model, metadata };
+}
+
+export interface TrainCheckpoint {
+  config: VaeConfig;
+  /** The options that must agree on --resume. */
+  hyper: Record<string, unknown>;
+  state: TrainerState;
+  /** Wall seconds spent so far in the current epoch. */
+  elapsed: number;
+}
+
+/** Writes the model, Adam's moments and the trainer's state, atomically. */
+export function saveTrainState(path: string, trainer: Trainer, info: Omit<TrainCheckpoint, "state" | "config">): void {
+  const metadata = {
+    format: TRAIN_FORMAT,
+    config: JSON.stringify(trainer.model.config),
+    hyper: JSON.stringify(info.hyper),
+    state: JSON.stringify(trainer.getState()),
+    elapsed: String(info.elapsed),
+  };
+  writeFileAtomic(path, saveParameters(trainer.tensors(), metadata));
+}
+
+/** Reads a train state; `restore` loads its tensors and state into a trainer built from `config`. */
+export function readTrainState(path: string): TrainCheckpoint & { restore(trainer: Trainer): void } {
+  const bytes = readBytes(path, "train state");
+  const { metadata } = decodeSafetensors(bytes, path);
+  if (metadata.format !== TRAIN_FORMAT) throw new Error(`${path}: not a train state (format ${JSON.stringify(metadata.format)}, expected "${TRAIN_FORMAT}")`);
+  const state: TrainerState = jsonField(metadata, "state", path);
+  return {
+    config: jsonField(metadata, "config", path),
+    hyper: jsonField(metadata, "hyper", path),
+    state,
+    elapsed: Number(metadata.elapsed) || 0,
+    restore(trainer) {
+      loadParameters(bytes, trainer.tensors(), path);
+      trainer.setState(state);
+    },
+  };
+}
+
+export function readMetrics(path: string): Record<string, number>[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, "utf8").split("\n").filter((line) => line.trim()).map((line, i) => {
+    try {
+      return JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${path}: line ${i + 1} is not valid JSON (${(e as Error).message})`);
+    }
+  });
+}
+
+export function writeMetrics(path: string, lines: object[]): void {
+  writeFileAtomic(path, lines.map((l) => JSON.stringify(l) + "\n").join(""));
+}
