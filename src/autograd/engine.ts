@@ -1,4 +1,4 @@
-import { allocate } from "../tensor/dtype.js";
+import { allocate, dtypeOf, type Data } from "../tensor/dtype.js";
 import { fmt, sameShape } from "../tensor/shape.js";
 import { Tensor, type GradNode } from "../tensor/tensor.js";
 
@@ -18,9 +18,14 @@ export function isGradEnabled(): boolean {
   return disabled === 0;
 }
 
+function anyRequiresGrad(inputs: readonly Tensor[]): boolean {
+  for (let i = 0; i < inputs.length; i++) if (inputs[i].requiresGrad) return true;
+  return false;
+}
+
 /** Attach to `out` how to send its gradient back to `inputs`, when any of them requires grad. */
 export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode["backward"]): Tensor {
-  if (disabled === 0 && inputs.some((t) => t.requiresGrad)) {
+  if (disabled === 0 && anyRequiresGrad(inputs)) {
     out.requiresGrad = true;
     out.node = { op, inputs, backward };
   }
@@ -49,8 +54,73 @@ function accumulate(prev: Tensor | undefined | null, g: Tensor): Tensor {
   const out = allocate(prev.dtype, prev.size);
   const a = prev.data;
   const b = g.data;
-  for (let i = 0; i < out.length; i++) out[i] = a[i] + b[i];
+  for (let i = 0, n = out.length; i < n; i++) out[i] = a[i] + b[i];
   return new Tensor(out, prev.shape);
+}
+
+// Persistent gradient storage of leaves, as PyTorch's .grad tensors: opted into per leaf (optimizers do
+// it for their parameters), so that a training step does not allocate its gradients afresh. When a leaf
+// has a buffer, backward() writes the leaf's gradient into it and sets `.grad` to the buffer's tensor,
+// and adds into it in place while `.grad` is that tensor; `.grad = null` still means "no gradient".
+// Whoever keeps a reference to `.grad` across zeroGrad() sees it overwritten by the next backward().
+const buffers = new WeakMap<Tensor, Tensor>();
+
+/**
+ * Gives the leaf `t` a persistent gradient buffer (the leaf's size and dtype), or removes it (null).
+ * Its contents are unspecified until backward() makes it `t.grad`.
+ */
+export function setGradBuffer(t: Tensor, buffer: Data | null): void {
+  if (buffer === null) {
+    buffers.delete(t);
+    return;
+  }
+  if (t.node !== null) throw new Error("setGradBuffer: only leaves (tensors not computed by a recorded op) keep gradients");
+  if (buffer.length !== t.size || dtypeOf(buffer) !== t.dtype) {
+    throw new Error(`setGradBuffer: a ${t.dtype} tensor of ${t.size} values needs a buffer of the same, got ${dtypeOf(buffer)} × ${buffer.length}`);
+  }
+  buffers.set(t, new Tensor(buffer, t.shape));
+}
+
+/** The leaf's persistent gradient buffer, if it has one. */
+export function gradBuffer(t: Tensor): Data | null {
+  return buffers.get(t)?.data ?? null;
+}
+
+/** Leaves whose buffer an op's backward has been handed during the current backward(). */
+let handedOut: Set<Tensor> | null = null;
+
+/**
+ * For ops' backward functions: an array to write the gradient of `input` into instead of allocating
+ * one: the persistent buffer of a leaf that has no gradient yet, handed out at most once per
+ * backward(); otherwise null. The op must fill all of it and return it (as a tensor of input's shape)
+ * as that input's gradient.
+ */
+export function gradDestination(input: Tensor): Data | null {
+  if (handedOut === null || input.node !== null || input.grad !== null || !input.requiresGrad) return null;
+  const buffer = buffers.get(input);
+  if (buffer === undefined || handedOut.has(input)) return null;
+  handedOut.add(input);
+  return buffer.data;
+}
+
+/** t.grad (+)= g, into t's persistent buffer when it has one. */
+function accumulateLeaf(t: Tensor, g: Tensor): void {
+  const buffer = buffers.get(t);
+  const prev = t.grad;
+  if (buffer === undefined || (prev !== null && (prev.size !== buffer.size || prev.dtype !== buffer.dtype))) {
+    t.grad = accumulate(prev, g);
+    return;
+  }
+  const out = buffer.data;
+  const b = g.data;
+  if (prev === null) {
+    if (b !== out) out.set(b);
+  } else {
+    // In place when prev is the buffer itself; each element is read before it is written.
+    const a = prev.data;
+    for (let i = 0, n = out.length; i < n; i++) out[i] = a[i] + b[i];
+  }
+  t.grad = buffer;
 }
 
 /**
@@ -90,20 +160,25 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   }
 
   const grads = new Map<Tensor, Tensor>([[root, castLike(gradient, root)]]);
-  noGrad(() => {
+  const outer = handedOut;
+  handedOut = new Set();
+  disabled++;
+  try {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const g = grads.get(t);
       grads.delete(t);
       const node = t.node;
       if (node === null) {
-        if (g) t.grad = accumulate(t.grad, g);
+        if (g) accumulateLeaf(t, g);
         continue;
       }
       t.node = freed(node.op);
       if (!g) continue;
       const inputGrads = node.backward(g);
-      node.inputs.forEach((input, k) => {
+      const inputs = node.inputs;
+      for (let k = 0; k < inputs.length; k++) {
+        const input = inputs[k];
         const gi = inputGrads[k];
         if (gi && input.requiresGrad) {
           if (!sameShape(gi.shape, input.shape)) {
@@ -111,7 +186,10 @@ export function backward(root: Tensor, gradient?: Tensor): void {
           }
           grads.set(input, accumulate(grads.get(input), castLike(gi, input)));
         }
-      });
+      }
     }
-  });
+  } finally {
+    disabled--;
+    handedOut = outer;
+  }
 }

@@ -1,13 +1,26 @@
 // Fused ops for the hot path of a training step: one pass over memory where the composed
 // version makes several. Each equals its composition (tests check both ways).
-import { allocate, promote } from "../tensor/dtype.js";
+import { allocate, promote, type Data, type DType } from "../tensor/dtype.js";
+import { activationBackwardInto, addColumnSums, addScaledRowsRepeated, bernoulliRowsInto, biasActivationInto, scaleRowsInto } from "../tensor/elementwise.js";
 import { matmulInto } from "../tensor/matmul.js";
 import { fmt } from "../tensor/shape.js";
 import { Tensor } from "../tensor/tensor.js";
-import { record } from "./engine.js";
-import { sigmoidValue } from "./elementwise.js";
+import { gradDestination, isGradEnabled, record } from "./engine.js";
 
 export type LinearActivation = "none" | "tanh" | "relu";
+
+// A grow-only buffer per dtype for values that die within one op's backward (linear's gradient
+// before the activation): a step then allocates fewer large arrays. Backward functions do not nest.
+let scratch32 = new Float32Array(0);
+let scratch64 = new Float64Array(0);
+function scratch(dtype: DType, n: number): Data {
+  if (dtype === "float64") {
+    if (scratch64.length < n) scratch64 = new Float64Array(n);
+    return scratch64.subarray(0, n);
+  }
+  if (scratch32.length < n) scratch32 = new Float32Array(n);
+  return scratch32.subarray(0, n);
+}
 
 /** act(x·Wᵀ + b) for x [B, in], W [out, in], b [out]: a Linear layer and its activation as one op. */
 export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: LinearActivation = "none"): Tensor {
@@ -22,36 +35,26 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
   const outF = weight.shape[0];
   const y = allocate(dtype, rows * outF);
   matmulInto(y, x.data, weight.data, rows, inF, outF, false, true);
-  const b = bias.data;
-  for (let r = 0; r < rows; r++) {
-    const o = r * outF;
-    if (activation === "tanh") for (let j = 0; j < outF; j++) y[o + j] = Math.tanh(y[o + j] + b[j]);
-    else if (activation === "relu") for (let j = 0; j < outF; j++) y[o + j] = Math.max(y[o + j] + b[j], 0);
-    else for (let j = 0; j < outF; j++) y[o + j] += b[j];
-  }
+  biasActivationInto(y, bias.data, rows, outF, activation);
   return record(new Tensor(y, [rows, outF]), "linear", [x, weight, bias], (g) => {
-    // The gradient before the activation: tanh' = 1 - y², relu' = [y > 0].
-    let gp = g.data;
+    const gd = g.data;
+    const gb = bias.requiresGrad ? gradDestination(bias) ?? allocate(dtype, outF) : null;
+    if (gb !== null) gb.fill(0);
+    // The gradient before the activation and its column sums (the bias gradient), in one pass.
+    let gp = gd;
     if (activation !== "none") {
-      gp = allocate(dtype, g.size);
-      const gd = g.data;
-      if (activation === "tanh") for (let i = 0; i < gp.length; i++) gp[i] = gd[i] * (1 - y[i] * y[i]);
-      else for (let i = 0; i < gp.length; i++) gp[i] = y[i] > 0 ? gd[i] : 0;
-    }
+      gp = scratch(dtype, g.size);
+      activationBackwardInto(gp, gd, y, gb, rows, outF, activation);
+    } else if (gb !== null) addColumnSums(gb, gd, rows, outF);
     let gx = null;
     if (x.requiresGrad) {
-      gx = allocate(dtype, x.size);
+      gx = gradDestination(x) ?? allocate(dtype, x.size);
       matmulInto(gx, gp, weight.data, rows, outF, inF, false, false); // dx = G·W
     }
     let gw = null;
     if (weight.requiresGrad) {
-      gw = allocate(dtype, weight.size);
+      gw = gradDestination(weight) ?? allocate(dtype, weight.size);
       matmulInto(gw, gp, x.data, outF, rows, inF, true, false); // dW = Gᵀ·x
-    }
-    let gb = null;
-    if (bias.requiresGrad) {
-      gb = allocate(dtype, outF);
-      for (let r = 0; r < rows; r++) for (let j = 0; j < outF; j++) gb[j] += gp[r * outF + j];
     }
     return [gx && new Tensor(gx, x.shape), gw && new Tensor(gw, weight.shape), gb && new Tensor(gb, bias.shape)];
   });
@@ -73,36 +76,25 @@ export function bernoulliLogLikelihood(x: Tensor, logits: Tensor): Tensor {
   const dtype = logits.dtype;
   const D = ls[ls.length - 1];
   const rows = logits.size / D;
-  const xd = x.data;
-  const l = logits.data;
-  const period = x.size;
   const out = allocate(dtype, rows);
-  for (let r = 0; r < rows; r++) {
-    let s = 0;
-    const o = r * D;
-    const ox = o % period;
-    for (let j = 0; j < D; j++) {
-      const v = l[o + j];
-      s += xd[ox + j] * v - (Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v))));
-    }
-    out[r] = s;
-  }
+  // d = x − σ(l), the gradient in l before scaling by the upstream gradient, computed with the
+  // forward pass (it shares exp(−|l|)) when a backward pass may come.
+  const d = logits.requiresGrad && isGradEnabled() ? allocate(dtype, logits.size) : null;
+  bernoulliRowsInto(x.data, logits.data, D, out, d);
   return record(new Tensor(out, ls.slice(0, -1)), "bernoulliLogLikelihood", [x, logits], (g) => {
     const gd = g.data;
     let gl = null;
-    if (logits.requiresGrad) {
-      gl = allocate(dtype, logits.size);
-      for (let r = 0; r < rows; r++) {
-        const o = r * D;
-        const ox = o % period;
-        const gr = gd[r];
-        for (let j = 0; j < D; j++) gl[o + j] = gr * (xd[ox + j] - sigmoidValue(l[o + j]));
-      }
+    if (logits.requiresGrad && d !== null) {
+      // d is this node's alone and the node runs once (the engine frees it): scale it in place
+      // unless the logits' own gradient buffer is handed out.
+      gl = gradDestination(logits) ?? d;
+      scaleRowsInto(gl, gd, d, D);
     }
     let gx = null;
     if (x.requiresGrad) {
-      gx = allocate(x.dtype, x.size);
-      for (let r = 0; r < rows; r++) for (let j = 0; j < D; j++) gx[(r * D) % period + j] += gd[r] * l[r * D + j];
+      gx = gradDestination(x) ?? allocate(x.dtype, x.size);
+      gx.fill(0);
+      addScaledRowsRepeated(gx, gd, logits.data, D);
     }
     return [gx && new Tensor(gx, x.shape), gl && new Tensor(gl, ls)];
   });

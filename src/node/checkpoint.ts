@@ -3,12 +3,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadParameters, saveParameters } from "../nn/checkpoint.js";
 import { decodeSafetensors } from "../nn/safetensors.js";
-import { VAE, seedConfig, type VaeConfig } from "../vae/model.js";
+import { MODEL_FORMAT, TRAIN_FORMAT, modelBytes, modelFromBytes } from "../vae/checkpoint-meta.js";
+import type { VAE, VaeConfig } from "../vae/model.js";
 import type { Trainer, TrainerState } from "../vae/train.js";
 import { writeFileAtomic } from "./atomic.js";
 
-export const MODEL_FORMAT = "tsgrad-vae/1";
-export const TRAIN_FORMAT = "tsgrad-vae-train/1";
+export { MODEL_FORMAT, TRAIN_FORMAT };
 
 /** The files of a training run in `dir`. */
 export const runFiles = (dir: string) => ({
@@ -37,9 +37,7 @@ const jsonField = (metadata: Record<string, string>, key: string, path: string):
 
 /** Writes the model's parameters (PyTorch state_dict names) with its config in the metadata, atomically. */
 export function saveModel(path: string, model: VAE, extra: Record<string, unknown> = {}): void {
-  const metadata: Record<string, string> = { format: MODEL_FORMAT, config: JSON.stringify(model.config) };
-  for (const [k, v] of Object.entries(extra)) metadata[k] = typeof v === "string" ? v : JSON.stringify(v);
-  writeFileAtomic(path, saveParameters(model.namedParameters(), metadata));
+  writeFileAtomic(path, modelBytes(model, extra));
 }
 
 /**
@@ -47,24 +45,7 @@ export function saveModel(path: string, model: VAE, extra: Record<string, unknow
  * file written by PyTorch), the architecture is read off the tensor shapes.
  */
 export function loadModel(path: string): { model: VAE; metadata: Record<string, string> } {
-  const bytes = readBytes(path);
-  const { tensors, metadata } = decodeSafetensors(bytes, path);
-  let config: VaeConfig;
-  if (metadata.config !== undefined) config = jsonField(metadata, "config", path);
-  else {
-    const [w0, w1] = [tensors["encoder.layers.0.weight"], tensors["encoder.layers.1.weight"]];
-    if (!w0 || !w1) throw new Error(`${path}: no "config" metadata and no encoder.layers.{0,1}.weight tensors; is this a VAE checkpoint?`);
-    const latent = tensors["decoder.layers.0.weight"]?.shape[1] ?? seedConfig.latent;
-    config = { ...seedConfig, inputSize: w0.shape[1], hidden: w0.shape[0], latent, encoderVariance: w1.shape[0] === 2 * latent ? "learned" : seedConfig.encoderVariance };
-  }
-  let model: VAE;
-  try {
-    model = new VAE(config);
-  } catch (e) {
-    throw new Error(`${path}: bad config ${metadata.config}: ${(e as Error).message}`);
-  }
-  loadParameters(bytes, model.namedParameters(), path, metadata.format === TRAIN_FORMAT);
-  return { model, metadata };
+  return modelFromBytes(readBytes(path), path);
 }
 
 export interface TrainCheckpoint {

@@ -1,4 +1,5 @@
 import { wasmSimdSupported } from "./wasm/matmul.js";
+import { getThreads } from "./wasm/parallel.js";
 
 /** Where float32 kernels run: "wasm" (WebAssembly SIMD128) or "js" (plain TypeScript, the reference). */
 export type Backend = "js" | "wasm";
@@ -31,4 +32,10 @@ export function getBackend(): Backend {
     if (selected === "wasm" && !wasmSimdSupported()) throw new Error('TSGRAD_BACKEND: this engine cannot run WebAssembly SIMD128; use "js"');
   }
   return selected;
+}
+
+/** The backend in use and how many threads its large float32 matmuls use (see useWorkerThreads). */
+export function backendInfo(): { backend: Backend; threads: number } {
+  const backend = getBackend();
+  return { backend, threads: backend === "wasm" ? getThreads() : 1 };
 }

@@ -4,5 +4,6 @@ export { Random, type RandomState } from "./random.js";
 export { Tensor, tensor, zeros, ones, full, arange, rand, randn, type GradNode, type NestedArray, type TensorOptions, type RandomOptions } from "./tensor.js";
 export { mapBinary, mapUnary, broadcastInto, sumToShape } from "./elementwise.js";
 export { matmulInto, matmulJsInto, matmulNaiveInto } from "./matmul.js";
-export { getBackend, setBackend, type Backend } from "./backend.js";
+export { getBackend, setBackend, backendInfo, type Backend } from "./backend.js";
 export { matmulWasmInto, wasmSimdSupported, initWasm } from "./wasm/index.js";
+export { getThreads, useWebWorkers, stopThreads, startThreads, type SpawnWorker, type ThreadOptions } from "./wasm/parallel.js";

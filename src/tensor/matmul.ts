@@ -1,6 +1,7 @@
 import { getBackend } from "./backend.js";
 import type { Data } from "./dtype.js";
 import { matmulWasmInto } from "./wasm/matmul.js";
+import { matmulParallelInto } from "./wasm/parallel.js";
 
 // Block sizes. KC×NC of packed B (256×256 doubles = 512 KiB) stays in L2, MC×KC of packed A
 // (64×256 doubles = 128 KiB) nearer still; the 4×4 tile keeps 16 accumulators in locals.
@@ -19,12 +20,13 @@ const WASM_MIN_WORK = 4096;
 
 /**
  * out (m×n, overwritten) = op(A)·op(B). A is stored row-major as m×k, or as k×m when transA;
- * B as k×n, or n×k when transB. float32 products run on the selected backend (see setBackend);
- * float64 ones always on the TypeScript kernel.
+ * B as k×n, or n×k when transB. float32 products run on the selected backend (see setBackend),
+ * large ones on several threads if started (see getThreads); float64 ones always on the TypeScript kernel.
  */
 export function matmulInto(out: Data, a: Data, b: Data, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
   if (out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && m * n * k >= WASM_MIN_WORK && getBackend() === "wasm") {
-    matmulWasmInto(out, a, b, m, k, n, transA, transB);
+    // Large products go to the worker threads if started (useWorkerThreads / useWebWorkers).
+    if (!matmulParallelInto(out, a, b, m, k, n, transA, transB)) matmulWasmInto(out, a, b, m, k, n, transA, transB);
   } else {
     matmulJsInto(out, a, b, m, k, n, transA, transB);
   }

@@ -4,3 +4,4 @@ export * from "./elbo.js";
 export { binarize, binarize64, parseIdx } from "./idx.js";
 export * from "./train.js";
 export * from "./quantile.js";
+export { MODEL_FORMAT, TRAIN_FORMAT, modelBytes, modelFromBytes, modelMetadata } from "./checkpoint-meta.js";

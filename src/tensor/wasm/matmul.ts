@@ -17,7 +17,8 @@
 //   [packA: mc x kcPad][packB: kcPad x nc][A: m*k][B: k*n][C: roundUp(m,MR) x roundUp(n,NR)]
 // The exported wasm `gemm` takes pointers and a row/column sub-range of C, so a
 // shared memory (`shared: true`) can later be split across workers by MR-aligned
-// row blocks or NR-aligned column blocks, each worker with its own pack buffers.
+// row blocks or NR-aligned column blocks, each worker with its own pack buffers:
+// ./parallel.ts does that.
 
 import { ModuleBuilder, ValType, v128 } from './emit.js';
 import { DEFAULT_SHAPE, type GemmExports, type KernelShape, buildGemmModule } from './matmul-module.js';
@@ -48,7 +49,7 @@ export interface WasmMatmulOptions {
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
-const SHARED_MAX_PAGES = 16384; // 1 GiB
+export const SHARED_MAX_PAGES = 16384; // 1 GiB
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 
 let simdSupported: boolean | undefined;
@@ -114,17 +115,10 @@ export class WasmMatmul {
       return;
     }
 
-    const { mr, nr, ku } = this.shape;
+    const { mr, nr } = this.shape;
     const mPad = roundUp(m, mr);
     const ldc = roundUp(n, nr);
-    // Split each dimension into equal blocks no larger than the configured ones (a short last
-    // block would waste a pass over C).
-    const balance = (len: number, max: number, unit: number): number =>
-      roundUp(Math.ceil(len / Math.ceil(len / max)), unit);
-    const mc = balance(mPad, this.blocks.mc, mr);
-    const nc = balance(ldc, this.blocks.nc, nr);
-    const kc = balance(k, this.blocks.kc, 1);
-    const kcPad = roundUp(kc, ku);
+    const { mc, nc, kc, kcPad } = blockPlan(this.blocks, this.shape, mPad, ldc, k);
 
     const align = (bytes: number): number => roundUp(bytes, 64);
     const packA = 0;
@@ -147,18 +141,34 @@ export class WasmMatmul {
     }
   }
 
-  /** Grows the memory (never shrinks) so that `bytes` bytes are addressable. */
   private ensureBytes(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
-    if (bytes <= have) return;
-    const pages = Math.ceil(bytes / PAGE);
-    if (pages > this.maxPages) {
-      throw new RangeError(`matmulWasmInto: needs ${bytes} bytes, over the ${this.maxPages * PAGE} byte memory limit`);
-    }
-    // Grow geometrically so a sequence of slowly growing sizes does not grow every call.
-    const havePages = have / PAGE;
-    this.memory.grow(Math.min(this.maxPages, Math.max(pages, Math.ceil(havePages * 1.25))) - havePages);
+    growMemory(this.memory, bytes, this.maxPages);
   }
+}
+
+/** Grows `memory` (never shrinks) so that `bytes` bytes are addressable. */
+export function growMemory(memory: WebAssembly.Memory, bytes: number, maxPages: number): void {
+  const have = memory.buffer.byteLength;
+  if (bytes <= have) return;
+  const pages = Math.ceil(bytes / PAGE);
+  if (pages > maxPages) {
+    throw new RangeError(`matmulWasmInto: needs ${bytes} bytes, over the ${maxPages * PAGE} byte memory limit`);
+  }
+  // Grow geometrically so a sequence of slowly growing sizes does not grow every call.
+  const havePages = have / PAGE;
+  memory.grow(Math.min(maxPages, Math.max(pages, Math.ceil(havePages * 1.25))) - havePages);
+}
+
+/**
+ * Cache blocks for a `rows` x `cols` part of C (padded to MR, NR) with depth k: each dimension
+ * split into equal blocks no larger than the configured ones (a short last block would waste a
+ * pass over C). kc depends on k alone, so every part of a product split across threads sums each
+ * element in the same order as a single call: the results are bit-identical.
+ */
+export function blockPlan(blocks: BlockSizes, shape: KernelShape, rows: number, cols: number, k: number) {
+  const balance = (len: number, max: number, unit: number): number => roundUp(Math.ceil(len / Math.ceil(len / max)), unit);
+  const kc = balance(k, blocks.kc, 1);
+  return { mc: balance(rows, blocks.mc, shape.mr), nc: balance(cols, blocks.nc, shape.nr), kc, kcPad: roundUp(kc, shape.ku) };
 }
 
 const moduleCache = new Map<string, WebAssembly.Module>();
@@ -166,7 +176,8 @@ const moduleKey = (s: KernelShape, shared: boolean): string => `${s.mr}x${s.nr}u
 const moduleBytes = (shape: KernelShape, shared: boolean): Uint8Array<ArrayBuffer> =>
   buildGemmModule(shape, shared ? { sharedMaxPages: SHARED_MAX_PAGES } : {});
 
-function compileSync(shape: KernelShape, shared: boolean): WebAssembly.Module {
+/** The compiled module (cached); `shared` imports a shared memory of SHARED_MAX_PAGES (for threads). */
+export function compileSync(shape: KernelShape, shared: boolean): WebAssembly.Module {
   const key = moduleKey(shape, shared);
   let mod = moduleCache.get(key);
   if (!mod) {

@@ -1,0 +1,59 @@
+// Our side of the comparison: the matmul kernels called directly (not through the backend switch),
+// and the seed training step through `Trainer`.
+import { binarize, matmulJsInto, matmulNaiveInto, matmulWasmInto, setBackend, Trainer, VAE, type Backend } from "../../src/index.js";
+import { loadMnist } from "../../src/node/mnist.js";
+import type { Contender } from "./harness.js";
+import type { GemmSpec } from "./onnx-gemm.js";
+
+export type Kernel = (out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean) => void;
+
+export const ourKernels: Record<"js" | "wasm" | "naive", Kernel> = { js: matmulJsInto, wasm: matmulWasmInto, naive: matmulNaiveInto };
+
+/** One of our float32 kernels on fixed operands, writing into a preallocated output. */
+export class KernelContender implements Contender {
+  limits?: { samples?: number; warmup?: number };
+  private readonly out: Float32Array;
+
+  constructor(readonly name: string, private readonly kernel: Kernel, private readonly s: GemmSpec, private readonly a: Float32Array, private readonly b: Float32Array) {
+    this.out = new Float32Array(s.m * s.n);
+  }
+
+  run(reps: number): number {
+    const { kernel, out, a, b, s } = this;
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) kernel(out, a, b, s.m, s.k, s.n, s.transA, s.transB);
+    return performance.now() - t0;
+  }
+
+  result(): Float32Array {
+    this.run(1);
+    return Float32Array.from(this.out);
+  }
+}
+
+/** The first `count` training images of MNIST, binarized as the VAE trains on them. */
+export function trainingImages(count: number): Float32Array {
+  return binarize(loadMnist("train", { limit: count }).images);
+}
+
+/** `Trainer.step()` (batch, ε, forward, backward, Adam, loss.item()) with float32 products on `backend`. */
+export class OurStep implements Contender {
+  readonly name: string;
+  readonly trainer: Trainer;
+  lastLoss = NaN;
+
+  constructor(readonly backend: Backend, images: Float32Array, batchSize: number, hidden: number) {
+    this.name = `ours ${backend}`;
+    this.trainer = new Trainer(new VAE({ hidden }, { seed: 0 }), images, { batchSize, lr: 1e-3, seed: 1 });
+  }
+
+  before(): void {
+    setBackend(this.backend);
+  }
+
+  run(reps: number): number {
+    const t0 = performance.now();
+    for (let r = 0; r < reps; r++) this.lastLoss = -this.trainer.step().elbo;
+    return performance.now() - t0;
+  }
+}

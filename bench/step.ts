@@ -1,0 +1,214 @@
+// One seed training step (batch 100, H = 500: encoder 784→500→2, decoder 2→500→784, tanh,
+// `negativeElbo`, Adam over ~787k float32 parameters), timed per phase, with variants side by side.
+//
+//   node --expose-gc --import tsx bench/step.ts [--json] [--quick] [--steps N] [--heap-steps N]
+//                                               [--gc] [--compare DIR]
+//
+// Variants, interleaved step by step in one process (medians over the timed steps):
+//   default        Adam with its WebAssembly SIMD update, parameters in the optimizer's memory
+//   caller-storage the same update, parameters left in their arrays and copied in and out each step
+//   adam-f64       the WebAssembly update in float64 arithmetic (bit-identical to TypeScript)
+//   ts-adam        the TypeScript Adam loop (moments in plain arrays)
+//   DIR            with --compare: the `Adam` of another checkout (e.g. one before these changes)
+// The matmul line times the products of one step through `matmulInto` on their own: what is left of a
+// step beyond it is the element-wise work, bookkeeping and garbage collection.
+// Then the heap: `process.memoryUsage()` after a full GC, after 100 and after --heap-steps steps of the
+// default variant (a flat heap: within 10%).
+import os from "node:os";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import * as here from "../src/index.js";
+import { loadMnist } from "../src/node/mnist.js";
+
+const help = `node --expose-gc --import tsx bench/step.ts [options]
+
+  --json            one JSON object instead of tables
+  --quick           fewer steps (noisier)
+  --steps N         timed steps per variant (default 60, quick 15)
+  --heap-steps N    steps of the heap measurement (default 1000, quick 200; 0 skips it)
+  --gc              a full GC before every timed step (untimed); by default GCs come as in training
+  --compare DIR     also time the Adam and ops of the checkout in DIR (its src/index.ts)
+  -h, --help        this text`;
+
+const { values } = parseArgs({
+  options: {
+    json: { type: "boolean" },
+    quick: { type: "boolean" },
+    steps: { type: "string" },
+    "heap-steps": { type: "string" },
+    compare: { type: "string" },
+    gc: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help) {
+  console.log(help);
+  process.exit(0);
+}
+const json = values.json ?? false;
+const quick = values.quick ?? false;
+const steps = Number(values.steps ?? (quick ? 15 : 60));
+const heapSteps = Number(values["heap-steps"] ?? (quick ? 200 : 1000));
+const log = (s = "") => json || console.log(s);
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) console.error("bench/step: run node with --expose-gc for the heap numbers and a GC between samples");
+
+const B = 100;
+const D = 784;
+const H = 500;
+const IMAGES = 1000;
+
+type Lib = typeof here;
+const images = here.binarize(loadMnist("train", { limit: IMAGES }).images);
+
+/** Trainer.step's work (batch copy, ε, forward, backward, Adam, loss.item()), timed per phase. */
+class Runner {
+  readonly model: InstanceType<Lib["VAE"]>;
+  readonly opt: InstanceType<Lib["Adam"]>;
+  private readonly rng: InstanceType<Lib["Random"]>;
+  private batch = 0;
+  readonly times = { step: [] as number[], forward: [] as number[], backward: [] as number[], optimizer: [] as number[] };
+  loss = NaN;
+
+  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>) {
+    this.model = new lib.VAE({ hidden: H }, { seed: 0 });
+    this.opt = new lib.Adam(this.model.namedParameters(), { lr: 1e-3, ...adam });
+    this.rng = new lib.Random(1);
+  }
+
+  step(record: boolean): void {
+    const { lib } = this;
+    const t0 = performance.now();
+    const b = this.batch++ % (IMAGES / B);
+    const x = new Float32Array(B * D);
+    x.set(images.subarray(b * B * D, (b + 1) * B * D));
+    const eps = lib.sampleEps(this.rng, 1, B, 2);
+    this.opt.zeroGrad();
+    const loss = lib.negativeElbo(this.model, new lib.Tensor(x, [B, D]), eps);
+    const t1 = performance.now();
+    loss.backward();
+    const t2 = performance.now();
+    this.opt.step();
+    this.loss = loss.item();
+    const t3 = performance.now();
+    if (!record) return;
+    this.times.step.push(t3 - t0);
+    this.times.forward.push(t1 - t0);
+    this.times.backward.push(t2 - t1);
+    this.times.optimizer.push(t3 - t2);
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+
+const runners: Runner[] = [
+  new Runner("default", here, {}),
+  new Runner("caller-storage", here, { parameterStorage: "caller" }),
+  new Runner("adam-f64", here, { precision: "f64" }),
+  new Runner("ts-adam", here, { kernel: "js" }),
+];
+if (values.compare) {
+  const other = (await import(pathToFileURL(resolve(values.compare, "src/index.ts")).href)) as Lib;
+  runners.push(new Runner(values.compare, other, {}));
+}
+
+log(`machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, Node ${process.version}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(" ")}; backend ${here.getBackend()}`);
+log(`seed step: batch ${B}, H = ${H}, ${[...runners[0].model.namedParameters().values()].reduce((a, p) => a + p.size, 0)} parameters; ${steps} timed steps per variant, interleaved`);
+
+// Warm up (JIT tiers, WebAssembly tier-up, glibc's mmap threshold), then time round-robin. GCs happen
+// as they do in training, and a variant may pay for another's garbage; the medians mostly skip them.
+// With --gc, a full GC before every step: no step pays for garbage, but V8 then also throws away
+// optimized code that depends on objects that died, so every step runs partly cold (slower).
+const forceGc = values.gc ?? false;
+for (let i = 0; i < (quick ? 5 : 15); i++) for (const r of runners) r.step(false);
+for (let i = 0; i < steps; i++) {
+  for (const r of runners) {
+    if (forceGc) gc?.();
+    r.step(true);
+  }
+}
+
+// The matmul products of one step, alone (same shapes and transposes as `linear` forward and backward).
+const products: [number, number, number, boolean, boolean][] = [
+  [B, D, H, false, true], [B, H, 2, false, true], [B, 2, H, false, true], [B, H, D, false, true], // forward
+  [B, D, H, false, false], [D, B, H, true, false], // decoder layer 1: dx, dW
+  [B, H, 2, false, false], [H, B, 2, true, false], // decoder layer 0
+  [B, 2, H, false, false], [2, B, H, true, false], // encoder layer 1
+  [H, B, D, true, false], // encoder layer 0: dW
+];
+const operands = products.map(([m, k, n]) => {
+  const a = new Float32Array(m * k).map((_, i) => Math.sin(i));
+  const b = new Float32Array(k * n).map((_, i) => Math.cos(i));
+  return { a, b, out: new Float32Array(m * n) };
+});
+const matmulTimes: number[] = [];
+for (let rep = 0; rep < steps + 10; rep++) {
+  const t0 = performance.now();
+  products.forEach(([m, k, n, ta, tb], i) => here.matmulInto(operands[i].out, operands[i].a, operands[i].b, m, k, n, ta, tb));
+  if (rep >= 10) matmulTimes.push(performance.now() - t0);
+}
+const matmulMs = median(matmulTimes);
+
+const rows = runners.map((r) => {
+  const step = median(r.times.step);
+  return {
+    variant: r.name,
+    "step ms": step,
+    "images/s": (B / step) * 1000,
+    "forward ms": median(r.times.forward),
+    "backward ms": median(r.times.backward),
+    "optimizer ms": median(r.times.optimizer),
+    "beyond matmul ms": step - matmulMs,
+    loss: r.loss,
+  };
+});
+
+log();
+log(`matmul products of one step alone: ${matmulMs.toFixed(2)} ms (median)`);
+printTable(rows);
+
+// ---- heap over a long run -------------------------------------------------------------------------
+let heap: Record<string, unknown> | null = null;
+if (heapSteps > 0) {
+  const r = new Runner("default", here, {});
+  // A full GC, a pause for V8 to finish freeing dead ArrayBuffers' memory (it does that in the
+  // background), and another GC; without the pause `arrayBuffers` still counts some dead ones.
+  const usage = async () => {
+    gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    gc?.();
+    const u = process.memoryUsage();
+    return { heapUsed: u.heapUsed, external: u.external, arrayBuffers: u.arrayBuffers };
+  };
+  let at100: Awaited<ReturnType<typeof usage>> | null = null;
+  for (let i = 1; i <= heapSteps; i++) {
+    r.step(false);
+    if (i === Math.min(100, heapSteps)) at100 = await usage();
+  }
+  const atEnd = await usage();
+  const mb = (x: number) => x / 2 ** 20;
+  heap = { steps: heapSteps, at100, atEnd, heapUsedRatio: atEnd.heapUsed / at100!.heapUsed };
+  log();
+  log(`heap (after a full GC), default variant: heapUsed ${mb(at100!.heapUsed).toFixed(2)} MB after 100 steps, ${mb(atEnd.heapUsed).toFixed(2)} MB after ${heapSteps} (×${(atEnd.heapUsed / at100!.heapUsed).toFixed(3)}); ` +
+    `arrayBuffers ${mb(at100!.arrayBuffers).toFixed(1)} → ${mb(atEnd.arrayBuffers).toFixed(1)} MB`);
+}
+
+if (json) {
+  console.log(JSON.stringify({ machine: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg(), backend: here.getBackend(), batch: B, hidden: H, steps, forcedGc: forceGc, matmulMs, variants: rows, heap }, null, 2));
+}
+
+function printTable(table: Record<string, string | number>[]): void {
+  const keys = Object.keys(table[0]);
+  const fmt = (v: string | number) => (typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : v);
+  const cells = table.map((r) => keys.map((k) => fmt(r[k])));
+  const widths = keys.map((k, i) => Math.max(k.length, ...cells.map((c) => c[i].length)));
+  const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join("  ");
+  log(line(keys));
+  log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const c of cells) log(line(c));
+}

@@ -1,0 +1,282 @@
+// Runtime of the element-wise WebAssembly SIMD128 kernels of ./elementwise-module.ts.
+//
+// Two kinds of instances of the one compiled module:
+// - a scratch instance (own growable memory) for the fused ops' kernels: operands are copied in, the
+//   kernel runs, results are copied out, in chunks of at most CHUNK values so that the memory stays
+//   small whatever the batch. Views of the scratch memory are made per call and never kept, so
+//   growing it is safe.
+// - one AdamMemory per optimizer: parameters, gradients and both moments of all its float32
+//   parameters live there for the optimizer's lifetime. Its size is fixed at creation (maximum =
+//   initial): a non-shared memory that grows detaches every view of it, and parameters' `.data` may
+//   be such views.
+//
+// The module is compiled synchronously on first use. Should that fail (no SIMD128; or a browser's main
+// thread refusing a synchronous compile of a module over 4 KB), `wasmElementwiseAvailable()` is false
+// and callers use their TypeScript loops; `await initWasmElementwise()` compiles asynchronously.
+
+import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
+import { wasmSimdSupported } from './matmul.js';
+
+const PAGE = 65536;
+/** Values per chunk of a scratch kernel call (512 KiB per operand). */
+const CHUNK = 1 << 17;
+const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+
+/** The compiled module; null once compiling failed (no SIMD, or a synchronous compile refused). */
+let compiled: WebAssembly.Module | null | undefined;
+
+function compileSync(): WebAssembly.Module | null {
+  if (compiled === undefined) {
+    try {
+      compiled = wasmSimdSupported() ? new WebAssembly.Module(buildElementwiseModule()) : null;
+    } catch {
+      compiled = null;
+    }
+  }
+  return compiled;
+}
+
+/**
+ * Compiles the module asynchronously: on a browser's main thread, where a synchronous compile may be
+ * refused (the module is ~3.9 KB, under Chrome's 4 KB limit today). Optional elsewhere.
+ */
+export async function initWasmElementwise(): Promise<void> {
+  if (compiled) return;
+  try {
+    compiled = wasmSimdSupported() ? await WebAssembly.compile(buildElementwiseModule()) : null;
+  } catch {
+    compiled = null;
+  }
+}
+
+/** True if the element-wise kernels can run here (WebAssembly SIMD128, module compiled and instantiable). */
+export function wasmElementwiseAvailable(): boolean {
+  if (scratch === undefined && compileSync() !== null) {
+    try {
+      scratch = new Scratch();
+    } catch {
+      compiled = null; // e.g. a main thread refusing to instantiate synchronously
+    }
+  }
+  return scratch !== undefined && compiled !== null;
+}
+
+function instantiate(memory: WebAssembly.Memory): ElementwiseExports {
+  const mod = compileSync();
+  if (mod === null) throw new Error('wasm element-wise kernels: WebAssembly SIMD128 is not available here');
+  return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as ElementwiseExports;
+}
+
+// ---- scratch kernels ---------------------------------------------------------
+
+class Scratch {
+  readonly memory = new WebAssembly.Memory({ initial: 16 });
+  readonly k: ElementwiseExports = instantiate(this.memory);
+
+  /** The memory as float32, at least `bytes` long (grows, never shrinks). */
+  f32(bytes: number): Float32Array {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    return new Float32Array(this.memory.buffer);
+  }
+}
+
+let scratch: Scratch | undefined;
+const getScratch = (): Scratch => (scratch ??= new Scratch());
+
+
+/**
+ * Runs a row kernel over matrices of rows × cols (row-major) and vectors of cols values, in chunks of
+ * rows: copies each operand into the scratch memory with rows padded to ld = cols rounded up to 4,
+ * calls `kernel(pointers, chunkRows, ld)` (the vectors' pointers first, then the matrices'), and copies
+ * back the operands marked as outputs. Vectors stay in place across chunks (they may accumulate).
+ */
+function rowwise(
+  rows: number,
+  cols: number,
+  vecs: readonly Float32Array[],
+  vecOut: readonly boolean[],
+  mats: readonly Float32Array[],
+  matOut: readonly boolean[],
+  kernel: (k: ElementwiseExports, ptrs: number[], rows: number, ld: number, r0: number) => void,
+): void {
+  if (rows === 0 || cols === 0) return;
+  const s = getScratch();
+  const ld = roundUp(cols, 4);
+  const chunkRows = Math.max(1, Math.floor(CHUNK / ld));
+  const matBytes = Math.min(rows, chunkRows) * ld * 4;
+  const vecPtrs = vecs.map((_, i) => i * ld * 4);
+  const matPtrs = mats.map((_, i) => vecs.length * ld * 4 + i * matBytes);
+  let heap = s.f32(vecs.length * ld * 4 + mats.length * matBytes);
+  vecs.forEach((v, i) => {
+    heap.fill(0, vecPtrs[i] / 4, vecPtrs[i] / 4 + ld);
+    heap.set(v, vecPtrs[i] / 4);
+  });
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+    const r1 = Math.min(rows, r0 + chunkRows);
+    mats.forEach((m, i) => {
+      const at = matPtrs[i] / 4;
+      if (ld === cols) heap.set(m.subarray(r0 * cols, r1 * cols), at);
+      else for (let r = r0; r < r1; r++) heap.set(m.subarray(r * cols, (r + 1) * cols), at + (r - r0) * ld);
+    });
+    kernel(s.k, [...vecPtrs, ...matPtrs], r1 - r0, ld, r0);
+    heap = new Float32Array(s.memory.buffer);
+    mats.forEach((m, i) => {
+      if (!matOut[i]) return;
+      const at = matPtrs[i] / 4;
+      if (ld === cols) m.set(heap.subarray(at, at + (r1 - r0) * cols), r0 * cols);
+      else for (let r = r0; r < r1; r++) m.set(heap.subarray(at + (r - r0) * ld, at + (r - r0) * ld + cols), r * cols);
+    });
+  }
+  vecs.forEach((v, i) => {
+    if (vecOut[i]) v.set(heap.subarray(vecPtrs[i] / 4, vecPtrs[i] / 4 + cols));
+  });
+}
+
+/** y[r, j] ← tanh(y[r, j] + bias[j]) for y of `rows` × `cols` (row-major) in place. */
+export function biasTanhWasm(y: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  rowwise(rows, cols, [bias], [false], [y], [true], (k, [b, yp], n, ld) => k.biasTanh(yp, b, n, ld));
+}
+
+/** y[r, j] ← y[r, j] + bias[j], or max(·, 0) with relu: bit-identical to TypeScript. */
+export function biasAddWasm(y: Float32Array, bias: Float32Array, rows: number, cols: number, relu: boolean): void {
+  rowwise(rows, cols, [bias], [false], [y], [true], (k, [b, yp], n, ld) => k.biasAdd(yp, b, n, ld, relu ? 1 : 0));
+}
+
+/**
+ * gp = g·act'(y) (tanh' = 1 − y², relu' = [y > 0]) and, if gb is given, gb += gp's column sums:
+ * bit-identical to TypeScript's activationBackwardInto.
+ */
+export function activationBackwardWasm(gp: Float32Array, g: Float32Array, y: Float32Array, gb: Float32Array | null, rows: number, cols: number, activation: 'tanh' | 'relu'): void {
+  const relu = activation === 'relu' ? 1 : 0;
+  if (gb === null) {
+    rowwise(rows, cols, [], [], [gp, g, y], [true, false, false], (k, [gpp, gq, yp], n, ld) => k.activationBackward(gpp, gq, yp, 0, n, ld, relu, 0));
+  } else {
+    rowwise(rows, cols, [gb], [true], [gp, g, y], [true, false, false], (k, [b, gpp, gq, yp], n, ld) => k.activationBackward(gpp, gq, yp, b, n, ld, relu, 1));
+  }
+}
+
+/** gb[j] += Σ_r g[r, j]: bit-identical to TypeScript's addColumnSums. */
+export function columnSumsWasm(gb: Float32Array, g: Float32Array, rows: number, cols: number): void {
+  rowwise(rows, cols, [gb], [true], [g], [false], (k, [b, gq], n, ld) => k.columnSums(b, gq, n, ld));
+}
+
+/** out[r, j] = s[r]·d[r, j] (out may be d): bit-identical to TypeScript's scaleRowsInto. */
+export function scaleRowsWasm(out: Float32Array, s: Float32Array, d: Float32Array, cols: number): void {
+  const rows = s.length;
+  if (rows === 0 || cols === 0) return;
+  const sc = getScratch();
+  const ld = roundUp(cols, 4);
+  const chunkRows = Math.max(1, Math.floor(CHUNK / ld));
+  const dPtr = roundUp(rows, 4) * 4; // s first, whole, then a chunk of d's rows
+  let heap = sc.f32(dPtr + Math.min(rows, chunkRows) * ld * 4);
+  heap.set(s, 0);
+  const at = dPtr / 4;
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+    const r1 = Math.min(rows, r0 + chunkRows);
+    if (ld === cols) heap.set(d.subarray(r0 * cols, r1 * cols), at);
+    else for (let r = r0; r < r1; r++) heap.set(d.subarray(r * cols, (r + 1) * cols), at + (r - r0) * ld);
+    sc.k.scaleRows(dPtr, r0 * 4, dPtr, r1 - r0, ld);
+    heap = new Float32Array(sc.memory.buffer);
+    if (ld === cols) out.set(heap.subarray(at, at + (r1 - r0) * cols), r0 * cols);
+    else for (let r = r0; r < r1; r++) out.set(heap.subarray(at + (r - r0) * ld, at + (r - r0) * ld + cols), r * cols);
+  }
+}
+
+/**
+ * The Bernoulli log-likelihood of logits l (rows × D) against pixels x, repeated over rows (row r uses
+ * x[(r·D) mod x.length …]): out[r] = Σ_j x·l − softplus(l), summed in float64, and if d is given,
+ * d = x − σ(l) element-wise.
+ */
+export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: Float32Array, d: Float32Array | null): void {
+  const rows = out.length;
+  if (rows === 0) return;
+  if (D === 0) {
+    out.fill(0);
+    return;
+  }
+  const s = getScratch();
+  const period = x.length;
+  const chunkRows = Math.max(1, Math.floor(CHUNK / D));
+  const cap = roundUp(Math.min(rows, chunkRows) * D, 4) * 4; // bytes per operand
+  const [lPtr, xPtr, tPtr, dPtr, sumPtr] = [0, cap, 2 * cap, 3 * cap, 4 * cap];
+  s.f32(sumPtr + chunkRows * 8);
+  for (let r0 = 0; r0 < rows; r0 += chunkRows) {
+    const r1 = Math.min(rows, r0 + chunkRows);
+    const n = (r1 - r0) * D;
+    const heap = new Float32Array(s.memory.buffer);
+    heap.set(l.subarray(r0 * D, r1 * D), lPtr / 4);
+    // x repeated: copy from (r0·D) mod period, wrapping
+    for (let done = 0, at = (r0 * D) % period; done < n; ) {
+      const len = Math.min(n - done, period - at);
+      heap.set(x.subarray(at, at + len), xPtr / 4 + done);
+      done += len;
+      at = 0;
+    }
+    s.k.bernoulli(lPtr, xPtr, tPtr, dPtr, roundUp(n, 4), d ? 1 : 0);
+    s.k.rowSums(tPtr, sumPtr, r1 - r0, D);
+    const after = s.memory.buffer;
+    out.set(new Float64Array(after, sumPtr, r1 - r0), r0);
+    if (d) d.set(new Float32Array(after, dPtr, n), r0 * D);
+  }
+}
+
+// ---- Adam's memory -----------------------------------------------------------
+
+/** Adam's constants for one step. */
+export interface AdamStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1/(1 − β1ᵗ), 1/(1 − β2ᵗ) */
+  c1: number;
+  c2: number;
+}
+
+/**
+ * Parameters, gradients and both moments of float32 tensors of the given sizes, in one fixed-size
+ * WebAssembly memory, 16-aligned and zero-padded to multiples of 4 values.
+ */
+export class AdamMemory {
+  readonly memory: WebAssembly.Memory;
+  readonly p: Float32Array[] = [];
+  readonly g: Float32Array[] = [];
+  readonly m: Float32Array[] = [];
+  readonly v: Float32Array[] = [];
+  private readonly offsets: number[] = [];
+  private readonly padded: number[] = [];
+  private readonly k: ElementwiseExports;
+
+  constructor(readonly sizes: readonly number[]) {
+    const total = sizes.reduce((a, n) => a + roundUp(n, 4), 0) * 4 * 4;
+    const pages = Math.max(1, Math.ceil(total / PAGE));
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    this.k = instantiate(this.memory);
+    const buffer = this.memory.buffer;
+    let at = 0;
+    for (const n of sizes) {
+      const pad = roundUp(n, 4);
+      this.offsets.push(at);
+      this.padded.push(pad);
+      this.p.push(new Float32Array(buffer, at, n));
+      this.g.push(new Float32Array(buffer, at + pad * 4, n));
+      this.m.push(new Float32Array(buffer, at + pad * 8, n));
+      this.v.push(new Float32Array(buffer, at + pad * 12, n));
+      at += pad * 16;
+    }
+  }
+
+  /** One Adam step on tensor i, in f32x4 arithmetic ("f32") or bit-identical to the TypeScript loop ("f64"). */
+  step(i: number, s: AdamStep, precision: 'f32' | 'f64'): void {
+    const at = this.offsets[i];
+    const pad = this.padded[i];
+    if (pad === 0) return;
+    const [p, g, m, v] = [at, at + pad * 4, at + pad * 8, at + pad * 12];
+    if (precision === 'f64') {
+      this.k.adam64(p, g, m, v, pad, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr, s.c1, s.c2, s.eps);
+    } else {
+      this.k.adam32(p, g, m, v, pad, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr * s.c1, Math.sqrt(s.c2), s.eps);
+    }
+  }
+}

@@ -1,0 +1,427 @@
+// Multi-threaded float32 matmul: the calling thread and N-1 helper workers share one
+// WebAssembly.Memory and each instantiate the same SIMD gemm module (./matmul-module.ts).
+// Environment-neutral (no Node imports): workers are created by an injected SpawnWorker
+// (../../node/threads.ts for Node's worker_threads, useWebWorkers below for browsers).
+//
+// Per product (matmulParallelInto), on the calling thread:
+//   1. cut C into chunks along its longer side: column blocks (multiples of NR) when n >= m,
+//      else row blocks (multiples of MR); each chunk repacks the other operand, so that is the
+//      smaller one. About 4 chunks per thread, so a thread that starts late or runs slower (a
+//      busy machine) just takes fewer: threads claim chunks from a shared counter;
+//   2. lay out the shared memory (byte offsets, 64-aligned):
+//        [packA 0][packB 0] ... [packA N-1][packB N-1][A: m*k][B: k*n][C: roundUp(m,MR) x ldc]
+//      and copy A and B in once;
+//   3. post the job to the helpers, claim and compute chunks, copying each out as it is done;
+//   4. per helper: if it never started, cancel its post (CAS POSTED -> IDLE; all chunks are
+//      taken anyway); else wait for DONE. Copy out the chunks the helpers computed.
+// Every element is computed by one gemm call with the same kc blocking (blockPlan), so the
+// results are bit-identical to the single-threaded kernel's.
+//
+// Control block: an Int32Array over its own SharedArrayBuffer, slots of SLOT_INTS (128 bytes,
+// so threads do not share cache lines). Slot 0, the job: [NEXT] the chunk counter (Atomics.add),
+// [SPIN] spinMs in µs, [JOB..JOB+14] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
+// width, chunks.
+// Slot 1 + h, helper h: [STATE] IDLE | POSTED | TAKEN | DONE | FAILED | STOP | WAKE,
+// [READY] 1 once instantiated, [WAKES] counts its wake-ups (a heartbeat), [PACKA] [PACKB].
+// Caller: store STATE=WAKE, notify (the wake-up overlaps the copy of A and B); write the job;
+//   store STATE=POSTED, notify; claim chunks; then per helper CAS POSTED->IDLE, or wait while
+//   STATE=TAKEN: spin spinMs, then Atomics.wait in slices up to a deadline.
+// Helper: loop { if STATE=POSTED and CAS POSTED->TAKEN: claim and compute chunks; store DONE
+//   (FAILED if gemm threw); notify. STOP: return. Otherwise spin spinMs while STATE is
+//   unchanged, then Atomics.wait(STATE, seen); WAKES++ }.
+// Failure handling, never hanging: a helper's error or exit event, a FAILED state, a helper
+// that misses every post for timeoutMs without waking, or one that holds chunks past the
+// deadline (timeoutMs + 20x the caller's compute time) retires the pool with a one-time
+// warning; that call and all later ones run single-threaded. (The call is redone on the
+// single-threaded kernel's own memory: a stuck helper may still write into the shared one.)
+// Atomics.wait is not allowed on a browser page's main thread: there threads are unavailable.
+
+import { DEFAULT_SHAPE } from './matmul-module.js';
+import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, growMemory, matmulWasmInto, wasmSimdSupported } from './matmul.js';
+
+/** Callbacks a spawned worker reports to. */
+export interface WorkerEvents {
+  message(data: unknown): void;
+  /** The worker failed or exited. */
+  error(reason: string): void;
+}
+
+/** The little the pool needs of a worker. */
+export interface WorkerHandle {
+  postMessage(message: unknown): void;
+  terminate(): void;
+}
+
+/**
+ * Starts a worker running `source` (classic script; it detects Node's `parentPort` or a Web
+ * Worker's `self`). Node workers should be unref()ed so they never keep the process alive.
+ */
+export type SpawnWorker = (source: string, events: WorkerEvents) => WorkerHandle;
+
+export interface ThreadOptions {
+  /** How long a waiting thread spins before sleeping in Atomics.wait (ms). Default 0.2. */
+  readonly spinMs?: number;
+  /** Liveness timeout (ms): see the failure handling above. Default 2000. */
+  readonly timeoutMs?: number;
+  /** Products with fewer multiply-adds (m*k*n) stay single-threaded. Default PARALLEL_MIN_WORK. */
+  readonly minWork?: number;
+  /** C is cut into about this many chunks per thread (1: one part each, no balancing). Default 4. */
+  readonly chunksPerThread?: number;
+}
+
+/** Below this many multiply-adds (m*k*n) one thread is faster (measured crossover; bench/threads.ts). */
+export const PARALLEL_MIN_WORK = 1 << 22;
+
+const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE] = [0, 1, 2, 3, 4, 5, 6];
+const [NEXT, SPIN, JOB] = [0, 1, 2]; // job slot
+const [STATE, READY, WAKES, PACKA, PACKB] = [0, 1, 2, 3, 4]; // helper slots
+const SLOT_INTS = 32;
+
+/** The helper's source: a plain script for both Node (`eval: true`) and a Blob-URL Web Worker. */
+export const WORKER_SOURCE = `"use strict";
+(() => {
+  const node = typeof process === "object" && !!(process.versions && process.versions.node);
+  const port = node ? require("node:worker_threads").parentPort : self;
+  const start = ({ module, memory, control, slot }) => {
+    const job = new Int32Array(control, 0, ${SLOT_INTS});
+    const ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
+    let gemm;
+    try {
+      gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+    } catch (e) {
+      port.postMessage({ error: String(e) });
+      return;
+    }
+    Atomics.store(ctl, ${READY}, 1);
+    port.postMessage({ ready: true });
+    for (;;) {
+      const s = Atomics.load(ctl, ${STATE});
+      if (s === ${STOP}) break;
+      if (s === ${POSTED}) {
+        if (Atomics.compareExchange(ctl, ${STATE}, ${POSTED}, ${TAKEN}) !== ${POSTED}) continue; // cancelled
+        let r = ${DONE};
+        try {
+          const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks] = job.subarray(${JOB}, ${JOB + 15});
+          const pa = ctl[${PACKA}], pb = ctl[${PACKB}];
+          for (let i = Atomics.add(job, ${NEXT}, 1); i < chunks; i = Atomics.add(job, ${NEXT}, 1)) {
+            const lo = i * width, hi = Math.min(byCols ? n : m, lo + width);
+            if (byCols) gemm(a, b, c, m, n, k, tA, tB, 0, m, lo, hi, pa, pb, mc, nc, kc, ldc);
+            else gemm(a, b, c, m, n, k, tA, tB, lo, hi, 0, n, pa, pb, mc, nc, kc, ldc);
+          }
+        } catch (e) {
+          r = ${FAILED};
+          port.postMessage({ error: String(e) });
+        }
+        Atomics.store(ctl, ${STATE}, r);
+        Atomics.notify(ctl, ${STATE});
+        continue;
+      }
+      const t0 = performance.now();
+      const spin = Atomics.load(job, ${SPIN}) / 1000;
+      while (Atomics.load(ctl, ${STATE}) === s && performance.now() - t0 < spin);
+      Atomics.wait(ctl, ${STATE}, s);
+      Atomics.add(ctl, ${WAKES}, 1);
+    }
+    if (!node) self.close();
+  };
+  if (node) port.once("message", start);
+  else self.onmessage = (e) => start(e.data);
+})();
+`;
+
+interface Helper {
+  handle: WorkerHandle;
+  /** Its control slot. */
+  ctl: Int32Array;
+  /** Since when the helper has missed our posts without waking (else -1), and its WAKES then. */
+  missedSince: number;
+  wakes: number;
+}
+
+const { mr: MR, nr: NR } = DEFAULT_SHAPE;
+const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+const align = (bytes: number): number => roundUp(bytes, 64);
+const now = (): number => performance.now();
+const MIN_CHUNK_WORK = 1 << 21; // multiply-adds (~0.1 ms): smaller chunks cost more than they balance
+
+/** How C (m x n) is cut: along columns (else rows) into `chunks` blocks `width` wide (the last may be narrower). */
+export function planChunks(m: number, n: number, k: number, threads: number, chunksPerThread = 4): { byCols: boolean; width: number; chunks: number } {
+  // Cut the longer side: each chunk repacks the whole other operand (A for column chunks).
+  const byCols = n >= m || m <= MR;
+  const [unit, len] = byCols ? [NR, n] : [MR, m];
+  const tiles = Math.ceil(len / unit);
+  const want = Math.min(tiles, threads * Math.max(1, chunksPerThread), Math.max(threads, Math.floor((m * n * k) / MIN_CHUNK_WORK)));
+  const width = Math.ceil(tiles / want) * unit;
+  return { byCols, width, chunks: Math.ceil(len / width) };
+}
+
+class Pool {
+  readonly memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+  readonly helpers: Helper[] = [];
+  readonly ready: Promise<number>;
+  retired = false;
+  private readonly gemm: (...args: number[]) => void;
+  private readonly job: Int32Array;
+  private spinMs = 0.2;
+  private chunksPerThread = 4;
+  private timeoutMs = 2000;
+  minWork = PARALLEL_MIN_WORK;
+
+  constructor(spawn: SpawnWorker, threads: number, options: ThreadOptions) {
+    const module = compileSync(DEFAULT_SHAPE, true);
+    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
+    this.gemm = exports.gemm as (...args: number[]) => void;
+    const control = new SharedArrayBuffer(threads * SLOT_INTS * 4);
+    this.job = new Int32Array(control, 0, SLOT_INTS);
+    this.configure(options);
+    let pending = threads - 1;
+    let resolveReady!: (threads: number) => void;
+    this.ready = new Promise((resolve) => (resolveReady = resolve));
+    const settle = (): void => resolveReady(this.retired ? 1 : threads);
+    for (let slot = 0; slot < threads - 1; slot++) {
+      const events: WorkerEvents = {
+        message: (data) => {
+          const d = data as { ready?: boolean; error?: string };
+          if (d.error !== undefined) this.retire(`worker ${slot + 1} failed: ${d.error}`);
+          if (d.ready && --pending === 0) settle();
+          if (this.retired) settle();
+        },
+        error: (reason) => {
+          this.retire(`worker ${slot + 1}: ${reason}`);
+          settle();
+        },
+      };
+      const ctl = new Int32Array(control, (slot + 1) * SLOT_INTS * 4, SLOT_INTS);
+      try {
+        const handle = spawn(WORKER_SOURCE, events);
+        this.helpers.push({ handle, ctl, missedSince: -1, wakes: 0 });
+        handle.postMessage({ module, memory: this.memory, control, slot });
+      } catch (e) {
+        this.retire(`could not start worker ${slot + 1}: ${String(e)}`);
+        settle();
+        break;
+      }
+    }
+  }
+
+  configure(options: ThreadOptions): void {
+    this.spinMs = options.spinMs ?? this.spinMs;
+    this.timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    this.minWork = options.minWork ?? this.minWork;
+    this.chunksPerThread = options.chunksPerThread ?? this.chunksPerThread;
+    Atomics.store(this.job, SPIN, Math.round(this.spinMs * 1000));
+  }
+
+  get threads(): number {
+    return this.retired ? 1 : this.helpers.length + 1;
+  }
+
+  /** Stops the helpers; `reason` (a failure) is warned about once. */
+  retire(reason?: string): void {
+    if (this.retired) return;
+    this.retired = true;
+    if (pool === this) pool = null;
+    if (reason !== undefined) console.warn(`tsgrad: matmul threads disabled, continuing on one thread (${reason})`);
+    for (const h of this.helpers) {
+      Atomics.store(h.ctl, STATE, STOP);
+      Atomics.notify(h.ctl, STATE);
+      h.handle.terminate();
+    }
+  }
+
+  /** out = op(A) op(B) across the threads; inputs already validated. */
+  matmul(out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
+    const { byCols, width, chunks } = planChunks(m, n, k, this.threads, this.chunksPerThread);
+    const helpers = chunks > 1 ? this.helpers : [];
+    for (const h of helpers) {
+      // Wake idle helpers now: their wake-up overlaps our copy of A and B.
+      if (Atomics.compareExchange(h.ctl, STATE, DONE, WAKE) === DONE || Atomics.compareExchange(h.ctl, STATE, IDLE, WAKE) === IDLE) {
+        Atomics.notify(h.ctl, STATE);
+      }
+    }
+    const mPad = roundUp(m, MR);
+    const ldc = roundUp(n, NR);
+    const { mc, nc, kc, kcPad } = blockPlan(DEFAULT_BLOCKS, DEFAULT_SHAPE, byCols ? mPad : width, byCols ? width : ldc, k);
+    const packBytes = align(mc * kcPad * 4) + align(kcPad * nc * 4); // per thread: [packA][packB]
+    const aPtr = (helpers.length + 1) * packBytes;
+    const bPtr = aPtr + align(m * k * 4);
+    const cPtr = bPtr + align(k * n * 4);
+    growMemory(this.memory, cPtr + mPad * ldc * 4, SHARED_MAX_PAGES);
+    const heap = new Float32Array(this.memory.buffer);
+    heap.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr / 4);
+    heap.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr / 4);
+
+    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks];
+    this.job.set(job, JOB);
+    Atomics.store(this.job, NEXT, 0);
+    helpers.forEach((h, i) => {
+      h.ctl[PACKA] = (i + 1) * packBytes;
+      h.ctl[PACKB] = h.ctl[PACKA]! + align(mc * kcPad * 4);
+      Atomics.store(h.ctl, STATE, POSTED);
+      Atomics.notify(h.ctl, STATE);
+    });
+
+    const len = byCols ? n : m;
+    const compute = (i: number, packA: number): void => {
+      const lo = i * width;
+      const hi = Math.min(len, lo + width);
+      const [i0, i1, j0, j1] = byCols ? [0, m, lo, hi] : [lo, hi, 0, n];
+      this.gemm(aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, packA, packA + align(mc * kcPad * 4), mc, nc, kc, ldc);
+    };
+    const copyOut = (i: number): void => {
+      const lo = i * width;
+      const hi = Math.min(len, lo + width);
+      const c = cPtr / 4;
+      if (!byCols && ldc === n) out.set(heap.subarray(c + lo * n, c + hi * n), lo * n);
+      else if (!byCols) for (let r = lo; r < hi; r++) out.set(heap.subarray(c + r * ldc, c + r * ldc + n), r * n);
+      else for (let r = 0; r < m; r++) out.set(heap.subarray(c + r * ldc + lo, c + r * ldc + hi), r * n + lo);
+    };
+
+    const mine = new Uint8Array(chunks);
+    const t0 = now();
+    for (let i = Atomics.add(this.job, NEXT, 1); i < chunks; i = Atomics.add(this.job, NEXT, 1)) {
+      compute(i, 0);
+      copyOut(i); // while the helpers work on theirs
+      mine[i] = 1;
+    }
+    const ownMs = now() - t0;
+
+    let failure: string | undefined; // retire only after every helper is done: retire() overwrites states
+    for (const [i, h] of helpers.entries()) {
+      if (Atomics.compareExchange(h.ctl, STATE, POSTED, IDLE) === POSTED) {
+        // It has not started (slow to wake, or dead): nothing was left for it.
+        const wakes = Atomics.load(h.ctl, WAKES);
+        // (Before READY, startup is slow, not dead: a failed start reports an error event.)
+        if (h.missedSince < 0 || wakes !== h.wakes || Atomics.load(h.ctl, READY) !== 1) [h.missedSince, h.wakes] = [now(), wakes];
+        else if (now() - h.missedSince > this.timeoutMs) failure ??= `worker ${i + 1} stopped responding`;
+        continue;
+      }
+      h.missedSince = -1;
+      const state = this.wait(h.ctl, now() + this.timeoutMs + 20 * ownMs);
+      if (state === TAKEN || state === FAILED) {
+        this.retire(state === TAKEN ? `worker ${i + 1} did not finish within the timeout` : `worker ${i + 1} failed`);
+        matmulWasmInto(out, a, b, m, k, n, transA, transB);
+        return;
+      }
+    }
+    let ours = 0;
+    for (let i = 0; i < chunks; i++) {
+      if (mine[i]) ours++;
+      else copyOut(i);
+    }
+    stats.chunks += chunks;
+    stats.byHelpers += chunks - ours;
+    if (failure !== undefined) this.retire(failure);
+  }
+
+  /** Waits while the helper holds chunks (spin, then sleep in slices); returns its state. */
+  private wait(ctl: Int32Array, deadline: number): number {
+    const spinEnd = now() + this.spinMs;
+    let s = Atomics.load(ctl, STATE);
+    while (s === TAKEN && now() < spinEnd) s = Atomics.load(ctl, STATE);
+    while (s === TAKEN && now() < deadline) {
+      Atomics.wait(ctl, STATE, TAKEN, Math.min(100, Math.max(1, deadline - now())));
+      s = Atomics.load(ctl, STATE);
+    }
+    return s;
+  }
+}
+
+let pool: Pool | null = null;
+const stats = { chunks: 0, byHelpers: 0 };
+
+/** Chunks of products computed on the pool so far, and how many of them by the helpers. */
+export function getThreadStats(): { chunks: number; byHelpers: number } {
+  return { ...stats };
+}
+
+/** True where this thread may block in Atomics.wait (Node, workers; not a browser page's main thread). */
+export function canBlock(): boolean {
+  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // returns "not-equal" at once
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs large float32 matmuls of the "wasm" backend on `threads` threads: this one plus
+ * threads-1 workers from `spawn`. Replaces any previous pool; threads <= 1 just stops it.
+ * Usable at once (until a worker is up, the caller computes every chunk itself); the promise
+ * resolves to the thread count once every worker is up (1 if threads are unavailable or failed).
+ */
+export function startThreads(spawn: SpawnWorker, threads: number, options: ThreadOptions = {}): Promise<number> {
+  stopThreads();
+  if (!(threads > 1) || !wasmSimdSupported() || !canBlock()) return Promise.resolve(1);
+  const p = new Pool(spawn, Math.floor(threads), options);
+  if (!p.retired) pool = p;
+  return p.ready;
+}
+
+/** Changes options of the running pool (if any), e.g. for benchmarks. */
+export function setThreadOptions(options: ThreadOptions): void {
+  pool?.configure(options);
+}
+
+/** Stops the worker threads (if any); matmuls run on one thread again. */
+export function stopThreads(): void {
+  pool?.retire();
+  pool = null;
+}
+
+/** Threads used by large float32 wasm matmuls (1 without a pool). */
+export function getThreads(): number {
+  return pool?.threads ?? 1;
+}
+
+/**
+ * Browser: starts `threads`-1 Web Workers (Blob URL) when the page is cross-origin isolated
+ * (SharedArrayBuffer) and this thread may block (i.e. not a page's main thread: run training in
+ * a worker); else stays on one thread. Resolves to the thread count in use.
+ */
+export function useWebWorkers(threads = 2, options: ThreadOptions = {}): Promise<number> {
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: new (url: string) => Worker };
+  const WorkerCtor = g.Worker;
+  if (!g.crossOriginIsolated || WorkerCtor === undefined || typeof Blob !== 'function') {
+    stopThreads();
+    return Promise.resolve(1);
+  }
+  return startThreads(
+    (source, events) => {
+      const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+      const w = new WorkerCtor(url);
+      w.onmessage = (e) => {
+        URL.revokeObjectURL(url);
+        events.message(e.data);
+      };
+      w.onerror = (e) => events.error(e.message || 'worker error');
+      return w;
+    },
+    threads,
+    options,
+  );
+}
+
+/**
+ * out (m x n) = op(A) . op(B) on the thread pool, as matmulWasmInto. Returns false (and does
+ * nothing) when there is no pool or the product is too small to gain from threads.
+ */
+export function matmulParallelInto(
+  out: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  m: number,
+  k: number,
+  n: number,
+  transA: boolean,
+  transB: boolean,
+): boolean {
+  const p = pool;
+  if (p === null || m * k * n < p.minWork || m * k * n === 0) return false;
+  if (!Number.isInteger(m) || !Number.isInteger(k) || !Number.isInteger(n)) return false;
+  if (a.length < m * k || b.length < k * n || out.length < m * n) return false; // matmulWasmInto throws
+  p.matmul(out, a, b, m, k, n, transA, transB);
+  return true;
+}

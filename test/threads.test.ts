@@ -1,0 +1,354 @@
+import { resolveObjectURL } from 'node:buffer';
+import { Worker as NodeWorker } from 'node:worker_threads';
+import fc from 'fast-check';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { spawnNodeWorker, stopWorkerThreads, useWorkerThreads } from '../src/node/threads.js';
+import { backendInfo, getBackend } from '../src/tensor/backend.js';
+import { matmulInto } from '../src/tensor/matmul.js';
+import { createWasmMatmul } from '../src/tensor/wasm/matmul.js';
+import {
+  PARALLEL_MIN_WORK,
+  WORKER_SOURCE,
+  type SpawnWorker,
+  type WorkerHandle,
+  getThreadStats,
+  getThreads,
+  matmulParallelInto,
+  planChunks,
+  startThreads,
+  useWebWorkers,
+} from '../src/tensor/wasm/parallel.js';
+
+const single = createWasmMatmul(); // the single-threaded kernel, own memory
+// This file also runs with TSGRAD_BACKEND=js: matmulInto then uses the TypeScript kernel, never the pool.
+const wasm = getBackend() === 'wasm';
+
+/** Deterministic values in [-1, 1) (mulberry32). */
+function randomArray(len: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const x = new Float32Array(len);
+  for (let i = 0; i < len; i++) {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    x[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
+  }
+  return x;
+}
+
+/** Max over elements of |out - exact| / (sum_p |a_ip b_pj| + 1e-30), exact in float64. */
+function naiveError(out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean): number {
+  let worst = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      let mag = 0;
+      for (let p = 0; p < k; p++) {
+        const x = (tA ? a[p * m + i] : a[i * k + p])!;
+        const y = (tB ? b[j * k + p] : b[p * n + j])!;
+        sum += x * y;
+        mag += Math.abs(x * y);
+      }
+      worst = Math.max(worst, Math.abs(out[i * n + j]! - sum) / (mag + 1e-30));
+    }
+  }
+  return worst;
+}
+
+type Run = (out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean) => void;
+const parallel: Run = (...args) => expect(matmulParallelInto(...args)).toBe(true);
+
+/** The first index where x and y differ (Object.is, so NaN = NaN), or -1. (toEqual is slow on big arrays.) */
+function firstDifference(x: Float32Array, y: Float32Array): number {
+  if (x.length !== y.length) return 0;
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return i;
+  return -1;
+}
+
+/**
+ * Runs `run` and checks it against a float64 loop and, bit for bit, against the single-thread
+ * wasm kernel (`bitwise` false: products small enough for matmulInto's plain TypeScript kernel).
+ */
+function check(run: Run, m: number, k: number, n: number, tA: boolean, tB: boolean, seed: number, naive = true, bitwise = true): void {
+  const a = randomArray(m * k, seed);
+  const b = randomArray(k * n, seed ^ 0x9e3779b9);
+  const out = new Float32Array(m * n).fill(Number.NaN);
+  run(out, a, b, m, k, n, tA, tB);
+  if (bitwise) {
+    const want = new Float32Array(m * n);
+    single.matmulInto(want, a, b, m, k, n, tA, tB);
+    expect(firstDifference(out, want)).toBe(-1);
+  }
+  if (naive) expect(naiveError(out, a, b, m, k, n, tA, tB)).toBeLessThan(1e-5);
+}
+
+const FORMS = [
+  [false, false],
+  [true, false],
+  [false, true],
+  [true, true],
+] as const;
+
+/** Records the workers it spawns, so tests can kill them behind the pool's back. */
+function recordingSpawn(handles: WorkerHandle[], exits: string[] = []): SpawnWorker {
+  return (source, events) => {
+    const h = spawnNodeWorker(source, { message: events.message, error: (r) => (exits.push(r), events.error(r)) });
+    handles.push(h);
+    return h;
+  };
+}
+
+afterAll(() => stopWorkerThreads());
+
+describe('planChunks', () => {
+  it('cuts the longer side of C into aligned chunks, about 4 per thread, none tiny', () => {
+    for (const [m, n, k] of [[100, 500, 784], [784, 500, 100], [500, 784, 100], [100, 784, 500], [7, 1, 3], [1, 1000, 9], [1000, 1, 9], [37, 45, 8], [1024, 1024, 1024]]) {
+      for (const threads of [2, 3]) {
+        const { byCols, width, chunks } = planChunks(m!, n!, k!, threads);
+        const len = byCols ? n! : m!;
+        expect(byCols).toBe(n! >= m! || m! <= 4);
+        expect(width % (byCols ? 8 : 4)).toBe(0);
+        expect((chunks - 1) * width).toBeLessThan(len); // the last chunk is not empty
+        expect(chunks * width).toBeGreaterThanOrEqual(len);
+        expect(chunks).toBeLessThanOrEqual(4 * threads);
+        if (chunks > threads) expect(m! * n! * k! / chunks).toBeGreaterThanOrEqual(1 << 21);
+      }
+    }
+    expect(planChunks(100, 500, 784, 2)).toEqual({ byCols: true, width: 64, chunks: 8 });
+  });
+});
+
+describe('with two threads', () => {
+  const handles: WorkerHandle[] = [];
+  beforeAll(async () => {
+    // minWork 0: every product takes the parallel path, down to 1x1x1.
+    expect(await startThreads(recordingSpawn(handles), 2, { minWork: 0 })).toBe(2);
+  });
+
+  it('reports its threads', () => {
+    expect(getThreads()).toBe(2);
+    expect(backendInfo()).toEqual(wasm ? { backend: 'wasm', threads: 2 } : { backend: 'js', threads: 1 });
+  });
+
+  it('matches the single-thread kernel bit for bit and a float64 loop, random shapes', () => {
+    const dim = fc.oneof(fc.integer({ min: 1, max: 90 }), fc.constantFrom(1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 33));
+    fc.assert(
+      fc.property(fc.record({ m: dim, k: dim, n: dim, tA: fc.boolean(), tB: fc.boolean(), seed: fc.integer() }), (c) =>
+        check(parallel, c.m, c.k, c.n, c.tA, c.tB, c.seed),
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('handles the VAE shapes, uneven splits and k > kc in all transpose forms', () => {
+    for (const [tA, tB] of FORMS) {
+      for (const [m, k, n] of [[100, 784, 500], [784, 100, 500], [500, 100, 784], [100, 500, 784], [13, 600, 1001], [1001, 300, 6], [129, 257, 131]]) {
+        check(parallel, m!, k!, n!, tA, tB, m! * 7 + n!, m! * n! * k! < 2e7);
+      }
+    }
+  });
+
+  it('grows the shared memory and the worker sees it', () => {
+    check(parallel, 8, 8, 8, false, false, 1);
+    check(parallel, 1200, 700, 900, false, true, 2, false); // ~12 MB of operands
+    check(parallel, 8, 8, 8, true, false, 3);
+  });
+
+  it('survives many calls in a row (no deadlock) and the worker does its share', () => {
+    const a = randomArray(100 * 784, 5);
+    const b = randomArray(784 * 500, 6);
+    const out = new Float32Array(100 * 500);
+    const want = new Float32Array(100 * 500);
+    single.matmulInto(want, a, b, 100, 784, 500, false, false);
+    const before = getThreadStats();
+    for (let i = 0; i < 300; i++) {
+      const s = i % 3 === 0 ? 8 : 40; // small products in between
+      if (i % 2) parallel(new Float32Array(s * s), a, b, s, s, s, i % 4 === 1, false);
+      else parallel(out, a, b, 100, 784, 500, false, false);
+    }
+    expect(firstDifference(out, want)).toBe(-1);
+    expect(getThreadStats().byHelpers).toBeGreaterThan(before.byHelpers); // the worker did its share
+  });
+
+  it('dispatches through matmulInto by size', () => {
+    const before = getThreadStats().chunks;
+    check(matmulInto as Run, 100, 784, 500, false, true, 7, true, wasm);
+    expect(getThreadStats().chunks > before).toBe(wasm);
+    check(matmulInto as Run, 3, 5, 2, true, true, 8, true, false);
+  });
+});
+
+describe('the default crossover', () => {
+  beforeAll(async () => {
+    expect(await useWorkerThreads(2)).toBe(2);
+  });
+
+  it('keeps small products on one thread', () => {
+    expect(matmulParallelInto(new Float32Array(64 * 64), new Float32Array(64 * 64), new Float32Array(64 * 64), 64, 64, 64, false, false)).toBe(false);
+    const s = Math.ceil(Math.cbrt(PARALLEL_MIN_WORK));
+    check(parallel, s, s, s, false, false, 9);
+    for (const [tA, tB] of FORMS) check(matmulInto as Run, 37, 41, 29, tA, tB, 10, true, wasm); // single-thread path
+  });
+
+  it('is usable before the workers are up (the caller does all chunks)', () => {
+    void useWorkerThreads(2);
+    check(parallel, 100, 784, 500, false, false, 11, false);
+  });
+
+  it('stops cleanly: the workers exit', async () => {
+    const handles: WorkerHandle[] = [];
+    const exits: string[] = [];
+    await startThreads(recordingSpawn(handles, exits), 3);
+    expect(getThreads()).toBe(3);
+    check(parallel, 200, 300, 400, true, false, 12);
+    stopWorkerThreads();
+    expect(getThreads()).toBe(1);
+    expect(matmulParallelInto(new Float32Array(1e6), new Float32Array(1e6), new Float32Array(1e6), 1000, 1000, 1000, false, false)).toBe(false);
+    await vi.waitFor(() => expect(exits).toHaveLength(2), { timeout: 5000 });
+  });
+});
+
+describe('failures fall back to one thread', () => {
+  let warn: ReturnType<typeof vi.spyOn>;
+  beforeAll(() => {
+    warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  });
+  afterEach(() => {
+    stopWorkerThreads();
+    warn.mockClear();
+  });
+  afterAll(() => warn.mockRestore());
+
+  it('a worker terminated behind the pool’s back', async () => {
+    const handles: WorkerHandle[] = [];
+    const exits: string[] = [];
+    await startThreads(recordingSpawn(handles, exits), 2, { minWork: 0 });
+    handles[0]!.terminate();
+    check(parallel, 100, 784, 500, false, false, 13, false); // before the exit event: the caller does all
+    await vi.waitFor(() => expect(exits).toHaveLength(1), { timeout: 5000 });
+    expect(getThreads()).toBe(1);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/threads disabled.*exited/);
+    check(matmulInto as Run, 100, 784, 500, true, false, 14, !wasm, wasm);
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
+
+  it('a dead worker whose exit event never arrives (synchronous caller)', () => {
+    // A worker that never starts: no ready, no events. The caller does every chunk; since the
+    // worker never became READY it is not declared dead, but nothing hangs.
+    const silent: SpawnWorker = () => ({ postMessage() {}, terminate() {} });
+    void startThreads(silent, 2, { minWork: 0, timeoutMs: 10 });
+    for (let i = 0; i < 5; i++) check(parallel, 64, 64, 64, i % 2 === 1, false, 15 + i);
+  });
+
+  // Misbehaving helpers: each takes a post (POSTED -> TAKEN) and claims a chunk, then either
+  // never finishes (the deadline) or reports FAILED without computing it.
+  for (const [name, after, message] of [
+    ['never finishes: the deadline', '', /did not finish/],
+    ['reports a failure', 'Atomics.store(ctl, 0, 4); Atomics.notify(ctl, 0);', /worker 1 failed/],
+  ] as const) {
+    it(`a worker that takes a chunk and ${name}`, async () => {
+      const source = `const { parentPort } = require('node:worker_threads');
+        parentPort.once('message', ({ control }) => {
+          const job = new Int32Array(control, 0, 32);
+          const ctl = new Int32Array(control, 128, 32);
+          Atomics.store(ctl, 1, 1);
+          parentPort.postMessage({ ready: true });
+          for (;;) {
+            if (Atomics.compareExchange(ctl, 0, 1, 2) === 1) { Atomics.add(job, 0, 1); ${after} }
+            Atomics.wait(ctl, 0, Atomics.load(ctl, 0));
+          }
+        });`;
+      const exits: string[] = [];
+      const spawn: SpawnWorker = (_source, events) => recordingSpawn([], exits)(source, events);
+      expect(await startThreads(spawn, 2, { minWork: 0, timeoutMs: 200 })).toBe(2);
+      // It may be too slow to take the first posts (the caller cancels them): call until it takes one.
+      for (let i = 0; i < 50 && getThreads() === 2; i++) {
+        const t0 = performance.now();
+        check(parallel, 100, 784, 500, false, true, 20 + i, false);
+        expect(performance.now() - t0).toBeLessThan(5000);
+      }
+      expect(getThreads()).toBe(1);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toMatch(message);
+      await vi.waitFor(() => expect(exits).toHaveLength(1), { timeout: 5000 }); // terminated
+    });
+  }
+
+  it('a worker that fails to start', async () => {
+    const spawn: SpawnWorker = (_source, events) => spawnNodeWorker('throw new Error("boom")', events);
+    expect(await startThreads(spawn, 2)).toBe(1);
+    expect(getThreads()).toBe(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/boom/);
+  });
+
+  it('a spawn function that throws', async () => {
+    const spawn: SpawnWorker = () => {
+      throw new Error('no workers here');
+    };
+    expect(await startThreads(spawn, 2)).toBe(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/no workers here/);
+  });
+});
+
+/** The browser's Worker as far as useWebWorkers uses it, run by a Node worker that sees only `self`. */
+class FakeWebWorker {
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onerror: ((e: { message: string }) => void) | null = null;
+  private worker: NodeWorker | undefined;
+  private readonly queue: unknown[] = [];
+  constructor(url: string) {
+    void resolveObjectURL(url)!.text().then((source) => {
+      const w = new NodeWorker(
+        `const { parentPort } = require('node:worker_threads');
+        const self = { postMessage: (d) => parentPort.postMessage(d), close: () => process.exit(0),
+          set onmessage(f) { parentPort.on('message', (data) => f({ data })); } };
+        ((process, require) => { ${source} })(undefined, undefined); // no Node globals`,
+        { eval: true },
+      );
+      w.on('message', (data) => this.onmessage?.({ data }));
+      w.on('error', (e) => this.onerror?.({ message: e.message }));
+      w.unref();
+      for (const m of this.queue) w.postMessage(m);
+      this.worker = w;
+    });
+  }
+  postMessage(m: unknown): void {
+    if (this.worker) this.worker.postMessage(m);
+    else this.queue.push(m);
+  }
+  terminate(): void {
+    void this.worker?.terminate();
+  }
+}
+
+describe('useWebWorkers (browser API, simulated)', () => {
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown };
+  afterEach(() => {
+    stopWorkerThreads();
+    delete g.crossOriginIsolated;
+    delete g.Worker;
+  });
+
+  it('stays on one thread without cross-origin isolation', async () => {
+    g.Worker = FakeWebWorker;
+    expect(await useWebWorkers(2)).toBe(1);
+    expect(getThreads()).toBe(1);
+  });
+
+  it('runs the worker source as a Web Worker', async () => {
+    g.crossOriginIsolated = true;
+    g.Worker = FakeWebWorker;
+    expect(await useWebWorkers(2, { minWork: 0 })).toBe(2);
+    for (const [tA, tB] of FORMS) check(parallel, 100, 300, 200, tA, tB, 30, false);
+    // The worker takes chunks (on a loaded machine the caller may do all of the first few products).
+    const before = getThreadStats().byHelpers;
+    for (let i = 0; i < 50 && getThreadStats().byHelpers === before; i++) check(parallel, 100, 300, 200, false, false, 31 + i, false);
+    expect(getThreadStats().byHelpers).toBeGreaterThan(before);
+  });
+});
+
+it('the worker source is a classic script (Node eval workers and Blob-URL Web Workers)', () => {
+  expect(() => new Function(WORKER_SOURCE)).not.toThrow(); // parses without module syntax
+});
