@@ -1,4 +1,5 @@
 import os from "node:os";
+import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
 import { machine, printTable } from "./lib.js";
 import { squareShapes, vaeShapes } from "./matmul.js";
@@ -21,8 +22,9 @@ step in images/s, ours and TensorFlow.js. Ratios are ours ÷ peer (above 1: ours
 Options:
   --json            print one JSON object instead of tables
   --quick           shorter measurements (noisier)
-  --only <list>     sections to run, comma-separated: matmul, step, peers (the peers' versions,
-                    threads and a correctness check of every contender); default: all three
+  --only <list>     sections to run, comma-separated: matmul, step, heap (heapUsed after 100 and
+                    1,000 training steps, from bench/step.ts), peers (the peers' versions, threads
+                    and a correctness check of every contender); default: all four
   --ours-only       leave the peer libraries out
   -h, --help        this text`;
 
@@ -39,7 +41,7 @@ if (values.help) {
   console.log(help);
   process.exit(0);
 }
-const sectionNames = ["matmul", "step", "peers"] as const;
+const sectionNames = ["matmul", "step", "heap", "peers"] as const;
 type Section = (typeof sectionNames)[number];
 const only = (values.only ?? sectionNames.join(",")).split(",").map((s) => s.trim());
 for (const s of only) {
@@ -191,6 +193,22 @@ try {
 } finally {
   for (const o of peers.ort) o.close();
   peers.threads.stop?.();
+}
+
+if (want("heap")) {
+  // In a child process of its own: it needs --expose-gc, and a fresh heap.
+  progress("heap over 1,000 training steps");
+  const steps = quick ? 300 : 1000;
+  const child = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "bench/step.ts", "--json", "--steps", "5", "--heap-steps", String(steps)], { encoding: "utf8" });
+  const out = child.stdout.slice(child.stdout.indexOf("{"));
+  try {
+    const heap = JSON.parse(out).heap as { steps: number; at100: { heapUsed: number }; atEnd: { heapUsed: number }; heapUsedRatio: number };
+    report.heap = heap;
+    const mb = (x: number) => (x / 2 ** 20).toFixed(2);
+    log(`\nheap: heapUsed after a full GC, ${mb(heap.at100.heapUsed)} MB after 100 training steps and ${mb(heap.atEnd.heapUsed)} MB after ${heap.steps} (×${heap.heapUsedRatio.toFixed(3)})`);
+  } catch {
+    notes.push(`heap section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  }
 }
 
 const loadAtStart = Number(String(report.loadAverageAtStart).split(" ")[0]);
