@@ -1,4 +1,5 @@
 // The `train` command: minibatch Adam with per-epoch evaluation, checkpoints, Ctrl-C and --resume.
+import { backendInfo } from "../tensor/backend.js";
 import { existsSync } from "node:fs";
 import { VAE } from "../vae/model.js";
 import { Trainer, evaluateElbo, trainLoop, type StepResult } from "../vae/train.js";
@@ -79,7 +80,8 @@ export async function train(values: Values, io: Io): Promise<number> {
     if (existsSync(files.state)) io.err(`note: starting a new run in ${dir}, replacing the one there (use --resume to continue it)\n`);
     writeMetrics(files.metrics, []);
   }
-  io.err(`training on ${trainSet.count} images, ${trainer.batches} minibatches of ${hyper.batch} per epoch, hidden ${hyper.hidden}, lr ${hyper.lr}, seed ${hyper.seed}; test set ${testSet.count} images\n`);
+  const { backend, threads } = backendInfo();
+  io.err(`training on ${trainSet.count} images, ${trainer.batches} minibatches of ${hyper.batch} per epoch, hidden ${hyper.hidden}, lr ${hyper.lr}, seed ${hyper.seed}; test set ${testSet.count} images; backend ${backend}, ${threads} thread${threads === 1 ? "" : "s"}\n`);
 
   let epochStart = performance.now();
   const runInfo = (): Omit<TrainCheckpoint, "state" | "config"> => ({ hyper, elapsed: elapsed + (performance.now() - epochStart) / 1000 });

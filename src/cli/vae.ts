@@ -1,6 +1,8 @@
 // `npm run vae -- <command>`: the VAE of MATH.md from the command line. Without a command, the walkthrough.
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { useWorkerThreads } from "../node/threads.js";
 import { UsageError, helpText, parseCommand, type Command, type Values } from "./args.js";
 import { elbo, elboCommand, evalCommand, evaluate, init, initCommand, report, reportCommand, type Io } from "./commands.js";
 import { train, trainCommand } from "./train.js";
@@ -100,5 +102,12 @@ function processIo(): Io {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  // Large products run on both cores (a worker thread); TSGRAD_THREADS=1 keeps everything on one.
+  const threads = Number(process.env.TSGRAD_THREADS ?? Math.min(2, availableParallelism()));
+  if (!Number.isInteger(threads) || threads < 1) {
+    process.stderr.write(`vae: error: TSGRAD_THREADS must be a positive integer, got "${process.env.TSGRAD_THREADS}"\n`);
+    process.exit(2);
+  }
+  if (threads > 1) await useWorkerThreads(threads);
   process.exitCode = await main(process.argv.slice(2));
 }
