@@ -113,9 +113,11 @@ describe('planChunks', () => {
         expect(chunks * width).toBeGreaterThanOrEqual(len);
         expect(chunks).toBeLessThanOrEqual(4 * threads);
         if (chunks > threads) expect(m! * n! * k! / chunks).toBeGreaterThanOrEqual(1 << 21);
+        if (chunks > threads) expect(len / chunks).toBeGreaterThanOrEqual(64);
       }
     }
-    expect(planChunks(100, 500, 784, 2)).toEqual({ byCols: true, width: 64, chunks: 8 });
+    expect(planChunks(100, 500, 784, 2)).toEqual({ byCols: true, width: 72, chunks: 7 });
+    expect(planChunks(256, 256, 256, 2)).toEqual({ byCols: true, width: 64, chunks: 4 });
   });
 });
 

@@ -1,7 +1,7 @@
 // The explorer's training worker: trains the seed model with this library's Trainer (minibatch Adam, MATH.md
 // part 2's estimator) on a slice of MNIST fetched from the server, and posts progress, the parameters and the
 // test set's encoder means after each epoch.
-import { Trainer, VAE, binarize, encoderMeans, evaluateElbo, initWasm, trainLoop } from "../index.js";
+import { Trainer, VAE, binarize, encoderMeans, evaluateElbo, getThreads, initWasm, trainLoop, useWebWorkers } from "../index.js";
 import type { EpochMessage, FromWorker, ToWorker, TrainRequest } from "./protocol.js";
 
 interface WorkerScope {
@@ -37,6 +37,8 @@ const yieldNow = () =>
 
 async function train(req: TrainRequest): Promise<void> {
   await initWasm();
+  // A worker of a cross-origin-isolated page may block, so large products can use a second core.
+  if (getThreads() === 1) await useWebWorkers(2).catch(() => 1);
   post({ type: "status", text: `loading ${req.limit} training images…` });
   const res = await fetch(`/data/train-images?n=${req.limit}`);
   if (!res.ok) throw new Error(`GET /data/train-images: ${res.status} ${await res.text()}`);

@@ -6,4 +6,4 @@ export { mapBinary, mapUnary, broadcastInto, sumToShape } from "./elementwise.js
 export { matmulInto, matmulJsInto, matmulNaiveInto } from "./matmul.js";
 export { getBackend, setBackend, backendInfo, type Backend } from "./backend.js";
 export { matmulWasmInto, wasmSimdSupported, initWasm } from "./wasm/index.js";
-export { getThreads, useWebWorkers, stopThreads, startThreads, type SpawnWorker, type ThreadOptions } from "./wasm/parallel.js";
+export { getThreads, useWebWorkers, stopThreads, startThreads, setThreadOptions, type SpawnWorker, type ThreadOptions } from "./wasm/parallel.js";

@@ -142,7 +142,10 @@ const { mr: MR, nr: NR } = DEFAULT_SHAPE;
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 const align = (bytes: number): number => roundUp(bytes, 64);
 const now = (): number => performance.now();
-const MIN_CHUNK_WORK = 1 << 21; // multiply-adds (~0.1 ms): smaller chunks cost more than they balance
+// Smaller chunks cost more than they balance: each takes >= ~0.1 ms, and is >= 64 wide (a chunk
+// w wide repacks an operand for every w columns or rows of C: a 1/w overhead).
+const MIN_CHUNK_WORK = 1 << 21; // multiply-adds
+const MIN_CHUNK_SIDE = 64;
 
 /** How C (m x n) is cut: along columns (else rows) into `chunks` blocks `width` wide (the last may be narrower). */
 export function planChunks(m: number, n: number, k: number, threads: number, chunksPerThread = 4): { byCols: boolean; width: number; chunks: number } {
@@ -150,7 +153,8 @@ export function planChunks(m: number, n: number, k: number, threads: number, chu
   const byCols = n >= m || m <= MR;
   const [unit, len] = byCols ? [NR, n] : [MR, m];
   const tiles = Math.ceil(len / unit);
-  const want = Math.min(tiles, threads * Math.max(1, chunksPerThread), Math.max(threads, Math.floor((m * n * k) / MIN_CHUNK_WORK)));
+  const most = Math.min(Math.floor((m * n * k) / MIN_CHUNK_WORK), Math.floor(len / MIN_CHUNK_SIDE));
+  const want = Math.min(tiles, threads * Math.max(1, chunksPerThread), Math.max(threads, most));
   const width = Math.ceil(tiles / want) * unit;
   return { byCols, width, chunks: Math.ceil(len / width) };
 }
