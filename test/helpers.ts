@@ -49,3 +49,9 @@ export function expectGradcheck(f: (...xs: Tensor[]) => Tensor, inputs: Tensor[]
   const report = gradcheck(f, inputs, { raise: false, rtol, atol: 1e-8 });
   expect(report.ok, report.message).toBe(true);
 }
+
+/** Deterministic float32 values in [-1, 1) from the library's seeded generator. */
+export function randomFloat32(length: number, seed: number): Float32Array {
+  const rng = new Random(seed);
+  return Float32Array.from({ length }, () => 2 * rng.uniform() - 1);
+}

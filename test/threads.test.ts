@@ -2,6 +2,7 @@ import { resolveObjectURL } from 'node:buffer';
 import { Worker as NodeWorker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { randomFloat32 } from './helpers.js';
 import { spawnNodeWorker, stopWorkerThreads, useWorkerThreads } from '../src/node/threads.js';
 import { backendInfo, getBackend } from '../src/tensor/backend.js';
 import { matmulInto } from '../src/tensor/matmul.js';
@@ -23,19 +24,6 @@ const single = createWasmMatmul(); // the single-threaded kernel, own memory
 // This file also runs with TSGRAD_BACKEND=js: matmulInto then uses the TypeScript kernel, never the pool.
 const wasm = getBackend() === 'wasm';
 
-/** Deterministic values in [-1, 1) (mulberry32). */
-function randomArray(len: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const x = new Float32Array(len);
-  for (let i = 0; i < len; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    x[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 /** Max over elements of |out - exact| / (sum_p |a_ip b_pj| + 1e-30), exact in float64. */
 function naiveError(out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean): number {
@@ -71,8 +59,8 @@ function firstDifference(x: Float32Array, y: Float32Array): number {
  * wasm kernel (`bitwise` false: products small enough for matmulInto's plain TypeScript kernel).
  */
 function check(run: Run, m: number, k: number, n: number, tA: boolean, tB: boolean, seed: number, naive = true, bitwise = true): void {
-  const a = randomArray(m * k, seed);
-  const b = randomArray(k * n, seed ^ 0x9e3779b9);
+  const a = randomFloat32(m * k, seed);
+  const b = randomFloat32(k * n, seed ^ 0x9e3779b9);
   const out = new Float32Array(m * n).fill(Number.NaN);
   run(out, a, b, m, k, n, tA, tB);
   if (bitwise) {
@@ -158,8 +146,8 @@ describe('with two threads', () => {
   });
 
   it('survives many calls in a row (no deadlock) and the worker does its share', () => {
-    const a = randomArray(100 * 784, 5);
-    const b = randomArray(784 * 500, 6);
+    const a = randomFloat32(100 * 784, 5);
+    const b = randomFloat32(784 * 500, 6);
     const out = new Float32Array(100 * 500);
     const want = new Float32Array(100 * 500);
     single.matmulInto(want, a, b, 100, 784, 500, false, false);

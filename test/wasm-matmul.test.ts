@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { randomFloat32 } from './helpers.js';
 import { sleb, uleb } from '../src/tensor/wasm/emit.js';
 import {
   createWasmMatmul,
@@ -20,19 +21,6 @@ type MatmulFn = (
   transB: boolean,
 ) => void;
 
-/** Deterministic values in [-1, 1) (mulberry32). */
-function randomArray(len: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const x = new Float32Array(len);
-  for (let i = 0; i < len; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    x[i] = ((t ^ (t >>> 14)) >>> 0) / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 /**
  * Checks out against a float64 reference; per element |diff| <= 1e-4 * sum_p |a_ip||b_pj| + 1e-6,
@@ -69,8 +57,8 @@ function checkAgainstReference(
 }
 
 function runCase(fn: MatmulFn, m: number, k: number, n: number, transA: boolean, transB: boolean, seed: number): void {
-  const a = randomArray(m * k, seed);
-  const b = randomArray(k * n, seed ^ 0x9e3779b9);
+  const a = randomFloat32(m * k, seed);
+  const b = randomFloat32(k * n, seed ^ 0x9e3779b9);
   const out = new Float32Array(m * n).fill(Number.NaN); // must be overwritten
   fn(out, a, b, m, k, n, transA, transB);
   checkAgainstReference(out, a, b, m, k, n, transA, transB);
@@ -151,8 +139,8 @@ describe('matmulWasmInto', () => {
 
   it('accepts subarray views and longer buffers, leaving out beyond m*n alone', () => {
     const [m, k, n] = [5, 9, 7];
-    const aBig = randomArray(m * k + 10, 3);
-    const bBig = randomArray(k * n + 10, 4);
+    const aBig = randomFloat32(m * k + 10, 3);
+    const bBig = randomFloat32(k * n + 10, 4);
     const a = aBig.subarray(3, 3 + m * k + 2); // offset view, longer than needed
     const b = bBig.subarray(5);
     const out = new Float32Array(m * n + 4).fill(42);
