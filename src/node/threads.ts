@@ -5,7 +5,7 @@ import { type SpawnWorker, type ThreadOptions, startThreads, stopThreads } from 
 
 /** Spawns an eval'd worker_threads Worker that never keeps the process alive. */
 export const spawnNodeWorker: SpawnWorker = (source, events) => {
-  const w = new Worker(source, { eval: true });
+  const w = new Worker(`globalThis.__tsgradParentPort = require("node:worker_threads").parentPort;\n${source}`, { eval: true });
   w.on('message', events.message);
   w.on('error', (e) => events.error(e.message));
   w.on('exit', (code) => events.error(`exited with code ${code}`));

@@ -77,11 +77,15 @@ const [NEXT, SPIN, JOB] = [0, 1, 2]; // job slot
 const [STATE, READY, WAKES, PACKA, PACKB] = [0, 1, 2, 3, 4]; // helper slots
 const SLOT_INTS = 32;
 
-/** The helper's source: a plain script for both Node (`eval: true`) and a Blob-URL Web Worker. */
+/**
+ * The helper's source: a plain script for a Blob-URL Web Worker, and for Node's `eval: true` workers,
+ * whose spawner (src/node/threads.ts) first sets `globalThis.__tsgradParentPort` to worker_threads'
+ * parentPort: this file stays free of Node imports.
+ */
 export const WORKER_SOURCE = `"use strict";
 (() => {
-  const node = typeof process === "object" && !!(process.versions && process.versions.node);
-  const port = node ? require("node:worker_threads").parentPort : self;
+  const node = typeof globalThis.__tsgradParentPort === "object";
+  const port = node ? globalThis.__tsgradParentPort : self;
   const start = ({ module, memory, control, slot }) => {
     const job = new Int32Array(control, 0, ${SLOT_INTS});
     const ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
