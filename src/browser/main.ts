@@ -4,7 +4,7 @@
 // `window.__explorer` exposes what the page computed, for tests (test/browser) and the curious.
 import { Random, Tensor, VAE, binarize, encoderMeans, estimateElbo, initWasm, noGrad, quantileGrid, type ElboEstimate } from "../index.js";
 import { modelBytes, modelFromBytes } from "../vae/checkpoint-meta.js";
-import type { EpochMessage, FromWorker, TrainRequest } from "./protocol.js";
+import type { EpochMessage, ExplorerInfo, FromWorker, TrainRequest } from "./protocol.js";
 
 const SIDE = 28;
 const D = SIDE * SIDE;
@@ -17,15 +17,7 @@ const EVAL_IMAGES = 1000;
 /** Vega's category10, as in the HTML report. */
 const COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
-interface Info {
-  checkpoint: string | null;
-  source: string;
-  metadata: Record<string, string>;
-  points: number;
-  trainImages: number;
-  defaultCheckpoint: string;
-  note?: string;
-}
+type Info = ExplorerInfo;
 
 type TrainingState = "idle" | "loading" | "running" | "done" | "stopped" | "error";
 

@@ -45,3 +45,15 @@ export type FromWorker =
   | EpochMessage
   | { type: "done" | "stopped"; epochs: number; seconds: number; images: number }
   | { type: "error"; message: string };
+
+/** What the page asks for first (GET /api/info). */
+export interface ExplorerInfo {
+  checkpoint: string | null;
+  source: string;
+  metadata: Record<string, string>;
+  points: number;
+  trainImages: number;
+  defaultCheckpoint: string;
+  /** Why there is no checkpoint, if there is none. */
+  note?: string;
+}

@@ -3,6 +3,7 @@
 // MNIST as raw bytes; the page runs the model itself, in the browser, with this library. Everything is
 // same-origin and served with COOP/COEP (cross-origin isolated, so SharedArrayBuffer is available), and the
 // page loads nothing from elsewhere: it works offline.
+import type { ExplorerInfo } from "../browser/protocol.js";
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -41,18 +42,6 @@ export interface Explorer {
   /** How the page describes the model. */
   source: string;
   close(): Promise<void>;
-}
-
-/** What the page asks for first (GET /api/info). */
-export interface ExplorerInfo {
-  checkpoint: string | null;
-  source: string;
-  metadata: Record<string, string>;
-  points: number;
-  trainImages: number;
-  defaultCheckpoint: string;
-  /** Why there is no checkpoint, if there is none. */
-  note?: string;
 }
 
 /** The page's two bundles, built in memory. */
