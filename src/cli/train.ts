@@ -115,7 +115,9 @@ export async function train(values: Values, io: Io): Promise<number> {
     result = await trainLoop(trainer, {
       epochs,
       shouldStop: () => stop,
-      yieldEvery: 1,
+      // Yield to the event loop (to see Ctrl-C) every 10 steps, ~0.1 s: yielding after every step
+      // cost 15-25% of the training speed (measured at hidden 500 on 2 cores).
+      yieldEvery: 10,
       pause: () => new Promise((resolve) => setImmediate(resolve)),
       onStep: (s) => {
         const now = performance.now();
