@@ -39,6 +39,8 @@ commands:
   report    the HTML report of a training run
 
 \`npm run vae -- <command> --help\` describes each command's options.
+Environment: TSGRAD_THREADS=1 keeps matmuls on one core (default: 2 threads); TSGRAD_BACKEND=js uses
+the TypeScript kernels instead of WebAssembly SIMD.
 `;
 
 async function walkthrough(io: Io): Promise<number> {
