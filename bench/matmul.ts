@@ -1,3 +1,4 @@
+import type { MatmulKernel } from "../src/tensor/matmul.js";
 import { matmulInto, matmulNaiveInto, Random } from "../src/index.js";
 import { medians } from "./lib.js";
 
@@ -24,7 +25,7 @@ export const vaeShapes: MatmulShape[] = [
 
 export const squareShapes = [64, 128, 256, 512, 1024].map(square);
 
-export type Kernel = (out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean) => void;
+export type Kernel = MatmulKernel<Float32Array>;
 
 export function operands(s: MatmulShape) {
   const rng = new Random(1);

@@ -1,3 +1,4 @@
+import type { MatmulKernel } from '../src/tensor/matmul.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { randomFloat32 } from './helpers.js';
@@ -10,16 +11,7 @@ import {
   type WasmMatmul,
 } from '../src/tensor/wasm/matmul.js';
 
-type MatmulFn = (
-  out: Float32Array,
-  a: Float32Array,
-  b: Float32Array,
-  m: number,
-  k: number,
-  n: number,
-  transA: boolean,
-  transB: boolean,
-) => void;
+type MatmulFn = MatmulKernel<Float32Array>;
 
 
 /**

@@ -1,11 +1,12 @@
 // Our side of the comparison: the matmul kernels called directly (not through the backend switch),
 // and the seed training step through `Trainer`.
+import type { MatmulKernel } from "../../src/tensor/matmul.js";
 import { binarize, matmulJsInto, matmulNaiveInto, matmulWasmInto, setBackend, Trainer, VAE, type Backend } from "../../src/index.js";
 import { loadMnist } from "../../src/node/mnist.js";
 import type { Contender } from "./harness.js";
 import type { GemmSpec } from "./onnx-gemm.js";
 
-export type Kernel = (out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean) => void;
+export type Kernel = MatmulKernel<Float32Array>;
 
 export const ourKernels: Record<"js" | "wasm" | "naive", Kernel> = { js: matmulJsInto, wasm: matmulWasmInto, naive: matmulNaiveInto };
 

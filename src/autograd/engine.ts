@@ -1,6 +1,6 @@
 import { allocate, dtypeOf, type Data } from "../tensor/dtype.js";
 import { fmt, sameShape } from "../tensor/shape.js";
-import { Tensor, type GradNode } from "../tensor/tensor.js";
+import { Tensor, astype, type GradNode } from "../tensor/tensor.js";
 
 let disabled = 0;
 
@@ -40,13 +40,6 @@ function freed(op: string): GradNode {
       throw new Error(`backward: the graph through "${op}" was freed by an earlier backward(); recompute the forward pass`);
     },
   };
-}
-
-function castLike(g: Tensor, like: Tensor): Tensor {
-  if (g.dtype === like.dtype) return g;
-  const data = allocate(like.dtype, g.size);
-  data.set(g.data);
-  return new Tensor(data, g.shape);
 }
 
 function accumulate(prev: Tensor | undefined | null, g: Tensor): Tensor {
@@ -159,7 +152,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     }
   }
 
-  const grads = new Map<Tensor, Tensor>([[root, castLike(gradient, root)]]);
+  const grads = new Map<Tensor, Tensor>([[root, astype(gradient, root.dtype)]]);
   const outer = handedOut;
   handedOut = new Set();
   disabled++;
@@ -184,7 +177,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
           if (!sameShape(gi.shape, input.shape)) {
             throw new Error(`backward: "${node.op}" produced a gradient of shape ${fmt(gi.shape)} for an input of shape ${fmt(input.shape)}`);
           }
-          grads.set(input, accumulate(grads.get(input), castLike(gi, input)));
+          grads.set(input, accumulate(grads.get(input), astype(gi, input.dtype)));
         }
       }
     }

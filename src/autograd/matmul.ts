@@ -1,7 +1,7 @@
 import { allocate, promote } from "../tensor/dtype.js";
 import { matmulInto } from "../tensor/matmul.js";
 import { fmt } from "../tensor/shape.js";
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, astype } from "../tensor/tensor.js";
 import { record } from "./engine.js";
 
 export interface MatmulOptions {
@@ -9,13 +9,6 @@ export interface MatmulOptions {
   transA?: boolean;
   /** Use Bᵀ: b is stored n×k. */
   transB?: boolean;
-}
-
-function asDtype(t: Tensor, dtype: Tensor["dtype"]): Tensor {
-  if (t.dtype === dtype) return t;
-  const data = allocate(dtype, t.size);
-  data.set(t.data);
-  return new Tensor(data, t.shape);
 }
 
 /** The product of 2-D tensors; `{ transA, transB }` use a transposed operand without copying it. */
@@ -34,7 +27,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   }
   const dtype = promote(a.dtype, b.dtype);
   const out = allocate(dtype, m * n);
-  matmulInto(out, asDtype(a, dtype).data, asDtype(b, dtype).data, m, k, n, transA, transB);
+  matmulInto(out, astype(a, dtype).data, astype(b, dtype).data, m, k, n, transA, transB);
   return record(new Tensor(out, [m, n]), "matmul", [a, b], (g) => {
     // C = op(A)·op(B): dop(A) = G·op(B)ᵀ and dop(B) = op(A)ᵀ·G, written back in each operand's storage layout.
     const ga = !a.requiresGrad ? null

@@ -129,6 +129,22 @@ const fmtTick = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(Math
 
 // ---------------------------------------------------------------- the latent scatter
 
+/** A plot's frame, its x-axis title centred at baseline y = `xTitleY`, and its y-axis title rotated on the left. */
+function frameWithTitles(ctx: CanvasRenderingContext2D, box: { left: number; top: number; width: number; height: number }, xTitle: string, xTitleY: number, yTitle: string): void {
+  const { left, top, width, height } = box;
+  ctx.strokeStyle = "#9aa3b5";
+  ctx.strokeRect(left + 0.5, top + 0.5, width - 1, height - 1);
+  ctx.fillStyle = "#1d2230";
+  ctx.textAlign = "center";
+  ctx.textBaseline = "alphabetic";
+  ctx.fillText(xTitle, left + width / 2, xTitleY);
+  ctx.save();
+  ctx.translate(13, top + height / 2);
+  ctx.rotate(-Math.PI / 2);
+  ctx.fillText(yTitle, 0, 0);
+  ctx.restore();
+}
+
 const SCATTER = { size: 540, left: 46, top: 14, plot: 480 };
 const toX = (z1: number) => SCATTER.left + ((z1 + state.lim) / (2 * state.lim)) * SCATTER.plot;
 const toY = (z2: number) => SCATTER.top + ((state.lim - z2) / (2 * state.lim)) * SCATTER.plot;
@@ -167,18 +183,8 @@ function drawScatter(): void {
     ctx.textBaseline = "middle";
     ctx.fillText(fmtTick(t), left - 6, toY(t));
   }
-  ctx.strokeStyle = "#9aa3b5";
-  ctx.strokeRect(left + 0.5, top + 0.5, plot - 1, plot - 1);
-  ctx.fillStyle = "#1d2230";
   ctx.font = "13px system-ui, sans-serif";
-  ctx.textAlign = "center";
-  ctx.textBaseline = "alphabetic";
-  ctx.fillText("z₁", left + plot / 2, SCATTER.size - 6);
-  ctx.save();
-  ctx.translate(13, top + plot / 2);
-  ctx.rotate(-Math.PI / 2);
-  ctx.fillText("z₂", 0, 0);
-  ctx.restore();
+  frameWithTitles(ctx, { left, top, width: plot, height: plot }, "z₁", SCATTER.size - 6, "z₂");
 
   const means = state.means;
   if (!means) return;
@@ -620,17 +626,7 @@ function drawChart(): void {
     ctx.textBaseline = "top";
     ctx.fillText(String(t), X(t), top + h + 5);
   }
-  ctx.strokeStyle = "#9aa3b5";
-  ctx.strokeRect(left + 0.5, top + 0.5, w - 1, h - 1);
-  ctx.fillStyle = "#1d2230";
-  ctx.textAlign = "center";
-  ctx.textBaseline = "alphabetic";
-  ctx.fillText("epoch", left + w / 2, CHART.height - 4);
-  ctx.save();
-  ctx.translate(13, top + h / 2);
-  ctx.rotate(-Math.PI / 2);
-  ctx.fillText("ELBO (nats per image)", 0, 0);
-  ctx.restore();
+  frameWithTitles(ctx, { left, top, width: w, height: h }, "epoch", CHART.height - 4, "ELBO (nats per image)");
 
   ctx.save();
   ctx.beginPath();

@@ -1,4 +1,4 @@
-import fs from "node:fs";
+import { writeFileAtomic } from "./atomic.js";
 import * as vega from "vega";
 import * as vegaLite from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
@@ -203,10 +203,7 @@ ${config}
 `;
 }
 
-/** Renders the report and writes it to `path` atomically (via `${path}.tmp` and a rename). */
+/** Renders the report and writes it to `path` atomically. */
 export async function writeReport(path: string, data: ReportData): Promise<void> {
-  const html = await renderReport(data);
-  const tmp = `${path}.tmp`;
-  fs.writeFileSync(tmp, html);
-  fs.renameSync(tmp, path);
+  writeFileAtomic(path, await renderReport(data));
 }

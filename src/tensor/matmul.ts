@@ -14,6 +14,12 @@ const NC = 256;
 let packedA = new Float64Array(MC * KC);
 let packedB = new Float64Array(KC * NC);
 
+/**
+ * The contract every matmul kernel keeps: out (m×n, overwritten) = op(A)·op(B), with A stored m×k
+ * (k×m when transA) and B stored k×n (n×k when transB), all row-major.
+ */
+export type MatmulKernel<D extends Data = Data> = (out: D, a: D, b: D, m: number, k: number, n: number, transA: boolean, transB: boolean) => void;
+
 // Below this many multiply-adds the plain kernel wins: copying operands into WebAssembly memory costs
 // more than the product (measured crossover near 16³ on the bench machine).
 const WASM_MIN_WORK = 4096;

@@ -106,6 +106,14 @@ function flatten(data: NestedArray, shape: number[], out: Data): void {
   rec(data, 0);
 }
 
+/** t in another dtype: t itself when it already has it, else a converted copy (no graph). */
+export function astype(t: Tensor, dtype: DType): Tensor {
+  if (t.dtype === dtype) return t;
+  const data = allocate(dtype, t.size);
+  data.set(t.data);
+  return new Tensor(data, t.shape);
+}
+
 /**
  * A tensor from a (nested) number array or a typed array.
  * @example tensor([[1, 2], [3, 4]], { requiresGrad: true })

@@ -20,6 +20,7 @@
 // row blocks or NR-aligned column blocks, each worker with its own pack buffers:
 // ./parallel.ts does that.
 
+import type { MatmulKernel } from '../matmul.js';
 import { ModuleBuilder, ValType, v128 } from './emit.js';
 import { DEFAULT_SHAPE, type GemmExports, type KernelShape, buildGemmModule } from './matmul-module.js';
 
@@ -216,16 +217,7 @@ export function wasmMatmulModuleBytes(shape: KernelShape = DEFAULT_SHAPE): Uint8
  * and B is k x n (n x k if transB), all row-major float32. k = 0 gives zeros.
  * Throws if WebAssembly SIMD is unavailable (check wasmSimdSupported() first).
  */
-export function matmulWasmInto(
-  out: Float32Array,
-  a: Float32Array,
-  b: Float32Array,
-  m: number,
-  k: number,
-  n: number,
-  transA: boolean,
-  transB: boolean,
-): void {
+export const matmulWasmInto: MatmulKernel<Float32Array> = (out, a, b, m, k, n, transA, transB) => {
   defaultKernel ??= createWasmMatmul();
   defaultKernel.matmulInto(out, a, b, m, k, n, transA, transB);
-}
+};
