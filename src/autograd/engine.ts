@@ -1,6 +1,6 @@
 import { allocate, dtypeOf, type Data } from "../tensor/dtype.js";
 import { fmt, sameShape } from "../tensor/shape.js";
-import { Tensor, astype, type GradNode } from "../tensor/tensor.js";
+import { Tensor, astype, dense, type GradNode } from "../tensor/tensor.js";
 
 let disabled = 0;
 
@@ -23,13 +23,34 @@ function anyRequiresGrad(inputs: readonly Tensor[]): boolean {
   return false;
 }
 
-/** Attach to `out` how to send its gradient back to `inputs`, when any of them requires grad. */
-export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode["backward"]): Tensor {
+/**
+ * Attach to `out` how to send its gradient back to `inputs`, when any of them requires grad.
+ * `saved` lists the tensors the backward reads (by default the inputs; pass [] when it reads none,
+ * and add `out` when it reads the result): their storages' versions are recorded now, and
+ * backward() refuses to run this op's backward if one has been written in place since.
+ */
+export function record(out: Tensor, op: string, inputs: readonly Tensor[], backward: GradNode["backward"], saved: readonly Tensor[] = inputs): Tensor {
   if (disabled === 0 && anyRequiresGrad(inputs)) {
     out.requiresGrad = true;
-    out.node = { op, inputs, backward };
+    out.node = saved.length === 0 ? { op, inputs, backward } : { op, inputs, backward, saved, versions: saved.map((t) => t.storage.version) };
   }
   return out;
+}
+
+/** Throws when a tensor the node saved was written in place after the op ran. */
+function checkVersions(node: GradNode): void {
+  const { saved, versions } = node;
+  if (saved === undefined || versions === undefined) return;
+  for (let i = 0; i < saved.length; i++) {
+    const now = saved[i].storage.version;
+    if (now !== versions[i]) {
+      throw new Error(
+        `backward: a tensor of shape ${fmt(saved[i].shape)} that "${node.op}" saved for its gradient was modified in place after "${node.op}" ran ` +
+          `(its storage's version was ${versions[i]}, now ${now}: an optimizer step, loadParameters or assign()); ` +
+          `run the forward pass again after the update, or give "${node.op}" a copy (x.clone()) of the tensor you write into`,
+      );
+    }
+  }
 }
 
 function freed(op: string): GradNode {
@@ -42,13 +63,22 @@ function freed(op: string): GradNode {
   };
 }
 
+/** prev + g as a new tensor, or a copy of g when there is no prev: never an alias of either. */
 function accumulate(prev: Tensor | undefined | null, g: Tensor): Tensor {
-  if (!prev) return g;
-  const out = allocate(prev.dtype, prev.size);
-  const a = prev.data;
-  const b = g.data;
-  for (let i = 0, n = out.length; i < n; i++) out[i] = a[i] + b[i];
-  return new Tensor(out, prev.shape);
+  const out = allocate(g.dtype, g.size);
+  const b = dense(g);
+  if (!prev) {
+    out.set(b);
+  } else {
+    const a = dense(prev);
+    for (let i = 0, n = out.length; i < n; i++) out[i] = a[i] + b[i];
+  }
+  return new Tensor(out, g.shape);
+}
+
+/** The gradient flowing into a tensor, summed over its uses: the first use's gradient is kept as it is. */
+function sum2(prev: Tensor | undefined, g: Tensor): Tensor {
+  return prev === undefined ? g : accumulate(prev, g);
 }
 
 // Persistent gradient storage of leaves, as PyTorch's .grad tensors: opted into per leaf (optimizers do
@@ -96,7 +126,7 @@ export function gradDestination(input: Tensor): Data | null {
   return buffer.data;
 }
 
-/** t.grad (+)= g, into t's persistent buffer when it has one. */
+/** t.grad (+)= g, into t's persistent buffer when it has one; `.grad` never aliases another tensor. */
 function accumulateLeaf(t: Tensor, g: Tensor): void {
   const buffer = buffers.get(t);
   const prev = t.grad;
@@ -105,35 +135,32 @@ function accumulateLeaf(t: Tensor, g: Tensor): void {
     return;
   }
   const out = buffer.data;
-  const b = g.data;
+  const b = dense(g);
   if (prev === null) {
     if (b !== out) out.set(b);
   } else {
     // In place when prev is the buffer itself; each element is read before it is written.
-    const a = prev.data;
+    const a = dense(prev);
     for (let i = 0, n = out.length; i < n; i++) out[i] = a[i] + b[i];
   }
   t.grad = buffer;
 }
 
-/**
- * Reverse-mode sweep from `root`: gradients flow to every leaf that requires grad and add into its
- * `.grad`. The graph is freed as it is walked.
- */
-export function backward(root: Tensor, gradient?: Tensor): void {
-  if (!root.requiresGrad) {
-    throw new Error("backward: this tensor does not require grad; create the inputs with { requiresGrad: true } and compute it outside noGrad()");
-  }
-  if (gradient === undefined) {
-    if (root.size !== 1) {
-      throw new Error(`backward: called on a tensor of shape ${fmt(root.shape)} without an upstream gradient; reduce it to a scalar first (e.g. sum() or mean()) or pass backward(gradient)`);
-    }
-    gradient = new Tensor(allocate(root.dtype, 1).fill(1), root.shape);
-  } else if (!sameShape(gradient.shape, root.shape)) {
-    throw new Error(`backward: gradient of shape ${fmt(gradient.shape)} does not match the tensor's shape ${fmt(root.shape)}`);
-  }
+/** During a sweep toward chosen targets (see gradients), the tensors on a path to one of them. */
+let wanted: Set<Tensor> | null = null;
 
-  // Topological order by an iterative depth-first search (graphs can be deeper than the call stack).
+/**
+ * For ops' backward functions: whether the current sweep needs the gradient of `input`. In
+ * backward() that is `input.requiresGrad`; in grad() and gradients(), only tensors on a path to a
+ * requested input, so that no work goes into gradients nobody asked for.
+ */
+export function needsGrad(input: Tensor): boolean {
+  return wanted === null ? input.requiresGrad : wanted.has(input);
+}
+
+/** Tensors that `root` depends on through recorded ops, inputs before the tensors computed from them. */
+function topologicalOrder(root: Tensor): Tensor[] {
+  // An iterative depth-first search: graphs can be deeper than the call stack.
   const order: Tensor[] = [];
   const seen = new Set<Tensor>([root]);
   const stack: [Tensor, number][] = [[root, 0]];
@@ -151,38 +178,119 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       stack.pop();
     }
   }
+  return order;
+}
 
-  const grads = new Map<Tensor, Tensor>([[root, astype(gradient, root.dtype)]]);
-  const outer = handedOut;
-  handedOut = new Set();
+function seedGradient(root: Tensor, gradient: Tensor | undefined, op: string): Tensor {
+  if (!root.requiresGrad) {
+    throw new Error(`${op}: this tensor does not require grad; create the inputs with { requiresGrad: true } and compute it outside noGrad()`);
+  }
+  if (gradient === undefined) {
+    if (root.size !== 1) {
+      throw new Error(`${op}: called on a tensor of shape ${fmt(root.shape)} without an upstream gradient; reduce it to a scalar first (e.g. sum() or mean()) or pass backward(gradient)`);
+    }
+    return new Tensor(allocate(root.dtype, 1).fill(1), root.shape);
+  }
+  if (!sameShape(gradient.shape, root.shape)) {
+    throw new Error(`${op}: gradient of shape ${fmt(gradient.shape)} does not match the tensor's shape ${fmt(root.shape)}`);
+  }
+  return astype(gradient, root.dtype);
+}
+
+/**
+ * Runs the backward functions of `order` (reverse topological), from `root`'s gradient. Each
+ * gradient that reaches a tensor for which `arrive` returns true is handed to it; the others flow on.
+ * Only tensors in `relevant` (all, when null) get gradients. Nodes run are freed.
+ */
+function sweep(order: Tensor[], root: Tensor, seed: Tensor, relevant: Set<Tensor> | null, arrive: (t: Tensor, g: Tensor) => void): void {
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  const outerWanted = wanted;
+  wanted = relevant;
   disabled++;
   try {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const g = grads.get(t);
       grads.delete(t);
+      if (g === undefined) continue;
+      arrive(t, g);
       const node = t.node;
-      if (node === null) {
-        if (g) accumulateLeaf(t, g);
-        continue;
-      }
+      if (node === null) continue;
+      if (relevant !== null && !node.inputs.some((x) => relevant.has(x))) continue;
+      checkVersions(node);
       t.node = freed(node.op);
-      if (!g) continue;
       const inputGrads = node.backward(g);
       const inputs = node.inputs;
       for (let k = 0; k < inputs.length; k++) {
         const input = inputs[k];
         const gi = inputGrads[k];
-        if (gi && input.requiresGrad) {
+        if (gi && input.requiresGrad && (relevant === null || relevant.has(input))) {
           if (!sameShape(gi.shape, input.shape)) {
             throw new Error(`backward: "${node.op}" produced a gradient of shape ${fmt(gi.shape)} for an input of shape ${fmt(input.shape)}`);
           }
-          grads.set(input, accumulate(grads.get(input), astype(gi, input.dtype)));
+          grads.set(input, sum2(grads.get(input), astype(gi, input.dtype)));
         }
       }
     }
   } finally {
     disabled--;
+    wanted = outerWanted;
+  }
+}
+
+/**
+ * Reverse-mode sweep from `root`: gradients flow to every leaf that requires grad and add into its
+ * `.grad`. The graph is freed as it is walked.
+ */
+export function backward(root: Tensor, gradient?: Tensor): void {
+  const seed = seedGradient(root, gradient, "backward");
+  const order = topologicalOrder(root);
+  const outer = handedOut;
+  handedOut = new Set();
+  try {
+    sweep(order, root, seed, null, (t, g) => {
+      if (t.node === null) accumulateLeaf(t, g);
+    });
+  } finally {
     handedOut = outer;
   }
+}
+
+export interface Gradients {
+  /** d root / d target for each target (zeros where root does not depend on it); fresh tensors. */
+  grads: Tensor[];
+  /**
+   * Tensors that require grad, other than the targets, that root depends on: leaves of an enclosing
+   * computation (a closed-over weight, an argument of an outer grad). The gradients depend on them.
+   */
+  others: Tensor[];
+}
+
+/**
+ * The gradients of `root` with respect to `targets` only, as torch.autograd.grad: no tensor's
+ * `.grad` is touched and no work goes into other gradients. Nodes between the targets and root are
+ * freed; the rest of the graph is left as it is.
+ */
+export function gradients(root: Tensor, targets: readonly Tensor[], gradient?: Tensor): Gradients {
+  const seed = seedGradient(root, gradient, "gradients");
+  const order = topologicalOrder(root);
+  const goal = new Set(targets);
+  const relevant = new Set<Tensor>();
+  const others: Tensor[] = [];
+  for (const t of order) {
+    if (goal.has(t) || (t.node !== null && t.node.inputs.some((x) => relevant.has(x)))) relevant.add(t);
+    else if (t.node === null && t.requiresGrad) others.push(t);
+  }
+  const found = new Map<Tensor, Tensor>();
+  const outer = handedOut;
+  handedOut = null; // no op may write into a leaf's persistent gradient buffer
+  try {
+    sweep(order, root, seed, relevant, (t, g) => {
+      if (goal.has(t)) found.set(t, g);
+    });
+  } finally {
+    handedOut = outer;
+  }
+  const grads = targets.map((t) => accumulate(null, found.get(t) ?? new Tensor(allocate(t.dtype, t.size), t.shape)));
+  return { grads, others };
 }

@@ -1,6 +1,5 @@
-import { allocate } from "../tensor/dtype.js";
 import { Tensor } from "../tensor/tensor.js";
-import { backward } from "./engine.js";
+import { gradients, isGradEnabled } from "./engine.js";
 
 type Fn = (...args: Tensor[]) => Tensor;
 
@@ -12,7 +11,27 @@ export interface GradOptions<A extends number | number[]> {
 type Grads<A> = A extends number[] ? Tensor[] : Tensor;
 
 /**
- * A function that returns f's value and its gradient with respect to the chosen arguments.
+ * Marks a result of grad() that depends on tensors an enclosing computation differentiates with
+ * respect to (`dependsOn`): differentiating through it would need gradients of gradients, which
+ * are not implemented, so it carries a node that refuses, instead of acting as a constant.
+ */
+function refuseSecondOrder(t: Tensor, dependsOn: readonly Tensor[], what: string): void {
+  t.requiresGrad = true;
+  t.node = {
+    op: "grad",
+    inputs: dependsOn,
+    backward() {
+      throw new Error(
+        `grad: differentiating through ${what} of grad()/valueAndGrad() (a gradient of a gradient) is not supported yet; ` +
+          `wrap the inner call in noGrad(() => …) or .detach() its result to use it as a constant`,
+      );
+    },
+  };
+}
+
+/**
+ * A function that returns f's value and its gradient with respect to the chosen arguments, and
+ * nothing else: no tensor's `.grad` changes, closed-over tensors included (JAX's semantics).
  * @example const [value, dx] = valueAndGrad((x) => x.square().sum())(tensor([1, 2]));
  */
 export function valueAndGrad<A extends number | number[] = number>(f: Fn, options: GradOptions<A> = {}) {
@@ -22,15 +41,29 @@ export function valueAndGrad<A extends number | number[] = number>(f: Fn, option
     for (const i of wanted) {
       if (!(args[i] instanceof Tensor)) throw new Error(`grad: argument ${i} must be a Tensor to differentiate with respect to it`);
     }
-    // Fresh leaves that share the callers' data, so their own .grad is never touched.
-    const inputs = args.map((x, i) => (wanted.includes(i) ? new Tensor(x.data, x.shape, true) : x));
+    // Fresh leaves over the callers' storage, so the arguments' own graphs and .grad are not touched.
+    const inputs = args.map((x, i) => {
+      if (!wanted.includes(i)) return x;
+      const leaf = x.detach();
+      leaf.requiresGrad = true;
+      return leaf;
+    });
     const value = f(...inputs);
     if (!(value instanceof Tensor) || value.size !== 1) {
       throw new Error(`grad: f must return a scalar tensor, got ${value instanceof Tensor ? `shape [${value.shape.join(",")}]` : typeof value}`);
     }
-    if (value.requiresGrad) backward(value);
-    const grads = wanted.map((i) => inputs[i].grad ?? new Tensor(allocate(inputs[i].dtype, inputs[i].size), inputs[i].shape));
+    const targets = wanted.map((i) => inputs[i]);
+    let grads: Tensor[];
+    let others: Tensor[] = [];
+    if (value.requiresGrad) ({ grads, others } = gradients(value, targets));
+    else grads = targets.map((t) => new Tensor(new (t.dtype === "float64" ? Float64Array : Float32Array)(t.size), t.shape));
     value.requiresGrad = false;
+    value.node = null;
+    const outer = [...wanted.map((i) => args[i]).filter((x) => x.requiresGrad), ...others];
+    if (outer.length > 0 && isGradEnabled()) {
+      refuseSecondOrder(value, outer, "the value");
+      for (const g of grads) refuseSecondOrder(g, outer, "a gradient");
+    }
     return [value, (typeof argnums === "number" ? grads[0] : grads) as Grads<A>];
   };
 }

@@ -4,8 +4,8 @@ import { allocate, promote, type Data, type DType } from "../tensor/dtype.js";
 import { activationBackwardInto, addColumnSums, addScaledRowsRepeated, bernoulliRowsInto, biasActivationInto, scaleRowsInto } from "../tensor/elementwise.js";
 import { matmulInto } from "../tensor/matmul.js";
 import { fmt } from "../tensor/shape.js";
-import { Tensor } from "../tensor/tensor.js";
-import { gradDestination, isGradEnabled, record } from "./engine.js";
+import { Tensor, dense } from "../tensor/tensor.js";
+import { gradDestination, isGradEnabled, needsGrad, record } from "./engine.js";
 
 export type LinearActivation = "none" | "tanh" | "relu";
 
@@ -34,11 +34,14 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
   const [rows, inF] = x.shape;
   const outF = weight.shape[0];
   const y = allocate(dtype, rows * outF);
-  matmulInto(y, x.data, weight.data, rows, inF, outF, false, true);
-  biasActivationInto(y, bias.data, rows, outF, activation);
-  return record(new Tensor(y, [rows, outF]), "linear", [x, weight, bias], (g) => {
-    const gd = g.data;
-    const gb = bias.requiresGrad ? gradDestination(bias) ?? allocate(dtype, outF) : null;
+  const xd = dense(x);
+  const wd = dense(weight);
+  matmulInto(y, xd, wd, rows, inF, outF, false, true);
+  biasActivationInto(y, dense(bias), rows, outF, activation);
+  const out = new Tensor(y, [rows, outF]);
+  return record(out, "linear", [x, weight, bias], (g) => {
+    const gd = dense(g);
+    const gb = needsGrad(bias) ? gradDestination(bias) ?? allocate(dtype, outF) : null;
     if (gb !== null) gb.fill(0);
     // The gradient before the activation and its column sums (the bias gradient), in one pass.
     let gp = gd;
@@ -47,17 +50,17 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
       activationBackwardInto(gp, gd, y, gb, rows, outF, activation);
     } else if (gb !== null) addColumnSums(gb, gd, rows, outF);
     let gx = null;
-    if (x.requiresGrad) {
+    if (needsGrad(x)) {
       gx = gradDestination(x) ?? allocate(dtype, x.size);
-      matmulInto(gx, gp, weight.data, rows, outF, inF, false, false); // dx = G·W
+      matmulInto(gx, gp, wd, rows, outF, inF, false, false); // dx = G·W
     }
     let gw = null;
-    if (weight.requiresGrad) {
+    if (needsGrad(weight)) {
       gw = gradDestination(weight) ?? allocate(dtype, weight.size);
-      matmulInto(gw, gp, x.data, outF, rows, inF, true, false); // dW = Gᵀ·x
+      matmulInto(gw, gp, xd, outF, rows, inF, true, false); // dW = Gᵀ·x
     }
     return [gx && new Tensor(gx, x.shape), gw && new Tensor(gw, weight.shape), gb && new Tensor(gb, bias.shape)];
-  });
+  }, [x, weight, out]);
 }
 
 /**
@@ -80,22 +83,23 @@ export function bernoulliLogLikelihood(x: Tensor, logits: Tensor): Tensor {
   // d = x − σ(l), the gradient in l before scaling by the upstream gradient, computed with the
   // forward pass (it shares exp(−|l|)) when a backward pass may come.
   const d = logits.requiresGrad && isGradEnabled() ? allocate(dtype, logits.size) : null;
-  bernoulliRowsInto(x.data, logits.data, D, out, d);
+  const ld = dense(logits);
+  bernoulliRowsInto(dense(x), ld, D, out, d);
   return record(new Tensor(out, ls.slice(0, -1)), "bernoulliLogLikelihood", [x, logits], (g) => {
-    const gd = g.data;
+    const gd = dense(g);
     let gl = null;
-    if (logits.requiresGrad && d !== null) {
+    if (needsGrad(logits) && d !== null) {
       // d is this node's alone and the node runs once (the engine frees it): scale it in place
       // unless the logits' own gradient buffer is handed out.
       gl = gradDestination(logits) ?? d;
       scaleRowsInto(gl, gd, d, D);
     }
     let gx = null;
-    if (x.requiresGrad) {
+    if (needsGrad(x)) {
       gx = gradDestination(x) ?? allocate(x.dtype, x.size);
       gx.fill(0);
-      addScaledRowsRepeated(gx, gd, logits.data, D);
+      addScaledRowsRepeated(gx, gd, ld, D);
     }
     return [gx && new Tensor(gx, x.shape), gl && new Tensor(gl, ls)];
-  });
+  }, [logits]);
 }

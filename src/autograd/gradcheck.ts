@@ -1,4 +1,4 @@
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, dense } from "../tensor/tensor.js";
 import { Random } from "../tensor/random.js";
 import { fmt } from "../tensor/shape.js";
 import { noGrad } from "./engine.js";
@@ -43,7 +43,7 @@ function unravel(i: number, shape: readonly number[]): number[] {
  */
 export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckReport {
   const { eps = 1e-6, atol = 1e-7, rtol = 1e-6, mode = "full", seed = 0, raise = true } = options;
-  const xs = inputs.map((t) => new Tensor(Float64Array.from(t.data), t.shape));
+  const xs = inputs.map((t) => new Tensor(Float64Array.from(dense(t)), t.shape));
   const argnums = xs.map((_, i) => i);
   const [, analytic] = valueAndGrad(f, { argnums })(...xs);
   const evaluate = () => noGrad(() => f(...xs).item());

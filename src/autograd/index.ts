@@ -1,10 +1,10 @@
 import "./methods.js";
 
-export { backward, isGradEnabled, noGrad, record } from "./engine.js";
+export { backward, gradients, isGradEnabled, needsGrad, noGrad, record, type Gradients } from "./engine.js";
 export * from "./elementwise.js";
 export { matmul, type MatmulOptions } from "./matmul.js";
 export { logsumexp, max, mean, sum } from "./reduce.js";
-export { concat, gather, reshape, slice, transpose } from "./shape.js";
+export { clone, concat, contiguous, gather, permute, reshape, slice, transpose } from "./shape.js";
 export { grad, valueAndGrad, type GradOptions } from "./functional.js";
 export { gradcheck, type GradcheckOptions, type GradcheckReport } from "./gradcheck.js";
 export { linear, bernoulliLogLikelihood, type LinearActivation } from "./fused.js";

@@ -1,10 +1,10 @@
 // Every op as a method too: x.add(y), x.softplus(), loss.backward().
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, view } from "../tensor/tensor.js";
 import { backward } from "./engine.js";
 import * as ew from "./elementwise.js";
 import { matmul, type MatmulOptions } from "./matmul.js";
 import { logsumexp, max, mean, sum } from "./reduce.js";
-import { concat, gather, reshape, slice, transpose } from "./shape.js";
+import { clone, concat, contiguous, gather, permute, reshape, slice, transpose } from "./shape.js";
 
 type Operand = Tensor | number;
 
@@ -12,8 +12,16 @@ declare module "../tensor/tensor.js" {
   interface Tensor {
     /** Back-propagates from this tensor (a scalar, unless `gradient` is given) into the leaves' `.grad`. */
     backward(gradient?: Tensor): void;
-    /** The same values, cut from the graph. */
+    /** The same values, cut from the graph: a view of the same storage. */
     detach(): Tensor;
+    /** The transpose of a 2-D tensor, as a view (no copy). */
+    readonly T: Tensor;
+    /** The axes reordered (a view): result axis i is this tensor's axis axes[i]. */
+    permute(axes: readonly number[]): Tensor;
+    /** This tensor if it is contiguous, else a row-major copy (recorded like any op). */
+    contiguous(): Tensor;
+    /** A copy in its own storage (recorded like any op). */
+    clone(): Tensor;
     add(other: Operand): Tensor;
     sub(other: Operand): Tensor;
     mul(other: Operand): Tensor;
@@ -45,7 +53,11 @@ declare module "../tensor/tensor.js" {
 
 const p = Tensor.prototype;
 p.backward = function (gradient) { backward(this, gradient); };
-p.detach = function () { return new Tensor(this.data, this.shape); };
+p.detach = function () { return view(this, this.shape, this.strides, this.offset); };
+Object.defineProperty(p, "T", { get(this: Tensor) { return transpose(this); } });
+p.permute = function (axes) { return permute(this, axes); };
+p.contiguous = function () { return contiguous(this); };
+p.clone = function () { return clone(this); };
 p.add = function (o) { return ew.add(this, o); };
 p.sub = function (o) { return ew.sub(this, o); };
 p.mul = function (o) { return ew.mul(this, o); };

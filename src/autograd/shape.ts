@@ -1,9 +1,12 @@
 import { allocate } from "../tensor/dtype.js";
 import { fmt, normalizeAxis, sizeOf } from "../tensor/shape.js";
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, contiguousStrides, dense, view } from "../tensor/tensor.js";
 import { record } from "./engine.js";
 
-/** The same values in a new shape (one axis may be -1); shares the data. */
+/**
+ * The same values in a new shape (one axis may be -1): a view of the same storage when x is
+ * contiguous, else a row-major copy (as PyTorch's reshape).
+ */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const unknown = shape.indexOf(-1);
   let target = [...shape];
@@ -14,17 +17,39 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (sizeOf(target) !== x.size || target.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new Error(`reshape: cannot reshape a tensor of shape ${fmt(x.shape)} (${x.size} values) to ${fmt(shape)}`);
   }
-  return record(new Tensor(x.data, target), "reshape", [x], (g) => [new Tensor(g.data, x.shape)]);
+  const out = x.isContiguous ? view(x, target, contiguousStrides(target), x.offset) : new Tensor(dense(x), target);
+  return record(out, "reshape", [x], (g) => [reshape(g, x.shape)], []);
 }
 
-/** The transpose of a 2-D tensor (a copy). */
+/** The transpose of a 2-D tensor: a view with the strides swapped (no copy). */
 export function transpose(x: Tensor): Tensor {
-  if (x.ndim !== 2) throw new Error(`transpose: expects a 2-D tensor, got shape ${fmt(x.shape)}`);
-  const [r, c] = x.shape;
+  if (x.ndim !== 2) throw new Error(`transpose: expects a 2-D tensor, got shape ${fmt(x.shape)}; use permute(axes) for other ranks`);
+  return permute(x, [1, 0]);
+}
+
+/** The axes reordered, as a view: result axis i is x's axis axes[i] (NumPy's transpose(axes)). */
+export function permute(x: Tensor, axes: readonly number[]): Tensor {
+  const r = x.ndim;
+  const seen = new Array<boolean>(r).fill(false);
+  const ok = axes.length === r && axes.every((a) => Number.isInteger(a) && a >= -r && a < r && !seen[(a + r) % r] && (seen[(a + r) % r] = true));
+  if (!ok) throw new Error(`permute: [${axes.join(",")}] is not a permutation of the ${r} axes of a tensor of shape ${fmt(x.shape)}`);
+  const order = axes.map((a) => (a + r) % r);
+  const inverse = new Array<number>(r);
+  order.forEach((a, i) => (inverse[a] = i));
+  const out = view(x, order.map((a) => x.shape[a]), order.map((a) => x.strides[a]), x.offset);
+  return record(out, r === 2 ? "transpose" : "permute", [x], (g) => [permute(g, inverse)], []);
+}
+
+/** x itself when it is contiguous, else its values copied row-major into a new storage. */
+export function contiguous(x: Tensor): Tensor {
+  return x.isContiguous ? x : clone(x);
+}
+
+/** A row-major copy of x in its own storage; gradients pass through unchanged. */
+export function clone(x: Tensor): Tensor {
   const out = allocate(x.dtype, x.size);
-  const src = x.data;
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j];
-  return record(new Tensor(out, [c, r]), "transpose", [x], (g) => [transpose(g)]);
+  out.set(dense(x));
+  return record(new Tensor(out, x.shape), "clone", [x], (g) => [g], []);
 }
 
 function split(shape: readonly number[], axis: number): [number, number, number] {
@@ -35,24 +60,25 @@ function split(shape: readonly number[], axis: number): [number, number, number]
   return [outer, shape[axis], inner];
 }
 
-/** Entries start..end-1 along an axis (default the first: rows). */
+/** Entries start..end-1 along an axis (default the first: rows), as a view of the same storage. */
 export function slice(x: Tensor, start: number, end: number, axis = 0): Tensor {
   const a = normalizeAxis(axis, x.ndim, "slice");
   const len = x.shape[a];
   if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > len || start > end) {
     throw new Error(`slice: range [${start}, ${end}) is not within 0..${len} along axis ${axis} of shape ${fmt(x.shape)}`);
   }
-  const [outer, , inner] = split(x.shape, a);
   const shape = x.shape.slice();
   shape[a] = end - start;
-  const out = allocate(x.dtype, outer * (end - start) * inner);
-  const width = (end - start) * inner;
-  for (let o = 0; o < outer; o++) out.set(x.data.subarray((o * len + start) * inner, (o * len + start) * inner + width), o * width);
-  return record(new Tensor(out, shape), "slice", [x], (g) => {
+  const out = view(x, shape, x.strides, x.offset + (end > start ? start * x.strides[a] : 0));
+  return record(out, "slice", [x], (g) => {
+    // The gradient is g at the sliced entries and 0 elsewhere.
+    const [outer, , inner] = split(x.shape, a);
+    const width = (end - start) * inner;
+    const gd = dense(g);
     const gx = allocate(g.dtype, x.size);
-    for (let o = 0; o < outer; o++) gx.set(g.data.subarray(o * width, (o + 1) * width), (o * len + start) * inner);
+    for (let o = 0; o < outer; o++) gx.set(gd.subarray(o * width, (o + 1) * width), (o * len + start) * inner);
     return [new Tensor(gx, x.shape)];
-  });
+  }, []);
 }
 
 /** Rows (entries along the first axis) picked by index, e.g. a minibatch. */
@@ -60,21 +86,24 @@ export function gather(x: Tensor, indices: ArrayLike<number>): Tensor {
   if (x.ndim === 0) throw new Error("gather: cannot gather rows of a 0-D tensor");
   const rows = x.shape[0];
   const inner = x.size / Math.max(rows, 1);
-  const out = allocate(x.dtype, indices.length * inner);
-  for (let r = 0; r < indices.length; r++) {
+  const picked = Int32Array.from({ length: indices.length }, (_, r) => {
     const i = indices[r];
     if (!Number.isInteger(i) || i < 0 || i >= rows) throw new Error(`gather: index ${i} is out of range for ${rows} rows`);
-    out.set(x.data.subarray(i * inner, (i + 1) * inner), r * inner);
-  }
-  const shape = [indices.length, ...x.shape.slice(1)];
+    return i;
+  });
+  const src = dense(x);
+  const out = allocate(x.dtype, picked.length * inner);
+  for (let r = 0; r < picked.length; r++) out.set(src.subarray(picked[r] * inner, (picked[r] + 1) * inner), r * inner);
+  const shape = [picked.length, ...x.shape.slice(1)];
   return record(new Tensor(out, shape), "gather", [x], (g) => {
+    const gd = dense(g);
     const gx = allocate(g.dtype, x.size);
-    for (let r = 0; r < indices.length; r++) {
-      const base = indices[r] * inner;
-      for (let j = 0; j < inner; j++) gx[base + j] += g.data[r * inner + j];
+    for (let r = 0; r < picked.length; r++) {
+      const base = picked[r] * inner;
+      for (let j = 0; j < inner; j++) gx[base + j] += gd[r * inner + j];
     }
     return [new Tensor(gx, x.shape)];
-  });
+  }, []);
 }
 
 /** Tensors joined along an axis; all other axes must agree. */
@@ -96,7 +125,8 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   let offset = 0;
   for (const t of tensors) {
     const width = t.shape[a] * inner;
-    for (let o = 0; o < outer; o++) out.set(t.data.subarray(o * width, (o + 1) * width), o * total * inner + offset);
+    const src = dense(t);
+    for (let o = 0; o < outer; o++) out.set(src.subarray(o * width, (o + 1) * width), o * total * inner + offset);
     offset += width;
   }
   return record(new Tensor(out, shape), "concat", tensors, (g) => {
@@ -106,5 +136,5 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
       start += t.shape[a];
       return part;
     });
-  });
+  }, []);
 }

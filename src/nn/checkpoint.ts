@@ -27,6 +27,6 @@ export function loadParameters(bytes: Uint8Array, params: Map<string, Tensor>, s
       throw new Error(`${source}: tensor "${name}" has shape ${fmt(t.shape)}, the model expects ${fmt(p.shape)} (different --hidden?)`);
     }
   }
-  for (const [name, p] of params) p.data.set(tensors[name].data);
+  for (const [name, p] of params) p.assign(tensors[name].data); // bumps each parameter's version
   return metadata;
 }

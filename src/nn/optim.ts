@@ -1,7 +1,7 @@
 import { setGradBuffer } from "../autograd/engine.js";
 import { getBackend } from "../tensor/backend.js";
 import { allocate, type Data } from "../tensor/dtype.js";
-import type { Tensor } from "../tensor/tensor.js";
+import { bumpVersion, type Tensor } from "../tensor/tensor.js";
 import { AdamMemory, wasmElementwiseAvailable } from "../tensor/wasm/elementwise.js";
 
 export interface Optimizer {
@@ -29,6 +29,7 @@ export class SGD implements Optimizer {
       const g = gradOf(p, name, "SGD");
       if (!g) continue;
       const w = p.data;
+      bumpVersion(p);
       const { lr, momentum } = this;
       if (momentum === 0) {
         for (let i = 0, n = w.length; i < n; i++) w[i] -= lr * g[i];
@@ -120,7 +121,6 @@ export class Adam implements Optimizer {
     const useWasm = (options.kernel ?? "auto") === "auto" && getBackend() === "wasm" && wasmElementwiseAvailable();
     const wasmParams = useWasm ? [...params.values()].filter((p) => p.dtype === "float32") : [];
     if (wasmParams.length > 0) this.wasm = new AdamMemory(wasmParams.map((p) => p.size));
-    const adopt = (options.parameterStorage ?? "optimizer") === "optimizer";
     let slot = 0;
     for (const [name, p] of params) {
       const mem = this.wasm;
@@ -130,7 +130,6 @@ export class Adam implements Optimizer {
         this.m.set(name, mem.m[k]);
         this.v.set(name, mem.v[k]);
         mem.p[k].set(p.data);
-        if (adopt) p.data = mem.p[k];
         if (p.node === null) setGradBuffer(p, mem.g[k]);
       } else {
         this.slots.push(-1);
@@ -152,6 +151,7 @@ export class Adam implements Optimizer {
       const k = this.slots[i++];
       const g = gradOf(p, name, "Adam");
       if (!g) continue;
+      bumpVersion(p);
       if (mem !== null && k >= 0) {
         if (g !== mem.g[k]) mem.g[k].set(g);
         const own = p.data === mem.p[k];

@@ -1,6 +1,6 @@
 import { allocate, promote, type Data } from "./dtype.js";
 import { broadcastShapes, broadcastStrides, sameShape, sizeOf, type Shape } from "./shape.js";
-import { Tensor } from "./tensor.js";
+import { Tensor, dense } from "./tensor.js";
 import { getBackend } from "./backend.js";
 import { activationBackwardWasm, bernoulliWasm, biasAddWasm, biasTanhWasm, columnSumsWasm, scaleRowsWasm, wasmElementwiseAvailable } from "./wasm/elementwise.js";
 
@@ -8,7 +8,7 @@ export type Unary = (x: number) => number;
 export type Binary = (x: number, y: number) => number;
 
 export function mapUnary(x: Tensor, f: Unary): Tensor {
-  const src = x.data;
+  const src = dense(x);
   const out = allocate(x.dtype, src.length);
   for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
   return new Tensor(out, x.shape);
@@ -18,7 +18,7 @@ export function mapUnary(x: Tensor, f: Unary): Tensor {
 export function mapBinary(a: Tensor, b: Tensor, f: Binary, op: string): Tensor {
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape, op);
   const out = allocate(promote(a.dtype, b.dtype), sizeOf(shape));
-  broadcastInto(out, shape, a.data, a.shape, b.data, b.shape, f);
+  broadcastInto(out, shape, dense(a), a.shape, dense(b), b.shape, f);
   return new Tensor(out, shape);
 }
 
@@ -69,7 +69,7 @@ export function sumToShape(g: Tensor, shape: Shape): Tensor {
   const strides = broadcastStrides(shape, g.shape);
   const r = g.shape.length;
   const index = new Array<number>(r).fill(0);
-  const src = g.data;
+  const src = dense(g);
   let o = 0;
   for (let i = 0; i < src.length; i++) {
     out[o] += src[i];

@@ -1,6 +1,6 @@
 import { allocate } from "./dtype.js";
 import { normalizeAxis } from "./shape.js";
-import { Tensor } from "./tensor.js";
+import { Tensor, dense } from "./tensor.js";
 
 /** A reduction over one axis seen as [outer, len, inner]; axis undefined reduces everything. */
 export interface Reduction {
@@ -28,7 +28,7 @@ export function reduction(x: Tensor, axis: number | undefined, keepdims: boolean
 export function reduceSum(x: Tensor, r: Reduction): Tensor {
   const { outer, len, inner } = r;
   const out = allocate(x.dtype, outer * inner);
-  const src = x.data;
+  const src = dense(x);
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < len; k++) {
       const base = (o * len + k) * inner;
@@ -44,7 +44,7 @@ export function reduceMax(x: Tensor, r: Reduction, op: string): { value: Tensor;
   if (len === 0) throw new Error(`${op}: cannot reduce an empty axis`);
   const out = allocate(x.dtype, outer * inner);
   const argmax = new Int32Array(outer * inner);
-  const src = x.data;
+  const src = dense(x);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let best = -Infinity;
@@ -69,7 +69,7 @@ export function reduceMax(x: Tensor, r: Reduction, op: string): { value: Tensor;
 export function reduceLogSumExp(x: Tensor, r: Reduction): Tensor {
   const { outer, len, inner } = r;
   const out = allocate(x.dtype, outer * inner);
-  const src = x.data;
+  const src = dense(x);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       let m = -Infinity;

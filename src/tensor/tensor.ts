@@ -7,6 +7,9 @@ export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
   backward(grad: Tensor): (Tensor | null)[];
+  /** Tensors the backward reads, and their storages' versions when the op ran (see Storage.version). */
+  readonly saved?: readonly Tensor[];
+  readonly versions?: readonly number[];
 }
 
 export type NestedArray = number | NestedArray[];
@@ -17,29 +20,104 @@ export interface TensorOptions {
   requiresGrad?: boolean;
 }
 
-/** A shape plus a contiguous, row-major typed array. */
+/**
+ * The memory behind one or more tensors: a typed array and a version counter. Every in-place write
+ * through the library (optimizer steps, loadParameters, Tensor.assign) bumps the version, so that a
+ * backward pass can tell that a value it saved has since changed.
+ */
+export class Storage {
+  version = 0;
+  constructor(readonly data: Data) {}
+}
+
+/** Row-major strides of a contiguous tensor of this shape. */
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i];
+  }
+  return strides;
+}
+
+/**
+ * A view: a shape, strides and an offset over a Storage. Tensors made by ops are contiguous
+ * (row-major, offset 0); reshape, detach, transpose, permute, .T and slice return views that share
+ * their input's storage and see its writes.
+ */
 export class Tensor {
   readonly shape: readonly number[];
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly storage: Storage;
   readonly dtype: DType;
-  data: Data;
   requiresGrad: boolean;
   grad: Tensor | null = null;
   /** How this tensor was computed, while a graph is recorded; null for leaves. */
   node: GradNode | null = null;
+  /** This view's values as one typed array, when they are contiguous in the storage (else null). */
+  private readonly span: Data | null;
 
-  constructor(data: Data, shape: Shape, requiresGrad = false) {
+  /**
+   * A contiguous tensor over `data` (shared, not copied), or, given a Storage with strides and an
+   * offset, a view of it.
+   */
+  constructor(data: Data | Storage, shape: Shape, requiresGrad = false, strides?: readonly number[], offset = 0) {
     checkShape(shape, "tensor");
-    if (data.length !== sizeOf(shape)) {
-      throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${sizeOf(shape)} needed)`);
+    const size = sizeOf(shape);
+    if (data instanceof Storage) {
+      this.storage = data;
+    } else {
+      if (data.length !== size) {
+        throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${size} needed)`);
+      }
+      this.storage = new Storage(data);
     }
     this.shape = Object.freeze([...shape]);
-    this.dtype = dtypeOf(data);
-    this.data = data;
+    const natural = contiguousStrides(shape);
+    this.strides = Object.freeze(strides ? [...strides] : natural);
+    this.offset = offset;
+    const store = this.storage.data;
+    if (strides && strides.length !== shape.length) throw new Error(`tensor: ${strides.length} strides for shape ${fmt(shape)}`);
+    if (size > 0) {
+      let last = offset;
+      let first = offset;
+      for (let i = 0; i < shape.length; i++) {
+        const step = this.strides[i] * (shape[i] - 1);
+        if (step > 0) last += step;
+        else first += step;
+      }
+      if (!Number.isInteger(offset) || first < 0 || last >= store.length) {
+        throw new Error(`tensor: a view of shape ${fmt(shape)}, strides ${fmt(this.strides)} and offset ${offset} reaches outside its storage of ${store.length} values`);
+      }
+    }
+    let contiguous = true;
+    for (let i = 0; i < shape.length; i++) if (shape[i] !== 1 && this.strides[i] !== natural[i]) contiguous = false;
+    this.span = !contiguous ? null : offset === 0 && store.length === size ? store : store.subarray(offset, offset + size);
+    this.dtype = dtypeOf(store);
     this.requiresGrad = requiresGrad;
   }
 
+  /**
+   * The values as a row-major typed array: the storage itself (or a subarray of it) for contiguous
+   * tensors, so writes into it write the storage (they are not seen by version checks: prefer
+   * assign()). A strided view has no such array: call contiguous() for a copy.
+   */
+  get data(): Data {
+    if (this.span === null) {
+      throw new Error(`data: this tensor is a strided view (shape ${fmt(this.shape)}, strides ${fmt(this.strides)}); call .contiguous() for a row-major copy, or read it with toArray()`);
+    }
+    return this.span;
+  }
+
+  /** True when the values lie row-major and without gaps in the storage (then .data is them). */
+  get isContiguous(): boolean {
+    return this.span !== null;
+  }
+
   get size(): number {
-    return this.data.length;
+    return sizeOf(this.shape);
   }
 
   get ndim(): number {
@@ -49,21 +127,40 @@ export class Tensor {
   /** The value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) throw new Error(`item: tensor has shape ${fmt(this.shape)}, not one element`);
-    return this.data[0];
+    return this.storage.data[this.offset];
   }
 
   toArray(): NestedArray {
-    const rec = (axis: number, offset: number): NestedArray => {
-      if (axis === this.shape.length) return this.data[offset];
-      const stride = sizeOf(this.shape.slice(axis + 1));
-      return Array.from({ length: this.shape[axis] }, (_, i) => rec(axis + 1, offset + i * stride));
+    const store = this.storage.data;
+    const rec = (axis: number, at: number): NestedArray => {
+      if (axis === this.shape.length) return store[at];
+      return Array.from({ length: this.shape[axis] }, (_, i) => rec(axis + 1, at + i * this.strides[axis]));
     };
-    return rec(0, 0);
+    return rec(0, this.offset);
+  }
+
+  /**
+   * Writes values into this tensor's storage in place (through its strides) and bumps the storage's
+   * version: a backward pass that saved this tensor, or a view of the same storage, then refuses.
+   */
+  assign(values: Tensor | ArrayLike<number>): this {
+    const src = values instanceof Tensor ? dense(values) : values;
+    if (src.length !== this.size) {
+      throw new Error(`assign: ${src.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} values)`);
+    }
+    if (this.span !== null) {
+      if (src instanceof Float32Array || src instanceof Float64Array) this.span.set(src);
+      else for (let i = 0; i < src.length; i++) this.span[i] = src[i];
+    } else {
+      strided(this, src, true);
+    }
+    this.storage.version++;
+    return this;
   }
 
   toString(): string {
     const shown = 8;
-    const values = Array.from(this.data.subarray(0, shown), (v) => formatNumber(v)).join(", ");
+    const values = Array.from(dense(this).subarray(0, shown), (v) => formatNumber(v)).join(", ");
     const more = this.size > shown ? `, … ${this.size - shown} more` : "";
     const grad = this.requiresGrad ? ", requiresGrad" : "";
     return `Tensor(${this.dtype}, ${fmt(this.shape)}${grad}) [${values}${more}]`;
@@ -72,6 +169,56 @@ export class Tensor {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
   }
+}
+
+/**
+ * Copies between t's strided elements and a row-major array: gathers them into `flat`, or, with
+ * `scatter`, writes `flat` into them.
+ */
+function strided(t: Tensor, flat: Data | ArrayLike<number>, scatter: boolean): void {
+  const store = t.storage.data;
+  const { shape, strides } = t;
+  const r = shape.length;
+  const n = t.size;
+  if (n === 0) return;
+  const out = flat as Data;
+  // The last axis in a tight loop, the others by an odometer.
+  const inner = r === 0 ? 1 : shape[r - 1];
+  const step = r === 0 ? 0 : strides[r - 1];
+  const index = new Array<number>(r).fill(0);
+  let base = t.offset;
+  for (let o = 0; o < n; o += inner) {
+    if (scatter) for (let j = 0, at = base; j < inner; j++, at += step) store[at] = out[o + j];
+    else for (let j = 0, at = base; j < inner; j++, at += step) out[o + j] = store[at];
+    for (let axis = r - 2; axis >= 0; axis--) {
+      index[axis]++;
+      base += strides[axis];
+      if (index[axis] < shape[axis]) break;
+      base -= strides[axis] * shape[axis];
+      index[axis] = 0;
+    }
+  }
+}
+
+/**
+ * t's values as a row-major typed array: t.data when t is contiguous, else a copy gathered through
+ * its strides. For kernels that read their inputs; never write into the result.
+ */
+export function dense(t: Tensor): Data {
+  if (t.isContiguous) return t.data;
+  const out = allocate(t.dtype, t.size);
+  strided(t, out, false);
+  return out;
+}
+
+/** A view of t's storage (no graph): same values, another shape, strides and offset. */
+export function view(t: Tensor, shape: Shape, strides: readonly number[], offset: number): Tensor {
+  return new Tensor(t.storage, shape, false, strides, offset);
+}
+
+/** Marks an in-place write into t's storage done outside assign() (e.g. by a kernel into t.data). */
+export function bumpVersion(t: Tensor): void {
+  t.storage.version++;
 }
 
 function formatNumber(v: number): string {
@@ -110,7 +257,7 @@ function flatten(data: NestedArray, shape: number[], out: Data): void {
 export function astype(t: Tensor, dtype: DType): Tensor {
   if (t.dtype === dtype) return t;
   const data = allocate(dtype, t.size);
-  data.set(t.data);
+  data.set(dense(t));
   return new Tensor(data, t.shape);
 }
 
