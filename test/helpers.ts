@@ -5,11 +5,15 @@ import { Random, Tensor, gradcheck, mul, sum, tensor } from "../src/index.js";
 /** Shapes of 0..3 axes with sizes 1..5. */
 export const shapeArb = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 3 });
 
-/** A shape and a second one that broadcasts against it (some axes 1, some leading axes dropped). */
+/**
+ * A shape and a second one that broadcasts against it: per axis both full, or a 1 on one side or
+ * the other (so both can broadcast at once, [3,1] with [1,4]), and some leading axes dropped.
+ */
 export const broadcastPairArb = shapeArb.chain((s) =>
-  fc.tuple(fc.constant(s), fc.array(fc.boolean(), { minLength: s.length, maxLength: s.length }), fc.integer({ min: 0, max: s.length }), fc.boolean()).map(
-    ([a, ones, drop, swap]) => {
-      const b = a.map((d, i) => (ones[i] ? 1 : d)).slice(drop);
+  fc.tuple(fc.constant(s), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: s.length, maxLength: s.length }), fc.integer({ min: 0, max: s.length }), fc.boolean()).map(
+    ([full, ones, drop, swap]) => {
+      const a = full.map((d, i) => (ones[i] === 1 ? 1 : d));
+      const b = full.map((d, i) => (ones[i] === 2 ? 1 : d)).slice(drop);
       return swap ? [b, a] : [a, b];
     },
   ),

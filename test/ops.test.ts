@@ -87,6 +87,19 @@ describe("binary ops with NumPy broadcasting", () => {
     });
   }
 
+  it("mutually broadcasting shapes ([3,1] with [1,4], [2,1,3] with [4,1]): forward and gradcheck of every binary op", () => {
+    for (const [name, op, ref] of binaryOps) {
+      for (const [sa, sb] of [[[3, 1], [1, 4]], [[2, 1, 3], [4, 1]], [[1, 5], [2, 1]]]) {
+        const a = randomTensor(sa, 7);
+        const b = randomTensor(sb, 8, name === "div" ? 0.5 : -2, 2);
+        const out = op(a, b);
+        expect(out.shape, name).toEqual(broadcastShapes(sa, sb, name));
+        expectClose(out.data, broadcastRef(a, b, ref));
+        expectGradcheck(weighted(op, out.shape), [a, b]);
+      }
+    }
+  });
+
   it("plain numbers act as scalars on either side", () => {
     const x = T.tensor([1, 2, 3]);
     expect(Array.from(T.sub(10, x).data)).toEqual([9, 8, 7]);

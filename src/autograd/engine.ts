@@ -14,6 +14,17 @@ export function noGrad<T>(f: () => T): T {
   }
 }
 
+/** Run f recording a graph even inside noGrad (what grad() needs to differentiate f). */
+export function enableGrad<T>(f: () => T): T {
+  const outer = disabled;
+  disabled = 0;
+  try {
+    return f();
+  } finally {
+    disabled = outer;
+  }
+}
+
 export function isGradEnabled(): boolean {
   return disabled === 0;
 }

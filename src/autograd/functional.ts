@@ -1,5 +1,5 @@
 import { Tensor } from "../tensor/tensor.js";
-import { gradients, isGradEnabled } from "./engine.js";
+import { enableGrad, gradients, isGradEnabled } from "./engine.js";
 
 type Fn = (...args: Tensor[]) => Tensor;
 
@@ -48,7 +48,8 @@ export function valueAndGrad<A extends number | number[] = number>(f: Fn, option
       leaf.requiresGrad = true;
       return leaf;
     });
-    const value = f(...inputs);
+    const traced = isGradEnabled(); // whether the caller records a graph that could go through the results
+    const value = enableGrad(() => f(...inputs));
     if (!(value instanceof Tensor) || value.size !== 1) {
       throw new Error(`grad: f must return a scalar tensor, got ${value instanceof Tensor ? `shape [${value.shape.join(",")}]` : typeof value}`);
     }
@@ -60,7 +61,7 @@ export function valueAndGrad<A extends number | number[] = number>(f: Fn, option
     value.requiresGrad = false;
     value.node = null;
     const outer = [...wanted.map((i) => args[i]).filter((x) => x.requiresGrad), ...others];
-    if (outer.length > 0 && isGradEnabled()) {
+    if (outer.length > 0 && traced) {
       refuseSecondOrder(value, outer, "the value");
       for (const g of grads) refuseSecondOrder(g, outer, "a gradient");
     }
