@@ -177,7 +177,7 @@ describe("persistent gradient buffers", () => {
       const x2 = randomTensor([4, 5], 3, -1, 1, dtype);
       const loss = (x: Tensor) => layer.forward(x, "tanh").square().sum();
       // References from fresh leaves (no buffers): the gradient of each loss alone.
-      const alone = (x: Tensor) => grad((w: Tensor, b: Tensor) => linear(x, w, b, "tanh").square().sum(), { argnums: [0, 1] })(layer.weight, layer.bias);
+      const alone = (x: Tensor) => grad((w: Tensor, b: Tensor) => linear(x, w, b, "tanh").square().sum(), { argnums: [0, 1] })(layer.weight.detach(), layer.bias.detach());
       const [gw1, gb1] = alone(x1);
       const [gw2, gb2] = alone(x2);
 

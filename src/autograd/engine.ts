@@ -1,6 +1,8 @@
 import { allocate, dtypeOf, type Data } from "../tensor/dtype.js";
 import { fmt, sameShape } from "../tensor/shape.js";
 import { Tensor, astype, dense, type GradNode } from "../tensor/tensor.js";
+import { add, cast } from "./elementwise.js";
+import { clone } from "./shape.js";
 
 let disabled = 0;
 
@@ -210,14 +212,17 @@ function seedGradient(root: Tensor, gradient: Tensor | undefined, op: string): T
 
 /**
  * Runs the backward functions of `order` (reverse topological), from `root`'s gradient. Each
- * gradient that reaches a tensor for which `arrive` returns true is handed to it; the others flow on.
- * Only tensors in `relevant` (all, when null) get gradients. Nodes run are freed.
+ * gradient that reaches a tensor is handed to `arrive`, and flows on through its node. Only tensors
+ * in `relevant` (all, when null) get gradients. Without createGraph the backward functions run as
+ * plain kernels; with it they record a graph of their own (the gradients are differentiable).
+ * With `free`, the nodes run are freed.
  */
-function sweep(order: Tensor[], root: Tensor, seed: Tensor, relevant: Set<Tensor> | null, arrive: (t: Tensor, g: Tensor) => void): void {
+function sweep(order: Tensor[], root: Tensor, seed: Tensor, relevant: Set<Tensor> | null, createGraph: boolean, free: boolean, arrive: (t: Tensor, g: Tensor) => void): void {
   const grads = new Map<Tensor, Tensor>([[root, seed]]);
   const outerWanted = wanted;
+  const outerDisabled = disabled;
   wanted = relevant;
-  disabled++;
+  disabled = createGraph ? 0 : disabled + 1;
   try {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
@@ -229,7 +234,7 @@ function sweep(order: Tensor[], root: Tensor, seed: Tensor, relevant: Set<Tensor
       if (node === null) continue;
       if (relevant !== null && !node.inputs.some((x) => relevant.has(x))) continue;
       checkVersions(node);
-      t.node = freed(node.op);
+      if (free) t.node = freed(node.op);
       const inputGrads = node.backward(g);
       const inputs = node.inputs;
       for (let k = 0; k < inputs.length; k++) {
@@ -239,28 +244,45 @@ function sweep(order: Tensor[], root: Tensor, seed: Tensor, relevant: Set<Tensor
           if (!sameShape(gi.shape, input.shape)) {
             throw new Error(`backward: "${node.op}" produced a gradient of shape ${fmt(gi.shape)} for an input of shape ${fmt(input.shape)}`);
           }
-          grads.set(input, sum2(grads.get(input), astype(gi, input.dtype)));
+          const prev = grads.get(input);
+          if (createGraph) {
+            const gc = cast(gi, input.dtype);
+            grads.set(input, prev === undefined ? gc : add(prev, gc));
+          } else grads.set(input, sum2(prev, astype(gi, input.dtype)));
         }
       }
     }
   } finally {
-    disabled--;
+    disabled = outerDisabled;
     wanted = outerWanted;
   }
 }
 
+export interface BackwardOptions {
+  /**
+   * Record the backward pass as a graph, so that the gradients are themselves differentiable
+   * (PyTorch's create_graph=True). The graph is then kept, not freed.
+   */
+  createGraph?: boolean;
+  /** Keep the graph for another backward pass (implied by createGraph). */
+  retainGraph?: boolean;
+}
+
 /**
  * Reverse-mode sweep from `root`: gradients flow to every leaf that requires grad and add into its
- * `.grad`. The graph is freed as it is walked.
+ * `.grad`. The graph is freed as it is walked, unless `createGraph`.
  */
-export function backward(root: Tensor, gradient?: Tensor): void {
+export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptions = {}): void {
+  const createGraph = options.createGraph ?? false;
   const seed = seedGradient(root, gradient, "backward");
   const order = topologicalOrder(root);
   const outer = handedOut;
-  handedOut = new Set();
+  handedOut = createGraph ? null : new Set();
   try {
-    sweep(order, root, seed, null, (t, g) => {
-      if (t.node === null) accumulateLeaf(t, g);
+    sweep(order, root, seed, null, createGraph, !(createGraph || (options.retainGraph ?? false)), (t, g) => {
+      if (t.node !== null) return;
+      if (createGraph) t.grad = t.grad === null ? clone(g) : add(t.grad, g);
+      else accumulateLeaf(t, g);
     });
   } finally {
     handedOut = outer;
@@ -277,13 +299,20 @@ export interface Gradients {
   others: Tensor[];
 }
 
+export interface GradientsOptions extends BackwardOptions {
+  /** The upstream gradient (a cotangent of root's shape); default 1 for a scalar root. */
+  gradient?: Tensor;
+}
+
 /**
  * The gradients of `root` with respect to `targets` only, as torch.autograd.grad: no tensor's
- * `.grad` is touched and no work goes into other gradients. Nodes between the targets and root are
- * freed; the rest of the graph is left as it is.
+ * `.grad` is touched and no work goes into other gradients. Targets may be leaves or tensors
+ * computed by ops. Nodes between the targets and root are freed unless `retainGraph` or
+ * `createGraph`; the rest of the graph is left as it is.
  */
-export function gradients(root: Tensor, targets: readonly Tensor[], gradient?: Tensor): Gradients {
-  const seed = seedGradient(root, gradient, "gradients");
+export function gradients(root: Tensor, targets: readonly Tensor[], options: GradientsOptions = {}): Gradients {
+  const createGraph = options.createGraph ?? false;
+  const seed = seedGradient(root, options.gradient, "gradients");
   const order = topologicalOrder(root);
   const goal = new Set(targets);
   const relevant = new Set<Tensor>();
@@ -296,12 +325,16 @@ export function gradients(root: Tensor, targets: readonly Tensor[], gradient?: T
   const outer = handedOut;
   handedOut = null; // no op may write into a leaf's persistent gradient buffer
   try {
-    sweep(order, root, seed, relevant, (t, g) => {
+    sweep(order, root, seed, relevant, createGraph, !(createGraph || (options.retainGraph ?? false)), (t, g) => {
       if (goal.has(t)) found.set(t, g);
     });
   } finally {
     handedOut = outer;
   }
-  const grads = targets.map((t) => accumulate(null, found.get(t) ?? new Tensor(allocate(t.dtype, t.size), t.shape)));
+  const grads = targets.map((t) => {
+    const g = found.get(t);
+    if (g === undefined) return new Tensor(allocate(t.dtype, t.size), t.shape);
+    return createGraph ? clone(g) : accumulate(null, g);
+  });
   return { grads, others };
 }

@@ -1,5 +1,5 @@
 import { Tensor } from "../tensor/tensor.js";
-import { enableGrad, gradients, isGradEnabled } from "./engine.js";
+import { enableGrad, gradients, isGradEnabled, record } from "./engine.js";
 
 type Fn = (...args: Tensor[]) => Tensor;
 
@@ -10,23 +10,21 @@ export interface GradOptions<A extends number | number[]> {
 
 type Grads<A> = A extends number[] ? Tensor[] : Tensor;
 
-/**
- * Marks a result of grad() that depends on tensors an enclosing computation differentiates with
- * respect to (`dependsOn`): differentiating through it would need gradients of gradients, which
- * are not implemented, so it carries a node that refuses, instead of acting as a constant.
- */
-function refuseSecondOrder(t: Tensor, dependsOn: readonly Tensor[], what: string): void {
-  t.requiresGrad = true;
-  t.node = {
-    op: "grad",
-    inputs: dependsOn,
-    backward() {
-      throw new Error(
-        `grad: differentiating through ${what} of grad()/valueAndGrad() (a gradient of a gradient) is not supported yet; ` +
-          `wrap the inner call in noGrad(() => …) or .detach() its result to use it as a constant`,
-      );
-    },
-  };
+/** Whether `root` depends on a leaf that requires grad other than `targets` (a closed-over weight). */
+function dependsOnOthers(root: Tensor, targets: readonly Tensor[]): boolean {
+  const goal = new Set(targets);
+  const seen = new Set<Tensor>([root]);
+  const stack = [root];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (t.node === null) {
+      if (t.requiresGrad && !goal.has(t)) return true;
+      continue;
+    }
+    if (goal.has(t)) continue;
+    for (const x of t.node.inputs) if (x.requiresGrad && !seen.has(x)) (seen.add(x), stack.push(x));
+  }
+  return false;
 }
 
 /**
@@ -41,29 +39,33 @@ export function valueAndGrad<A extends number | number[] = number>(f: Fn, option
     for (const i of wanted) {
       if (!(args[i] instanceof Tensor)) throw new Error(`grad: argument ${i} must be a Tensor to differentiate with respect to it`);
     }
-    // Fresh leaves over the callers' storage, so the arguments' own graphs and .grad are not touched.
+    // Whether the results must be differentiable: the caller records a graph and an argument
+    // requires grad (an outer grad's input, a parameter), or f closes over such a tensor.
+    const recording = isGradEnabled();
+    // Each differentiated argument enters f through an identity node of its own: the gradient is
+    // taken at that node, so the arguments' own graphs and .grad are not touched, and, when the
+    // argument requires grad, the gradient stays connected to it (a gradient of a gradient).
     const inputs = args.map((x, i) => {
       if (!wanted.includes(i)) return x;
+      if (recording && x.requiresGrad) return record(x.detach(), "argument", [x], (g) => [g], []);
       const leaf = x.detach();
       leaf.requiresGrad = true;
       return leaf;
     });
-    const traced = isGradEnabled(); // whether the caller records a graph that could go through the results
     const value = enableGrad(() => f(...inputs));
     if (!(value instanceof Tensor) || value.size !== 1) {
       throw new Error(`grad: f must return a scalar tensor, got ${value instanceof Tensor ? `shape [${value.shape.join(",")}]` : typeof value}`);
     }
     const targets = wanted.map((i) => inputs[i]);
     let grads: Tensor[];
-    let others: Tensor[] = [];
-    if (value.requiresGrad) ({ grads, others } = gradients(value, targets));
-    else grads = targets.map((t) => new Tensor(new (t.dtype === "float64" ? Float64Array : Float32Array)(t.size), t.shape));
-    value.requiresGrad = false;
-    value.node = null;
-    const outer = [...wanted.map((i) => args[i]).filter((x) => x.requiresGrad), ...others];
-    if (outer.length > 0 && traced) {
-      refuseSecondOrder(value, outer, "the value");
-      for (const g of grads) refuseSecondOrder(g, outer, "a gradient");
+    if (!value.requiresGrad) grads = targets.map((t) => new Tensor(new (t.dtype === "float64" ? Float64Array : Float32Array)(t.size), t.shape));
+    else {
+      const outer = recording && (wanted.some((i) => args[i].requiresGrad) || dependsOnOthers(value, targets));
+      grads = gradients(value, targets, { createGraph: outer }).grads;
+      if (!outer) {
+        value.requiresGrad = false;
+        value.node = null;
+      }
     }
     return [value, (typeof argnums === "number" ? grads[0] : grads) as Grads<A>];
   };

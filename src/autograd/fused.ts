@@ -5,7 +5,12 @@ import { activationBackwardInto, addColumnSums, addScaledRowsRepeated, bernoulli
 import { matmulInto } from "../tensor/matmul.js";
 import { fmt } from "../tensor/shape.js";
 import { Tensor, dense } from "../tensor/tensor.js";
+import { mapUnary } from "../tensor/elementwise.js";
 import { gradDestination, isGradEnabled, needsGrad, record } from "./engine.js";
+import { mul, sigmoid, square, sub, sumTo } from "./elementwise.js";
+import { matmul } from "./matmul.js";
+import { sum } from "./reduce.js";
+import { reshape } from "./shape.js";
 
 export type LinearActivation = "none" | "tanh" | "relu";
 
@@ -40,6 +45,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
   biasActivationInto(y, dense(bias), rows, outF, activation);
   const out = new Tensor(y, [rows, outF]);
   return record(out, "linear", [x, weight, bias], (g) => {
+    if (isGradEnabled()) return linearBackwardGraph(g, x, weight, out, activation);
     const gd = dense(g);
     const gb = needsGrad(bias) ? gradDestination(bias) ?? allocate(dtype, outF) : null;
     if (gb !== null) gb.fill(0);
@@ -61,6 +67,15 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
     }
     return [gx && new Tensor(gx, x.shape), gw && new Tensor(gw, weight.shape), gb && new Tensor(gb, bias.shape)];
   }, [x, weight, out]);
+}
+
+/**
+ * linear's gradient written with differentiable ops, for when its backward records a graph (a
+ * gradient of a gradient); the fast path above is for first order.
+ */
+function linearBackwardGraph(g: Tensor, x: Tensor, weight: Tensor, y: Tensor, activation: LinearActivation): (Tensor | null)[] {
+  const gp = activation === "tanh" ? mul(g, sub(1, square(y))) : activation === "relu" ? mul(g, mapUnary(y, (v) => (v > 0 ? 1 : 0))) : g;
+  return [needsGrad(x) ? matmul(gp, weight) : null, needsGrad(weight) ? matmul(gp, x, { transA: true }) : null, sum(gp, 0)];
 }
 
 /**
@@ -86,6 +101,11 @@ export function bernoulliLogLikelihood(x: Tensor, logits: Tensor): Tensor {
   const ld = dense(logits);
   bernoulliRowsInto(dense(x), ld, D, out, d);
   return record(new Tensor(out, ls.slice(0, -1)), "bernoulliLogLikelihood", [x, logits], (g) => {
+    if (isGradEnabled()) {
+      // Recording a graph (a higher order): the same gradient written with differentiable ops.
+      const ge = reshape(g, [...g.shape, 1]);
+      return [needsGrad(x) ? sumTo(mul(ge, logits), x.shape) : null, needsGrad(logits) ? mul(ge, sub(x, sigmoid(logits))) : null];
+    }
     const gd = dense(g);
     let gl = null;
     if (needsGrad(logits) && d !== null) {

@@ -1,6 +1,6 @@
 import "./methods.js";
 
-export { backward, enableGrad, gradients, isGradEnabled, needsGrad, noGrad, record, type Gradients } from "./engine.js";
+export { backward, enableGrad, gradients, isGradEnabled, needsGrad, noGrad, record, type BackwardOptions, type Gradients, type GradientsOptions } from "./engine.js";
 export * from "./elementwise.js";
 export { matmul, type MatmulOptions } from "./matmul.js";
 export { logsumexp, max, mean, sum } from "./reduce.js";

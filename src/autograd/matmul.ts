@@ -3,6 +3,7 @@ import { matmulInto } from "../tensor/matmul.js";
 import { fmt } from "../tensor/shape.js";
 import { Tensor, astype, dense, view } from "../tensor/tensor.js";
 import { needsGrad, record } from "./engine.js";
+import { transpose } from "./shape.js";
 
 export interface MatmulOptions {
   /** Use Aᵀ: a is stored k×m. */
@@ -46,19 +47,20 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const out = allocate(dtype, m * n);
   matmulInto(out, A.stored.data, B.stored.data, m, k, n, A.trans, B.trans);
   return record(new Tensor(out, [m, n]), "matmul", [a, b], (g) => {
-    // C = op(SA)·op(SB) over the stored layouts: d op(SA) = G·op(SB)ᵀ and d op(SB) = op(SA)ᵀ·G, each
-    // computed in its stored layout, then seen through the same view as the operand.
-    const sa = A.stored;
-    const sb = B.stored;
+    // C = op(SA)·op(SB) over the stored layouts SA, SB: d op(SA) = G·op(SB)ᵀ and d op(SB) = op(SA)ᵀ·G,
+    // each computed in its stored layout and seen through the operand's view. Written with ops
+    // (transpose is a view) so that it records a graph when a higher order is asked for.
+    const sa = A.flipped ? transpose(a) : a;
+    const sb = B.flipped ? transpose(b) : b;
     let ga: Tensor | null = null;
     if (needsGrad(a)) {
       const gs = A.trans ? matmul(sb, g, { transA: B.trans, transB: true }) : matmul(g, sb, { transB: !B.trans });
-      ga = A.flipped ? view(gs, a.shape, [1, a.shape[0]], 0) : gs;
+      ga = A.flipped ? transpose(gs) : gs;
     }
     let gb: Tensor | null = null;
     if (needsGrad(b)) {
       const gs = B.trans ? matmul(g, sa, { transA: true, transB: A.trans }) : matmul(sa, g, { transA: !A.trans });
-      gb = B.flipped ? view(gs, b.shape, [1, b.shape[0]], 0) : gs;
+      gb = B.flipped ? transpose(gs) : gs;
     }
     return [ga, gb];
   }, [a, b]);

@@ -1,6 +1,6 @@
 // Every op as a method too: x.add(y), x.softplus(), loss.backward().
 import { Tensor, view } from "../tensor/tensor.js";
-import { backward } from "./engine.js";
+import { backward, type BackwardOptions } from "./engine.js";
 import * as ew from "./elementwise.js";
 import { matmul, type MatmulOptions } from "./matmul.js";
 import { logsumexp, max, mean, sum } from "./reduce.js";
@@ -11,7 +11,7 @@ type Operand = Tensor | number;
 declare module "../tensor/tensor.js" {
   interface Tensor {
     /** Back-propagates from this tensor (a scalar, unless `gradient` is given) into the leaves' `.grad`. */
-    backward(gradient?: Tensor): void;
+    backward(gradient?: Tensor, options?: BackwardOptions): void;
     /** The same values, cut from the graph: a view of the same storage. */
     detach(): Tensor;
     /** The transpose of a 2-D tensor, as a view (no copy). */
@@ -52,7 +52,7 @@ declare module "../tensor/tensor.js" {
 }
 
 const p = Tensor.prototype;
-p.backward = function (gradient) { backward(this, gradient); };
+p.backward = function (gradient, options) { backward(this, gradient, options); };
 p.detach = function () { return view(this, this.shape, this.strides, this.offset); };
 Object.defineProperty(p, "T", { get(this: Tensor) { return transpose(this); } });
 p.permute = function (axes) { return permute(this, axes); };

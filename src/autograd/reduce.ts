@@ -1,22 +1,21 @@
 import { allocate } from "../tensor/dtype.js";
-import { broadcastInto } from "../tensor/elementwise.js";
-import { reduceLogSumExp, reduceMax, reduceSum, reduction, type Reduction } from "../tensor/reduce.js";
+import { reduceLogSumExp, reduceMax, reduceSum, reduction } from "../tensor/reduce.js";
+import { normalizeAxis } from "../tensor/shape.js";
 import { Tensor, dense } from "../tensor/tensor.js";
 import { record } from "./engine.js";
+import { broadcastTo, exp, mul, sub } from "./elementwise.js";
+import { reshape } from "./shape.js";
 
-/** g (the reduced shape) spread back over x's shape. */
-function expand(g: Tensor, x: Tensor, r: Reduction): Tensor {
-  const kept = [r.outer, 1, r.inner];
-  const out = allocate(g.dtype, x.size);
-  const gd = dense(g);
-  broadcastInto(out, [r.outer, r.len, r.inner], gd, kept, gd, kept, (u) => u);
-  return new Tensor(out, x.shape);
+/** g (the reduced shape) spread back over x's shape, as a view; differentiable. */
+function expand(g: Tensor, x: Tensor, axis: number | undefined): Tensor {
+  const kept = axis === undefined ? x.shape.map(() => 1) : x.shape.map((d, i) => (i === normalizeAxis(axis, x.ndim, "expand") ? 1 : d));
+  return broadcastTo(reshape(g, kept), x.shape);
 }
 
 /** Σ over all elements, or over one axis. */
 export function sum(x: Tensor, axis?: number, keepdims = false): Tensor {
   const r = reduction(x, axis, keepdims, "sum");
-  return record(reduceSum(x, r), "sum", [x], (g) => [expand(g, x, r)], []);
+  return record(reduceSum(x, r), "sum", [x], (g) => [expand(g, x, axis)], []);
 }
 
 export function mean(x: Tensor, axis?: number, keepdims = false): Tensor {
@@ -24,11 +23,7 @@ export function mean(x: Tensor, axis?: number, keepdims = false): Tensor {
   const out = reduceSum(x, r);
   const scale = 1 / r.len;
   for (let i = 0; i < out.size; i++) out.data[i] *= scale;
-  return record(out, "mean", [x], (g) => {
-    const gx = expand(g, x, r);
-    for (let i = 0; i < gx.size; i++) gx.data[i] *= scale;
-    return [gx];
-  }, []);
+  return record(out, "mean", [x], (g) => [mul(expand(g, x, axis), scale)], []);
 }
 
 /**
@@ -41,26 +36,25 @@ export function max(x: Tensor, axis?: number, keepdims = false): Tensor {
   const r = reduction(x, axis, keepdims, "max");
   const { value, argmax } = reduceMax(x, r, "max");
   return record(value, "max", [x], (g) => {
+    // Each entry's share of the gradient: 1/ties where the maximum is attained, else 0 (a constant).
     const { outer, len, inner } = r;
     const src = dense(x);
     const best = value.data;
-    const gd = dense(g);
-    const gx = allocate(g.dtype, x.size);
+    const share = allocate(x.dtype, x.size);
     for (let o = 0; o < outer; o++) {
       for (let i = 0; i < inner; i++) {
         const at = o * inner + i;
         const m = best[at];
         if (Number.isNaN(m)) {
-          gx[argmax[at]] += gd[at];
+          share[argmax[at]] = 1;
           continue;
         }
         let ties = 0;
         for (let k = 0; k < len; k++) if (src[(o * len + k) * inner + i] === m) ties++;
-        const share = gd[at] / ties;
-        for (let k = 0; k < len; k++) if (src[(o * len + k) * inner + i] === m) gx[(o * len + k) * inner + i] += share;
+        for (let k = 0; k < len; k++) if (src[(o * len + k) * inner + i] === m) share[(o * len + k) * inner + i] = 1 / ties;
       }
     }
-    return [new Tensor(gx, x.shape)];
+    return [mul(expand(g, x, axis), new Tensor(share, x.shape))];
   }, [x, value]);
 }
 
@@ -68,11 +62,5 @@ export function max(x: Tensor, axis?: number, keepdims = false): Tensor {
 export function logsumexp(x: Tensor, axis?: number, keepdims = false): Tensor {
   const r = reduction(x, axis, keepdims, "logsumexp");
   const out = reduceLogSumExp(x, r);
-  return record(out, "logsumexp", [x], (g) => {
-    const gx = expand(g, x, r);
-    const lse = expand(out, x, r);
-    const src = dense(x);
-    for (let i = 0; i < gx.size; i++) gx.data[i] *= Math.exp(src[i] - lse.data[i]);
-    return [gx];
-  }, [x, out]);
+  return record(out, "logsumexp", [x], (g) => [mul(expand(g, x, axis), exp(sub(x, expand(out, x, axis))))], [x, out]);
 }

@@ -70,15 +70,17 @@ export function slice(x: Tensor, start: number, end: number, axis = 0): Tensor {
   const shape = x.shape.slice();
   shape[a] = end - start;
   const out = view(x, shape, x.strides, x.offset + (end > start ? start * x.strides[a] : 0));
-  return record(out, "slice", [x], (g) => {
-    // The gradient is g at the sliced entries and 0 elsewhere.
-    const [outer, , inner] = split(x.shape, a);
-    const width = (end - start) * inner;
-    const gd = dense(g);
-    const gx = allocate(g.dtype, x.size);
-    for (let o = 0; o < outer; o++) gx.set(gd.subarray(o * width, (o + 1) * width), (o * len + start) * inner);
-    return [new Tensor(gx, x.shape)];
-  }, []);
+  return record(out, "slice", [x], (g) => [unslice(g, x.shape, start, a)], []);
+}
+
+/** The inverse of slice: g placed at entries start… along `axis` of a zero tensor of `shape`. */
+function unslice(g: Tensor, shape: readonly number[], start: number, axis: number): Tensor {
+  const [outer, len, inner] = split(shape, axis);
+  const width = g.shape[axis] * inner;
+  const gd = dense(g);
+  const gx = allocate(g.dtype, sizeOf(shape));
+  for (let o = 0; o < outer; o++) gx.set(gd.subarray(o * width, (o + 1) * width), (o * len + start) * inner);
+  return record(new Tensor(gx, shape), "unslice", [g], (gg) => [slice(gg, start, start + g.shape[axis], axis)], []);
 }
 
 /** Rows (entries along the first axis) picked by index, e.g. a minibatch. */
@@ -95,15 +97,19 @@ export function gather(x: Tensor, indices: ArrayLike<number>): Tensor {
   const out = allocate(x.dtype, picked.length * inner);
   for (let r = 0; r < picked.length; r++) out.set(src.subarray(picked[r] * inner, (picked[r] + 1) * inner), r * inner);
   const shape = [picked.length, ...x.shape.slice(1)];
-  return record(new Tensor(out, shape), "gather", [x], (g) => {
-    const gd = dense(g);
-    const gx = allocate(g.dtype, x.size);
-    for (let r = 0; r < picked.length; r++) {
-      const base = picked[r] * inner;
-      for (let j = 0; j < inner; j++) gx[base + j] += gd[r * inner + j];
-    }
-    return [new Tensor(gx, x.shape)];
-  }, []);
+  return record(new Tensor(out, shape), "gather", [x], (g) => [scatterRows(g, picked, x.shape)], []);
+}
+
+/** The inverse of gather: row r of g added into row picked[r] of a zero tensor of `shape`. */
+function scatterRows(g: Tensor, picked: Int32Array, shape: readonly number[]): Tensor {
+  const inner = sizeOf(shape.slice(1));
+  const gd = dense(g);
+  const gx = allocate(g.dtype, sizeOf(shape));
+  for (let r = 0; r < picked.length; r++) {
+    const base = picked[r] * inner;
+    for (let j = 0; j < inner; j++) gx[base + j] += gd[r * inner + j];
+  }
+  return record(new Tensor(gx, shape), "scatterRows", [g], (gg) => [gather(gg, picked)], []);
 }
 
 /** Tensors joined along an axis; all other axes must agree. */
