@@ -2,7 +2,9 @@ import { Tensor, dense } from "../tensor/tensor.js";
 import { Random } from "../tensor/random.js";
 import { fmt } from "../tensor/shape.js";
 import { noGrad } from "./engine.js";
-import { valueAndGrad } from "./functional.js";
+import { add, mul } from "./elementwise.js";
+import { grad, valueAndGrad } from "./functional.js";
+import { sum } from "./reduce.js";
 
 export interface GradcheckOptions {
   /** Finite-difference step (default 1e-6). */
@@ -18,10 +20,17 @@ export interface GradcheckOptions {
   seed?: number;
   /** Throw on failure (default true); otherwise return the report. */
   raise?: boolean;
+  /**
+   * 1 (default): the gradient. 2: the gradient, and then the gradient of ⟨∇f, v⟩ for a random v
+   * (the second derivative along v, as torch's gradgradcheck and JAX's check_grads(order=2)).
+   */
+  order?: 1 | 2;
 }
 
 export interface GradcheckReport {
   ok: boolean;
+  /** The order that failed (1 or 2), or null when all passed. */
+  failedOrder: 1 | 2 | null;
   /** The element (or direction) with the largest error relative to the tolerance. */
   worst: { input: number; index: number[]; analytic: number; numeric: number; relError: number } | null;
   message: string;
@@ -42,7 +51,30 @@ function unravel(i: number, shape: readonly number[]): number[] {
  * @example gradcheck((x, y) => x.mul(y).sum(), [randn([3]), randn([3])])
  */
 export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckReport {
-  const { eps = 1e-6, atol = 1e-7, rtol = 1e-6, mode = "full", seed = 0, raise = true } = options;
+  const { order = 1, raise = true } = options;
+  if (order !== 1 && order !== 2) throw new Error(`gradcheck: order must be 1 or 2, got ${order}`);
+  const first = check(f, inputs, options, "");
+  if (!first.ok || order === 1) return finish({ ...first, failedOrder: first.ok ? null : 1 }, raise);
+  // Order 2: h(x) = ⟨∇f(x), v⟩ for a fixed random v is a scalar function whose gradient is H·v.
+  const rng = new Random((options.seed ?? 0) + 1);
+  const vs = inputs.map((t) => new Tensor(Float64Array.from({ length: t.size }, () => rng.normal()), t.shape));
+  const argnums = inputs.map((_, i) => i);
+  const h = (...xs: Tensor[]) => {
+    const gs = grad(f, { argnums })(...xs);
+    return gs.map((g, i) => sum(mul(g, vs[i]))).reduce((a, b) => add(a, b));
+  };
+  const second = check(h, inputs, options, " of order 2 (the gradient of ⟨∇f, v⟩ for a random v)");
+  return finish({ ...second, failedOrder: second.ok ? null : 2 }, raise);
+}
+
+function finish(report: GradcheckReport, raise: boolean): GradcheckReport {
+  if (!report.ok && raise) throw new Error(report.message);
+  return report;
+}
+
+/** One order of the check: autograd's gradient of f against central differences. */
+function check(f: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions, what: string): Omit<GradcheckReport, "failedOrder"> {
+  const { eps = 1e-6, atol = 1e-7, rtol = 1e-6, mode = "full", seed = 0 } = options;
   const xs = inputs.map((t) => new Tensor(Float64Array.from(dense(t)), t.shape));
   const argnums = xs.map((_, i) => i);
   const [, analytic] = valueAndGrad(f, { argnums })(...xs);
@@ -72,8 +104,11 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], 
       }
     });
   } else {
+    // One direction of unit length over all the inputs together, so the step is eps whatever their size.
     const rng = new Random(seed);
     const dirs = xs.map((x) => Float64Array.from({ length: x.size }, () => rng.normal()));
+    const norm = Math.sqrt(dirs.reduce((s, d) => s + d.reduce((t, v) => t + v * v, 0), 0));
+    if (norm > 0) dirs.forEach((d) => d.forEach((v, i) => (d[i] = v / norm)));
     const shift = (s: number) => xs.forEach((x, k) => dirs[k].forEach((d, i) => (x.data[i] += s * d)));
     shift(eps);
     const up = evaluate();
@@ -90,7 +125,6 @@ export function gradcheck(f: (...inputs: Tensor[]) => Tensor, inputs: Tensor[], 
   const where = w === null ? "" : w.input < 0 ? "along a random direction" : `input ${w.input} (shape ${fmt(xs[w.input].shape)}) at index [${w.index.join(",")}]`;
   const message = w === null
     ? "gradcheck: no inputs with elements"
-    : `gradcheck ${ok ? "passed" : "failed"}: worst ${where}: analytic ${w.analytic}, numeric ${w.numeric}, relative error ${w.relError.toExponential(2)} (atol ${atol}, rtol ${rtol})`;
-  if (!ok && raise) throw new Error(message);
+    : `gradcheck${what} ${ok ? "passed" : "failed"}: worst ${where}: analytic ${w.analytic}, numeric ${w.numeric}, relative error ${w.relError.toExponential(2)} (atol ${atol}, rtol ${rtol})`;
   return { ok, worst: w, message };
 }
