@@ -1,13 +1,13 @@
 // Fused ops for the hot path of a training step: one pass over memory where the composed
 // version makes several. Each equals its composition (tests check both ways).
 import { allocate, promote, type Data, type DType } from "../tensor/dtype.js";
-import { activationBackwardInto, addColumnSums, addScaledRowsRepeated, bernoulliRowsInto, biasActivationInto, scaleRowsInto } from "../tensor/elementwise.js";
-import { matmulInto } from "../tensor/matmul.js";
+import { addScaledRowsRepeated } from "../tensor/fused.js";
+import { kernel, type BiasActivation } from "../tensor/kernels.js";
 import { fmt } from "../tensor/shape.js";
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, astype } from "../tensor/tensor.js";
 import { gradDestination, isGradEnabled, record } from "./engine.js";
 
-export type LinearActivation = "none" | "tanh" | "relu";
+export type LinearActivation = BiasActivation;
 
 // A grow-only buffer per dtype for values that die within one op's backward (linear's gradient
 // before the activation): a step then allocates fewer large arrays. Backward functions do not nest.
@@ -34,27 +34,28 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
   const [rows, inF] = x.shape;
   const outF = weight.shape[0];
   const y = allocate(dtype, rows * outF);
-  matmulInto(y, x.data, weight.data, rows, inF, outF, false, true);
-  biasActivationInto(y, bias.data, rows, outF, activation);
+  const matmul = kernel("matmul", dtype);
+  matmul(y, x.data, weight.data, rows, inF, outF, false, true);
+  kernel("biasActivation", dtype)(y, bias.data, rows, outF, activation);
   return record(new Tensor(y, [rows, outF]), "linear", [x, weight, bias], (g) => {
-    const gd = g.data;
+    const gd = astype(g, dtype).data; // the kernels take operands of one dtype
     const gb = bias.requiresGrad ? gradDestination(bias) ?? allocate(dtype, outF) : null;
     if (gb !== null) gb.fill(0);
     // The gradient before the activation and its column sums (the bias gradient), in one pass.
     let gp = gd;
     if (activation !== "none") {
       gp = scratch(dtype, g.size);
-      activationBackwardInto(gp, gd, y, gb, rows, outF, activation);
-    } else if (gb !== null) addColumnSums(gb, gd, rows, outF);
+      kernel("activationBackward", dtype)(gp, gd, y, gb, rows, outF, activation);
+    } else if (gb !== null) kernel("columnSums", dtype)(gb, gd, rows, outF);
     let gx = null;
     if (x.requiresGrad) {
       gx = gradDestination(x) ?? allocate(dtype, x.size);
-      matmulInto(gx, gp, weight.data, rows, outF, inF, false, false); // dx = G·W
+      kernel("matmul", dtype)(gx, gp, weight.data, rows, outF, inF, false, false); // dx = G·W
     }
     let gw = null;
     if (weight.requiresGrad) {
       gw = gradDestination(weight) ?? allocate(dtype, weight.size);
-      matmulInto(gw, gp, x.data, outF, rows, inF, true, false); // dW = Gᵀ·x
+      kernel("matmul", dtype)(gw, gp, x.data, outF, rows, inF, true, false); // dW = Gᵀ·x
     }
     return [gx && new Tensor(gx, x.shape), gw && new Tensor(gw, weight.shape), gb && new Tensor(gb, bias.shape)];
   });
@@ -80,15 +81,15 @@ export function bernoulliLogLikelihood(x: Tensor, logits: Tensor): Tensor {
   // d = x − σ(l), the gradient in l before scaling by the upstream gradient, computed with the
   // forward pass (it shares exp(−|l|)) when a backward pass may come.
   const d = logits.requiresGrad && isGradEnabled() ? allocate(dtype, logits.size) : null;
-  bernoulliRowsInto(x.data, logits.data, D, out, d);
+  kernel("bernoulliRows", dtype)(astype(x, dtype).data, logits.data, D, out, d); // pixels in the logits' dtype
   return record(new Tensor(out, ls.slice(0, -1)), "bernoulliLogLikelihood", [x, logits], (g) => {
-    const gd = g.data;
+    const gd = astype(g, dtype).data;
     let gl = null;
     if (logits.requiresGrad && d !== null) {
       // d is this node's alone and the node runs once (the engine frees it): scale it in place
       // unless the logits' own gradient buffer is handed out.
       gl = gradDestination(logits) ?? d;
-      scaleRowsInto(gl, gd, d, D);
+      kernel("scaleRows", dtype)(gl, gd, d, D);
     }
     let gx = null;
     if (x.requiresGrad) {
