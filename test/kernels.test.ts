@@ -1,5 +1,6 @@
 // The kernel table (src/tensor/kernels.ts): which kernel (op, backend, dtype) resolves to, the
 // fallback to "js", and every registered wasm kernel against its js kernel over random sizes.
+import { readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
 import { Random, getBackend, matmulInto, matmulJsInto, setBackend, wasmSimdSupported, type Backend } from "../src/index.js";
@@ -50,6 +51,17 @@ describe("the kernel table resolves (op, backend, dtype)", () => {
       expect(calls).toEqual(simd ? ["js", "wasm"] : ["js"]);
     } finally {
       registerKernel("matmul", "js", "float64", original);
+    }
+  });
+
+  it("only src/tensor, src/node (threads) and src/browser import the WebAssembly modules; ops test no backend themselves", () => {
+    const files = (dir: string) => readdirSync(new URL(`../src/${dir}/`, import.meta.url)).filter((f) => f.endsWith(".ts")).map((f) => `src/${dir}/${f}`);
+    const read = (file: string) => readFileSync(new URL(`../${file}`, import.meta.url), "utf8");
+    for (const file of [...files("nn"), ...files("autograd"), ...files("vae"), ...files("cli")]) {
+      expect(read(file), file).not.toMatch(/from\s+["'][^"']*\/wasm\//);
+    }
+    for (const file of ["src/nn/optim.ts", "src/autograd/fused.ts", "src/tensor/matmul.ts", "src/tensor/elementwise.ts"]) {
+      expect(read(file), file).not.toMatch(/getBackend\(\)|instanceof Float32Array/);
     }
   });
 
