@@ -20,7 +20,7 @@ function checkDistinct(params: Map<string, Tensor>, op: string): void {
     for (const q of seen) {
       if (q.p === p) throw new Error(`${op}: parameters "${q.name}" and "${name}" are the same tensor; list each parameter once`);
       if (q.buffer === d.buffer && start < q.end && q.start < end) {
-        throw new Error(`${op}: parameters "${q.name}" and "${name}" share memory (one is a view of the other); list each parameter once`);
+        throw new Error(`${op}: parameters "${q.name}" and "${name}" share memory (their arrays overlap, as when one is a view of the other); list each parameter once`);
       }
     }
     seen.push({ name, p, buffer: d.buffer, start, end });
