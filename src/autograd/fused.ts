@@ -34,8 +34,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
   const [rows, inF] = x.shape;
   const outF = weight.shape[0];
   const y = allocate(dtype, rows * outF);
-  const matmul = kernel("matmul", dtype);
-  matmul(y, x.data, weight.data, rows, inF, outF, false, true);
+  kernel("matmul", dtype)(y, x.data, weight.data, rows, inF, outF, false, true);
   kernel("biasActivation", dtype)(y, bias.data, rows, outF, activation);
   return record(new Tensor(y, [rows, outF]), "linear", [x, weight, bias], (g) => {
     const gd = astype(g, dtype).data; // the kernels take operands of one dtype
