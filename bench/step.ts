@@ -5,11 +5,15 @@
 //                                               [--gc] [--compare DIR]
 //
 // Variants, interleaved step by step in one process (medians over the timed steps):
-//   default        Adam with its WebAssembly SIMD update, parameters in the optimizer's memory
-//   caller-storage the same update, parameters left in their arrays and copied in and out each step
+//   default        Adam with its WebAssembly SIMD update: moments and gradients in its memory, each
+//                  parameter copied in and back out of it every step
 //   adam-f64       the WebAssembly update in float64 arithmetic (bit-identical to TypeScript)
 //   ts-adam        the TypeScript Adam loop (moments in plain arrays)
-//   DIR            with --compare: the `Adam` of another checkout (e.g. one before these changes)
+//   DIR            with --compare: the `Adam` of another checkout (e.g. one before these changes,
+//                  whose default kept the parameters in the optimizer's memory and copied nothing)
+// Then Adam's update alone over the seed model's parameter sizes: the WebAssembly kernel on operands
+// already in its memory (what keeping parameters there saves), the copies in and out alone, the
+// kernel table's `adam` entry (copies and kernel), and the TypeScript loop.
 // The matmul line times the products of one step through `matmulInto` on their own: what is left of a
 // step beyond it is the element-wise work, bookkeeping and garbage collection.
 // Then the heap: `process.memoryUsage()` after a full GC, after 100 and after --heap-steps steps of the
@@ -108,7 +112,6 @@ const median = (xs: number[]): number => {
 
 const runners: Runner[] = [
   new Runner("default", here, {}),
-  new Runner("caller-storage", here, { parameterStorage: "caller" }),
   new Runner("adam-f64", here, { precision: "f64" }),
   new Runner("ts-adam", here, { kernel: "js" }),
 ];
@@ -154,6 +157,35 @@ for (let rep = 0; rep < steps + 10; rep++) {
 }
 const matmulMs = median(matmulTimes);
 
+// Adam's update alone, over the seed model's parameter sizes (all of a step's Adam work).
+const sizes = [...runners[0].model.namedParameters().values()].map((p) => p.size);
+const { AdamMemory } = await import("../src/tensor/wasm/elementwise.js");
+const { kernelFor } = await import("../src/tensor/kernels.js");
+const adamStep = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000, precision: "f32" as const };
+const params = sizes.map((n) => new Float32Array(n).map((_, i) => Math.sin(i)));
+const grads = sizes.map((n) => new Float32Array(n).map((_, i) => 1e-3 * Math.cos(i)));
+const mem = new AdamMemory(sizes);
+sizes.forEach((_, k) => { mem.p[k].set(params[k]); mem.g[k].set(grads[k]); });
+const wasmAdam = kernelFor("adam", "wasm", "float32");
+const jsState = kernelFor("adamState", "js", "float32")(sizes);
+const jsAdam = kernelFor("adam", "js", "float32");
+const adamTasks: Record<string, () => void> = {
+  "wasm kernel, operands in its memory": () => sizes.forEach((_, k) => mem.step(k, adamStep)),
+  "copies in and out alone": () => sizes.forEach((_, k) => { mem.p[k].set(params[k]); params[k].set(mem.p[k]); }),
+  "wasm table entry (copy in, kernel, copy out)": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.m[k], mem.v[k], adamStep)),
+  "wasm f64 table entry": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.m[k], mem.v[k], { ...adamStep, precision: "f64" })),
+  "TypeScript loop": () => sizes.forEach((_, k) => jsAdam(params[k], grads[k], jsState.m[k], jsState.v[k], adamStep)),
+};
+const adamTimes = Object.fromEntries(Object.keys(adamTasks).map((k) => [k, [] as number[]]));
+for (let rep = 0; rep < steps + 10; rep++) {
+  for (const [name, f] of Object.entries(adamTasks)) {
+    const t0 = performance.now();
+    f();
+    if (rep >= 10) adamTimes[name].push(performance.now() - t0);
+  }
+}
+const adamRows = Object.entries(adamTimes).map(([name, t]) => ({ "Adam update alone": name, "ms (median)": median(t) }));
+
 const rows = runners.map((r) => {
   const step = median(r.times.step);
   return {
@@ -171,6 +203,9 @@ const rows = runners.map((r) => {
 log();
 log(`matmul products of one step alone: ${matmulMs.toFixed(2)} ms (median)`);
 printTable(rows);
+log();
+log(`Adam's update alone over the ${sizes.length} parameter tensors (${sizes.reduce((a, b) => a + b, 0)} float32 values), ${steps} interleaved repetitions:`);
+printTable(adamRows);
 
 // ---- heap over a long run -------------------------------------------------------------------------
 let heap: Record<string, unknown> | null = null;
@@ -199,7 +234,7 @@ if (heapSteps > 0) {
 }
 
 if (json) {
-  console.log(JSON.stringify({ machine: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg(), backend: here.getBackend(), batch: B, hidden: H, steps, forcedGc: forceGc, matmulMs, variants: rows, heap }, null, 2));
+  console.log(JSON.stringify({ machine: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, loadavg: os.loadavg(), backend: here.getBackend(), batch: B, hidden: H, steps, forcedGc: forceGc, matmulMs, variants: rows, adam: adamRows, heap }, null, 2));
 }
 
 function printTable(table: Record<string, string | number>[]): void {

@@ -2,10 +2,9 @@
 // gradient) against the TypeScript kernels, which compute in float64 and round once: within 1-3 ulp.
 // (Their speed is measured in bench/step.ts, not here.)
 import { describe, expect, it } from "vitest";
-import { Random, getBackend } from "../src/index.js";
-import {
-  activationBackwardJs, addColumnSumsJs, bernoulliRowsInto, bernoulliRowsJs, biasActivationInto, biasActivationJs, scaleRowsJs,
-} from "../src/tensor/elementwise.js";
+import { Random } from "../src/index.js";
+import { activationBackwardJs, columnSumsJs as addColumnSumsJs, bernoulliRowsJs, biasActivationJs, scaleRowsJs } from "../src/tensor/fused.js";
+import { kernelFor } from "../src/tensor/kernels.js";
 import {
   activationBackwardWasm, bernoulliWasm, biasAddWasm, biasTanhWasm, columnSumsWasm, scaleRowsWasm, wasmElementwiseAvailable,
 } from "../src/tensor/wasm/elementwise.js";
@@ -66,7 +65,7 @@ describe.skipIf(!simd)("fused-op kernels in WebAssembly SIMD agree with TypeScri
     }
   });
 
-  it("bias + tanh: in chunks when larger than the scratch chunk, and through the dispatcher", () => {
+  it("bias + tanh: in chunks when larger than the scratch chunk, and through the kernel table", () => {
     const rows = 700;
     const cols = 390; // 273,000 values: three chunks
     const y = spread(rows * cols, 5, 1);
@@ -74,7 +73,7 @@ describe.skipIf(!simd)("fused-op kernels in WebAssembly SIMD agree with TypeScri
     const ref = Float32Array.from(y);
     biasActivationJs(ref, bias, rows, cols, "tanh");
     const got = Float32Array.from(y);
-    biasActivationInto(got, bias, rows, cols, "tanh");
+    kernelFor("biasActivation", "wasm", "float32")(got, bias, rows, cols, "tanh");
     expect(worstUlps(got, ref).ulps).toBeLessThanOrEqual(1);
   });
 
@@ -155,7 +154,7 @@ describe.skipIf(!simd)("fused-op kernels in WebAssembly SIMD agree with TypeScri
     const [o1, o2] = [new Float32Array(rows), new Float32Array(rows)];
     const [d1, d2] = [new Float32Array(ls.length), new Float32Array(ls.length)];
     bernoulliRowsJs(xs, ls, D, o1, d1);
-    bernoulliRowsInto(xs, ls, D, o2, d2);
+    kernelFor("bernoulliRows", "wasm", "float32")(xs, ls, D, o2, d2);
     expect(worstUlps(o2, o1).ulps).toBeLessThanOrEqual(2);
     const sigma = (v: number) => 1 / (1 + Math.exp(-v));
     expect(worstUlps(d2, d1, (i) => ulp32(d1[i]) + 2 * ulp32(Math.min(sigma(ls[i]), 1 - sigma(ls[i])))).ulps).toBeLessThanOrEqual(1);

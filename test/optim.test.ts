@@ -103,17 +103,15 @@ describe("Adam's WebAssembly SIMD update", () => {
     expect(identical / total).toBeGreaterThan(0.9); // most parameters come out bit for bit the same
   });
 
-  it.skipIf(!simd)('with precision "f64" it is bit-identical to the TypeScript loop, whichever storage', () => {
-    for (const parameterStorage of ["optimizer", "caller"] as const) {
-      const [pa, pb] = twinParams(3, sizes);
-      const ts = new Adam(pa, { lr: 3e-3, kernel: "js" });
-      const wasm = new Adam(pb, { lr: 3e-3, precision: "f64", parameterStorage });
-      stepBoth([ts, wasm], 6, 4);
-      for (const name of pa.keys()) {
-        expect(pb.get(name)!.data).toEqual(pa.get(name)!.data);
-        expect(wasm.m.get(name)).toEqual(ts.m.get(name));
-        expect(wasm.v.get(name)).toEqual(ts.v.get(name));
-      }
+  it.skipIf(!simd)('with precision "f64" it is bit-identical to the TypeScript loop', () => {
+    const [pa, pb] = twinParams(3, sizes);
+    const ts = new Adam(pa, { lr: 3e-3, kernel: "js" });
+    const wasm = new Adam(pb, { lr: 3e-3, precision: "f64" });
+    stepBoth([ts, wasm], 6, 4);
+    for (const name of pa.keys()) {
+      expect(pb.get(name)!.data).toEqual(pa.get(name)!.data);
+      expect(wasm.m.get(name)).toEqual(ts.m.get(name));
+      expect(wasm.v.get(name)).toEqual(ts.v.get(name));
     }
   });
 
@@ -127,6 +125,17 @@ describe("Adam's WebAssembly SIMD update", () => {
     expect(pb.get("p0")!.data).toBe(before);
     expect(Array.from(before)).toEqual(Array.from(pa.get("p0")!.data));
     expect(Array.from(seen.data)).toEqual(Array.from(pa.get("p1")!.data));
+  });
+
+  it.skipIf(!simd)("moments and gradient buffers live in WebAssembly memory, parameters in their own arrays", () => {
+    const [pb] = twinParams(5, [10, 12]);
+    const arrays = [...pb.values()].map((p) => p.data);
+    const wasm = new Adam(pb, { lr: 1e-2 });
+    [...pb.values()].forEach((p, i) => {
+      expect(p.data).toBe(arrays[i]);
+      expect(wasm.m.get(`p${i}`)!.buffer).not.toBe(p.data.buffer);
+      expect(gradBuffer(p)!.buffer).toBe(wasm.m.get("p0")!.buffer); // one memory for the lot
+    });
   });
 
   it.skipIf(!simd)('with the backend switched to "js" after construction, steps run the TypeScript loop on the same state', () => {
@@ -163,6 +172,53 @@ describe("Adam's WebAssembly SIMD update", () => {
     for (const [name, p] of a) {
       const q = b.get(name)!;
       for (let i = 0; i < p.size; i++) expect(Math.abs(p.data[i] - q.data[i]), `${name}[${i}]`).toBeLessThan(1e-5 + 1e-4 * Math.abs(p.data[i]));
+    }
+  });
+});
+
+describe(`optimizers on the ${getBackend()} backend update parameters where they are`, () => {
+  // The closed form: from zero moments, Adam's first step moves each value by lr·g/(|g| + ε/√(1−β2))·…
+  // = lr·sign(g) (up to ε); SGD's by lr·g. Arrays and views taken before the step must see it.
+  for (const dtype of ["float32", "float64"] as const) {
+    for (const make of ["Adam", "SGD"] as const) {
+      it(`${make}, ${dtype}: an array taken from .data, a reshape and a detach taken before a step see the stepped values`, () => {
+        const w = randomTensor([3, 4], 11, -1, 1, dtype);
+        const b = randomTensor([4], 12, -1, 1, dtype);
+        w.requiresGrad = b.requiresGrad = true;
+        const before = Float64Array.from(w.data);
+        const array = w.data;
+        const flat = w.reshape([12]);
+        const detached = w.detach();
+        const params = new Map([["w", w], ["b", b]]);
+        const lr = 0.01;
+        const opt = make === "Adam" ? new Adam(params, { lr }) : new SGD(params, lr);
+        const g = randomTensor([3, 4], 13, -1, 1, dtype);
+        w.mul(g).sum().add(b.sum()).backward(); // ∂/∂w = g
+        opt.step();
+        const tol = dtype === "float32" ? 2e-7 : 1e-15;
+        for (let i = 0; i < 12; i++) {
+          const gi = g.data[i];
+          const want = before[i] - (make === "Adam" ? lr * Math.sign(gi) * (Math.abs(gi) / (Math.abs(gi) + 1e-8)) : lr * gi);
+          expect(Math.abs(w.data[i] - want), `w[${i}]`).toBeLessThan(tol * 4);
+          expect(array[i]).toBe(w.data[i]);
+          expect(flat.data[i]).toBe(w.data[i]);
+          expect(detached.data[i]).toBe(w.data[i]);
+        }
+        expect(w.data).toBe(array);
+      });
+    }
+  }
+
+  it("a tensor listed twice, under two names or as a view of another, is an error naming both", () => {
+    const w = randomTensor([2, 3], 1);
+    const b = randomTensor([3], 2);
+    for (const Make of [Adam, SGD]) {
+      expect(() => new Make(new Map([["encoder.w", w], ["b", b], ["decoder.w", w]]))).toThrow(/parameters "encoder\.w" and "decoder\.w" are the same tensor/);
+      expect(() => new Make(new Map([["w", w], ["w.flat", w.reshape([6])]]))).toThrow(/parameters "w" and "w\.flat" share memory/);
+      // Disjoint parts of one buffer are two parameters.
+      const whole = new Float32Array(10);
+      expect(() => new Make(new Map([["a", new Tensor(whole.subarray(0, 5), [5])], ["b", new Tensor(whole.subarray(5), [5])]]))).not.toThrow();
+      expect(() => new Make(new Map([["a", new Tensor(whole.subarray(0, 6), [6])], ["b", new Tensor(whole.subarray(5), [5])]]))).toThrow(/"a" and "b" share memory/);
     }
   });
 });

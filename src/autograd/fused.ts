@@ -1,10 +1,10 @@
 // Fused ops for the hot path of a training step: one pass over memory where the composed
 // version makes several. Each equals its composition (tests check both ways).
 import { allocate, promote, type Data, type DType } from "../tensor/dtype.js";
-import { activationBackwardInto, addColumnSums, addScaledRowsRepeated, bernoulliRowsInto, biasActivationInto, scaleRowsInto } from "../tensor/elementwise.js";
-import { matmulInto } from "../tensor/matmul.js";
+import { addScaledRowsRepeated } from "../tensor/fused.js";
+import { kernel, type BiasActivation } from "../tensor/kernels.js";
 import { fmt } from "../tensor/shape.js";
-import { Tensor, dense } from "../tensor/tensor.js";
+import { Tensor, astype, dense } from "../tensor/tensor.js";
 import { mapUnary } from "../tensor/elementwise.js";
 import { gradDestination, isGradEnabled, needsGrad, record } from "./engine.js";
 import { mul, sigmoid, square, sub, sumTo } from "./elementwise.js";
@@ -12,7 +12,7 @@ import { matmul } from "./matmul.js";
 import { sum } from "./reduce.js";
 import { reshape } from "./shape.js";
 
-export type LinearActivation = "none" | "tanh" | "relu";
+export type LinearActivation = BiasActivation;
 
 // A grow-only buffer per dtype for values that die within one op's backward (linear's gradient
 // before the activation): a step then allocates fewer large arrays. Backward functions do not nest.
@@ -41,29 +41,29 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
   const y = allocate(dtype, rows * outF);
   const xd = dense(x);
   const wd = dense(weight);
-  matmulInto(y, xd, wd, rows, inF, outF, false, true);
-  biasActivationInto(y, dense(bias), rows, outF, activation);
+  kernel("matmul", dtype)(y, xd, wd, rows, inF, outF, false, true);
+  kernel("biasActivation", dtype)(y, dense(bias), rows, outF, activation);
   const out = new Tensor(y, [rows, outF]);
   return record(out, "linear", [x, weight, bias], (g) => {
     if (isGradEnabled()) return linearBackwardGraph(g, x, weight, out, activation);
-    const gd = dense(g);
+    const gd = dense(astype(g, dtype)); // the kernels take operands of one dtype
     const gb = needsGrad(bias) ? gradDestination(bias) ?? allocate(dtype, outF) : null;
     if (gb !== null) gb.fill(0);
     // The gradient before the activation and its column sums (the bias gradient), in one pass.
     let gp = gd;
     if (activation !== "none") {
       gp = scratch(dtype, g.size);
-      activationBackwardInto(gp, gd, y, gb, rows, outF, activation);
-    } else if (gb !== null) addColumnSums(gb, gd, rows, outF);
+      kernel("activationBackward", dtype)(gp, gd, y, gb, rows, outF, activation);
+    } else if (gb !== null) kernel("columnSums", dtype)(gb, gd, rows, outF);
     let gx = null;
     if (needsGrad(x)) {
       gx = gradDestination(x) ?? allocate(dtype, x.size);
-      matmulInto(gx, gp, wd, rows, outF, inF, false, false); // dx = G·W
+      kernel("matmul", dtype)(gx, gp, wd, rows, outF, inF, false, false); // dx = G·W
     }
     let gw = null;
     if (needsGrad(weight)) {
       gw = gradDestination(weight) ?? allocate(dtype, weight.size);
-      matmulInto(gw, gp, xd, outF, rows, inF, true, false); // dW = Gᵀ·x
+      kernel("matmul", dtype)(gw, gp, xd, outF, rows, inF, true, false); // dW = Gᵀ·x
     }
     return [gx && new Tensor(gx, x.shape), gw && new Tensor(gw, weight.shape), gb && new Tensor(gb, bias.shape)];
   }, [x, weight, out]);
@@ -99,20 +99,20 @@ export function bernoulliLogLikelihood(x: Tensor, logits: Tensor): Tensor {
   // forward pass (it shares exp(−|l|)) when a backward pass may come.
   const d = logits.requiresGrad && isGradEnabled() ? allocate(dtype, logits.size) : null;
   const ld = dense(logits);
-  bernoulliRowsInto(dense(x), ld, D, out, d);
+  kernel("bernoulliRows", dtype)(dense(astype(x, dtype)), ld, D, out, d); // pixels in the logits' dtype
   return record(new Tensor(out, ls.slice(0, -1)), "bernoulliLogLikelihood", [x, logits], (g) => {
     if (isGradEnabled()) {
       // Recording a graph (a higher order): the same gradient written with differentiable ops.
       const ge = reshape(g, [...g.shape, 1]);
       return [needsGrad(x) ? sumTo(mul(ge, logits), x.shape) : null, needsGrad(logits) ? mul(ge, sub(x, sigmoid(logits))) : null];
     }
-    const gd = dense(g);
+    const gd = dense(astype(g, dtype));
     let gl = null;
     if (needsGrad(logits) && d !== null) {
       // d is this node's alone and the node runs once (the engine frees it): scale it in place
       // unless the logits' own gradient buffer is handed out.
       gl = gradDestination(logits) ?? d;
-      scaleRowsInto(gl, gd, d, D);
+      kernel("scaleRows", dtype)(gl, gd, d, D);
     }
     let gx = null;
     if (needsGrad(x)) {

@@ -1,7 +1,5 @@
-import { getBackend } from "./backend.js";
 import type { Data } from "./dtype.js";
-import { matmulWasmInto } from "./wasm/matmul.js";
-import { matmulParallelInto } from "./wasm/parallel.js";
+import { dtypeOfAll, kernel } from "./kernels.js";
 
 // Block sizes. KC×NC of packed B (256×256 doubles = 512 KiB) stays in L2, MC×KC of packed A
 // (64×256 doubles = 128 KiB) nearer still; the 4×4 tile keeps 16 accumulators in locals.
@@ -20,22 +18,14 @@ let packedB = new Float64Array(KC * NC);
  */
 export type MatmulKernel<D extends Data = Data> = (out: D, a: D, b: D, m: number, k: number, n: number, transA: boolean, transB: boolean) => void;
 
-// Below this many multiply-adds the plain kernel wins: copying operands into WebAssembly memory costs
-// more than the product (measured crossover near 16³ on the bench machine).
-const WASM_MIN_WORK = 4096;
-
 /**
  * out (m×n, overwritten) = op(A)·op(B). A is stored row-major as m×k, or as k×m when transA;
- * B as k×n, or n×k when transB. float32 products run on the selected backend (see setBackend),
- * large ones on several threads if started (see getThreads); float64 ones always on the TypeScript kernel.
+ * B as k×n, or n×k when transB; all three of one dtype. The kernel of the selected backend (see
+ * setBackend and the kernel table, ./kernels.ts): float32 products on "wasm" in WebAssembly SIMD,
+ * large ones on several threads if started (see getThreads); float64 ones on the TypeScript kernel.
  */
 export function matmulInto(out: Data, a: Data, b: Data, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
-  if (out instanceof Float32Array && a instanceof Float32Array && b instanceof Float32Array && m * n * k >= WASM_MIN_WORK && getBackend() === "wasm") {
-    // Large products go to the worker threads if started (useWorkerThreads / useWebWorkers).
-    if (!matmulParallelInto(out, a, b, m, k, n, transA, transB)) matmulWasmInto(out, a, b, m, k, n, transA, transB);
-  } else {
-    matmulJsInto(out, a, b, m, k, n, transA, transB);
-  }
+  kernel("matmul", dtypeOfAll("matmulInto", out, a, b))(out, a, b, m, k, n, transA, transB);
 }
 
 /** The plain TypeScript kernel: cache-blocked, 4×4 register tiles; transposes absorbed by packing, never materialized. */

@@ -23,8 +23,8 @@
 //   tanh(a)     for a = |x| < 0.9: a + a·t·P(t), t = a² (degree 6); else 1 − 2e/(1+e), e = exp(−2a);
 //               the sign of x is copied onto the result
 // E, R and P are near-minimax fits (iteratively reweighted least squares in 50-digit arithmetic,
-// relative error of the result); test/fused-speed.test.ts checks every kernel against the
-// TypeScript path in ulps.
+// relative error of the result); test/fused-wasm.test.ts and test/kernels.test.ts check every
+// kernel against the TypeScript path in ulps.
 //
 // All pointers are byte offsets, 16-aligned; counts are multiples of 4 (callers pad).
 

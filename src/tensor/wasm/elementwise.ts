@@ -5,16 +5,18 @@
 //   kernel runs, results are copied out, in chunks of at most CHUNK values so that the memory stays
 //   small whatever the batch. Views of the scratch memory are made per call and never kept, so
 //   growing it is safe.
-// - one AdamMemory per optimizer: parameters, gradients and both moments of all its float32
-//   parameters live there for the optimizer's lifetime. Its size is fixed at creation (maximum =
-//   initial): a non-shared memory that grows detaches every view of it, and parameters' `.data` may
-//   be such views.
+// - one AdamMemory per optimizer: the gradient buffers and both moments of all its float32 parameters
+//   live there for the optimizer's lifetime, and a slot per parameter that a step copies it into and
+//   back out of (parameters' own arrays stay where they are). Its size is fixed at creation (maximum
+//   = initial): a non-shared memory that grows detaches every view of it, and the gradient buffers
+//   and moments are such views.
 //
 // The module is compiled synchronously on first use. Should that fail (no SIMD128; or a browser's main
 // thread refusing a synchronous compile of a module over 4 KB), `wasmElementwiseAvailable()` is false
 // and callers use their TypeScript loops; `await initWasmElementwise()` compiles asynchronously.
 
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
+import type { AdamState, AdamStep } from '../kernels.js';
 import { wasmSimdSupported } from './matmul.js';
 
 const PAGE = 65536;
@@ -145,7 +147,7 @@ export function biasAddWasm(y: Float32Array, bias: Float32Array, rows: number, c
 
 /**
  * gp = g·act'(y) (tanh' = 1 − y², relu' = [y > 0]) and, if gb is given, gb += gp's column sums:
- * bit-identical to TypeScript's activationBackwardInto.
+ * bit-identical to TypeScript's activationBackwardJs (../fused.ts).
  */
 export function activationBackwardWasm(gp: Float32Array, g: Float32Array, y: Float32Array, gb: Float32Array | null, rows: number, cols: number, activation: 'tanh' | 'relu'): void {
   const relu = activation === 'relu' ? 1 : 0;
@@ -156,12 +158,12 @@ export function activationBackwardWasm(gp: Float32Array, g: Float32Array, y: Flo
   }
 }
 
-/** gb[j] += Σ_r g[r, j]: bit-identical to TypeScript's addColumnSums. */
+/** gb[j] += Σ_r g[r, j]: bit-identical to TypeScript's columnSumsJs. */
 export function columnSumsWasm(gb: Float32Array, g: Float32Array, rows: number, cols: number): void {
   rowwise(rows, cols, [gb], [true], [g], [false], (k, [b, gq], n, ld) => k.columnSums(b, gq, n, ld));
 }
 
-/** out[r, j] = s[r]·d[r, j] (out may be d): bit-identical to TypeScript's scaleRowsInto. */
+/** out[r, j] = s[r]·d[r, j] (out may be d): bit-identical to TypeScript's scaleRowsJs. */
 export function scaleRowsWasm(out: Float32Array, s: Float32Array, d: Float32Array, cols: number): void {
   const rows = s.length;
   if (rows === 0 || cols === 0) return;
@@ -223,29 +225,27 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
 
 // ---- Adam's memory -----------------------------------------------------------
 
-/** Adam's constants for one step. */
-export interface AdamStep {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** 1/(1 − β1ᵗ), 1/(1 − β2ᵗ) */
-  c1: number;
-  c2: number;
-}
+/** The AdamMemory whose buffer an array views, by buffer (for adamWasm to find an operand's slot). */
+const adamMemories = new WeakMap<ArrayBufferLike, AdamMemory>();
 
 /**
- * Parameters, gradients and both moments of float32 tensors of the given sizes, in one fixed-size
- * WebAssembly memory, 16-aligned and zero-padded to multiples of 4 values.
+ * Gradients, both moments and a copy of the parameters of float32 tensors of the given sizes, in one
+ * fixed-size WebAssembly memory, 16-aligned and zero-padded to multiples of 4 values. Fixed size
+ * (maximum = initial): a non-shared memory that grows detaches every view of it, and the gradient
+ * buffers and moments handed out are such views. Nothing frees it explicitly: it is given back when
+ * the last view of it (the optimizer's moments, the parameters' gradient buffers) is unreachable.
  */
 export class AdamMemory {
   readonly memory: WebAssembly.Memory;
+  /** The parameters' slots: a step copies each parameter in, updates it here and copies it back. */
   readonly p: Float32Array[] = [];
   readonly g: Float32Array[] = [];
   readonly m: Float32Array[] = [];
   readonly v: Float32Array[] = [];
   private readonly offsets: number[] = [];
   private readonly padded: number[] = [];
+  /** Slot by the byte offset of its first moment. */
+  private readonly byMoment = new Map<number, number>();
   private readonly k: ElementwiseExports;
 
   constructor(readonly sizes: readonly number[]) {
@@ -262,21 +262,59 @@ export class AdamMemory {
       this.p.push(new Float32Array(buffer, at, n));
       this.g.push(new Float32Array(buffer, at + pad * 4, n));
       this.m.push(new Float32Array(buffer, at + pad * 8, n));
+      this.byMoment.set(at + pad * 8, this.byMoment.size);
       this.v.push(new Float32Array(buffer, at + pad * 12, n));
       at += pad * 16;
     }
+    adamMemories.set(buffer, this);
   }
 
-  /** One Adam step on tensor i, in f32x4 arithmetic ("f32") or bit-identical to the TypeScript loop ("f64"). */
-  step(i: number, s: AdamStep, precision: 'f32' | 'f64'): void {
+  /** The AdamMemory and slot whose moments m and v are, or null. */
+  static slotOf(m: Float32Array, v: Float32Array): { mem: AdamMemory; k: number } | null {
+    const mem = adamMemories.get(m.buffer);
+    if (mem === undefined) return null;
+    const k = mem.byMoment.get(m.byteOffset);
+    if (k === undefined || mem.m[k].length !== m.length || mem.v[k].buffer !== v.buffer || mem.v[k].byteOffset !== v.byteOffset) return null;
+    return { mem, k };
+  }
+
+  /** One Adam step on slot i, in f32x4 arithmetic ("f32") or bit-identical to the TypeScript loop ("f64"). */
+  step(i: number, s: AdamStep): void {
     const at = this.offsets[i];
     const pad = this.padded[i];
     if (pad === 0) return;
     const [p, g, m, v] = [at, at + pad * 4, at + pad * 8, at + pad * 12];
-    if (precision === 'f64') {
+    if (s.precision === 'f64') {
       this.k.adam64(p, g, m, v, pad, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr, s.c1, s.c2, s.eps);
     } else {
       this.k.adam32(p, g, m, v, pad, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr * s.c1, Math.sqrt(s.c2), s.eps);
     }
   }
+}
+
+/** Adam's state in one AdamMemory; null where the module cannot run (the caller then keeps plain arrays). */
+export function adamStateWasm(sizes: readonly number[]): AdamState<Float32Array> | null {
+  if (!wasmElementwiseAvailable()) return null;
+  const mem = new AdamMemory(sizes);
+  return { m: mem.m, v: mem.v, grads: mem.g };
+}
+
+/**
+ * One Adam step of p in place, when m and v are a slot of an AdamMemory (see adamStateWasm): p (and g,
+ * unless it is the slot's gradient buffer) are copied into the memory, stepped and p copied back.
+ * Returns false, having done nothing, when m and v are not such a slot.
+ */
+export function adamWasm(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: AdamStep): boolean {
+  const at = AdamMemory.slotOf(m, v);
+  if (at === null) return false;
+  const { mem, k } = at;
+  if (p.length !== mem.p[k].length || g.length !== mem.p[k].length) {
+    throw new Error(`adam: parameter of ${p.length} values and gradient of ${g.length} for moments of ${mem.p[k].length}`);
+  }
+  const slotP = mem.p[k];
+  slotP.set(p);
+  if (g !== mem.g[k]) mem.g[k].set(g);
+  mem.step(k, s);
+  p.set(slotP);
+  return true;
 }

@@ -1,0 +1,19 @@
+// The "js" backend's entries in the kernel table (./kernels.ts): every op, for float32 and float64.
+// The reference the other backends are tested against, and what they fall back to.
+import type { DType } from "./dtype.js";
+import { activationBackwardJs, adamJs, adamStateJs, bernoulliRowsJs, biasActivationJs, columnSumsJs, scaleRowsJs } from "./fused.js";
+import { registerKernel } from "./kernels.js";
+import { matmulJsInto } from "./matmul.js";
+
+export function registerJsKernels(): void {
+  for (const dtype of ["float32", "float64"] as const satisfies readonly DType[]) {
+    registerKernel("matmul", "js", dtype, matmulJsInto);
+    registerKernel("biasActivation", "js", dtype, biasActivationJs);
+    registerKernel("activationBackward", "js", dtype, activationBackwardJs);
+    registerKernel("columnSums", "js", dtype, columnSumsJs);
+    registerKernel("scaleRows", "js", dtype, scaleRowsJs);
+    registerKernel("bernoulliRows", "js", dtype, bernoulliRowsJs);
+    registerKernel("adamState", "js", dtype, (sizes) => adamStateJs(dtype, sizes));
+    registerKernel("adam", "js", dtype, adamJs);
+  }
+}

@@ -1,0 +1,68 @@
+// The "wasm" backend's entries in the kernel table (../kernels.ts): float32 only (float64 falls back
+// to "js"). Each entry hands inputs too small to pay for the copies into WebAssembly memory, and
+// engines where the module cannot run, to the TypeScript kernel. The kernels themselves are in
+// ./elementwise.ts and ./matmul.ts (their modules in ./elementwise-module.ts, ./matmul-module.ts);
+// bit-identical to TypeScript for the bias add, relu and the backward loops; matmul accumulates in
+// float32 where TypeScript does in float64 (within k roundings of Σ|a||b|); within 2 ulp (tanh: 1 ulp, plus 1 from rounding y + b to
+// float32, which the TypeScript kernel keeps in float64) or 2-3 ulp (Bernoulli) for the
+// transcendental ones, ~1 ulp per step for Adam in f32 and bit-identical in f64 (test/kernels.test.ts,
+// test/fused-wasm.test.ts, test/optim.test.ts).
+import { activationBackwardJs, adamJs, adamStateJs, bernoulliRowsJs, biasActivationJs, columnSumsJs, scaleRowsJs } from '../fused.js';
+import { registerKernel } from '../kernels.js';
+import { matmulJsInto } from '../matmul.js';
+import { activationBackwardWasm, adamStateWasm, adamWasm, bernoulliWasm, biasAddWasm, biasTanhWasm, columnSumsWasm, scaleRowsWasm, wasmElementwiseAvailable } from './elementwise.js';
+import { matmulWasmInto, wasmSimdSupported } from './matmul.js';
+import { matmulParallelInto } from './parallel.js';
+
+/** Below this many values the TypeScript kernels are as fast (measured crossovers: 64-256 values). */
+const WASM_MIN_VALUES = 256;
+
+// Below this many multiply-adds the plain kernel wins: copying operands into WebAssembly memory costs
+// more than the product (measured crossover near 16³ on the bench machine).
+const WASM_MIN_WORK = 4096;
+
+const worth = (n: number): boolean => n >= WASM_MIN_VALUES && wasmElementwiseAvailable();
+
+/** Row kernels pad rows to a multiple of 4 values, copying them one by one when they are not: only for wide rows then. */
+const worthRows = (rows: number, cols: number): boolean => (cols % 4 === 0 || cols >= 32) && worth(rows * cols);
+
+export function registerWasmKernels(): void {
+  registerKernel('matmul', 'wasm', 'float32', (out, a, b, m, k, n, transA, transB) => {
+    if (m * n * k < WASM_MIN_WORK || !wasmSimdSupported()) matmulJsInto(out, a, b, m, k, n, transA, transB);
+    // Large products go to the worker threads if started (useWorkerThreads / useWebWorkers).
+    else if (!matmulParallelInto(out, a, b, m, k, n, transA, transB)) matmulWasmInto(out, a, b, m, k, n, transA, transB);
+  });
+
+  registerKernel('biasActivation', 'wasm', 'float32', (y, bias, rows, cols, activation) => {
+    if (!worthRows(rows, cols)) biasActivationJs(y, bias, rows, cols, activation);
+    else if (activation === 'tanh') biasTanhWasm(y, bias, rows, cols);
+    else biasAddWasm(y, bias, rows, cols, activation === 'relu');
+  });
+
+  registerKernel('activationBackward', 'wasm', 'float32', (gp, g, y, gb, rows, cols, activation) => {
+    if (worthRows(rows, cols)) activationBackwardWasm(gp, g, y, gb, rows, cols, activation);
+    else activationBackwardJs(gp, g, y, gb, rows, cols, activation);
+  });
+
+  registerKernel('columnSums', 'wasm', 'float32', (out, g, rows, cols) => {
+    if (worthRows(rows, cols)) columnSumsWasm(out, g, rows, cols);
+    else columnSumsJs(out, g, rows, cols);
+  });
+
+  registerKernel('scaleRows', 'wasm', 'float32', (out, s, d, cols) => {
+    if (worthRows(s.length, cols)) scaleRowsWasm(out, s, d, cols);
+    else scaleRowsJs(out, s, d, cols);
+  });
+
+  registerKernel('bernoulliRows', 'wasm', 'float32', (x, l, D, out, d) => {
+    if (worth(l.length)) bernoulliWasm(x, l, D, out, d);
+    else bernoulliRowsJs(x, l, D, out, d);
+  });
+
+  // Moments and gradient buffers in one WebAssembly memory; the parameters stay in their own arrays
+  // and each step copies them in and out (see AdamMemory). Moments not from here step in TypeScript.
+  registerKernel('adamState', 'wasm', 'float32', (sizes) => adamStateWasm(sizes) ?? adamStateJs('float32', sizes));
+  registerKernel('adam', 'wasm', 'float32', (p, g, m, v, step) => {
+    if (!adamWasm(p, g, m, v, step)) adamJs(p, g, m, v, step);
+  });
+}
