@@ -23,7 +23,8 @@ Options:
   --json            print one JSON object instead of tables
   --quick           shorter measurements (noisier)
   --only <list>     sections to run, comma-separated: matmul, step, heap (heapUsed after 100 and
-                    1,000 training steps, from bench/step.ts), peers (the peers' versions, threads
+                    1,000 training steps, from bench/step.ts), jvp (forward mode on the seed
+                    encoder, two ways, from bench/jvp.ts), peers (the peers' versions, threads
                     and a correctness check of every contender); default: all four
   --ours-only       leave the peer libraries out
   -h, --help        this text`;
@@ -41,7 +42,7 @@ if (values.help) {
   console.log(help);
   process.exit(0);
 }
-const sectionNames = ["matmul", "step", "heap", "peers"] as const;
+const sectionNames = ["matmul", "step", "heap", "jvp", "peers"] as const;
 type Section = (typeof sectionNames)[number];
 const only = (values.only ?? sectionNames.join(",")).split(",").map((s) => s.trim());
 for (const s of only) {
@@ -208,6 +209,20 @@ if (want("heap")) {
     log(`\nheap: heapUsed after a full GC, ${mb(heap.at100.heapUsed)} MB after 100 training steps and ${mb(heap.atEnd.heapUsed)} MB after ${heap.steps} (×${heap.heapUsedRatio.toFixed(3)})`);
   } catch {
     notes.push(`heap section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  }
+}
+
+if (want("jvp")) {
+  progress("forward mode on the seed encoder");
+  const child = spawnSync(process.execPath, ["--import", "tsx", "bench/jvp.ts", "--json", "--reps", quick ? "10" : "30"], { encoding: "utf8" });
+  try {
+    const r = JSON.parse(child.stdout.slice(child.stdout.indexOf("{"))) as { msMedian: Record<string, number>; agreement: number };
+    report.jvp = r;
+    const base = r.msMedian["forward pass"];
+    log(`\nforward mode on the seed encoder (784 → 500 → 2, tanh, batch 100), medians:`);
+    table(Object.entries(r.msMedian).map(([name, ms]) => ({ "": name, ms: ms.toFixed(2), "× forward": (ms / base).toFixed(1) })));
+  } catch {
+    notes.push(`jvp section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
   }
 }
 

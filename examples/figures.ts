@@ -123,3 +123,46 @@ export function latentScatterPng(points: ArrayLike<number>, labels: ArrayLike<nu
   }
   return canvas.png();
 }
+
+export interface Series {
+  name: string;
+  ys: ArrayLike<number>;
+  /** A CSS colour. */
+  color: string;
+}
+
+/**
+ * An SVG line chart of several series over the same xs, with a zero line, ticks on both axes and a
+ * legend: for `Deno.jupyter.svg` or any page.
+ */
+export function lineChartSvg(xs: ArrayLike<number>, series: readonly Series[], options: { width?: number; height?: number; title?: string } = {}): string {
+  const width = options.width ?? 640;
+  const height = options.height ?? 360;
+  const pad = { left: 48, right: 16, top: options.title ? 32 : 12, bottom: 40 };
+  const finite = series.flatMap((s) => Array.from(s.ys)).filter(Number.isFinite);
+  if (xs.length < 2 || finite.length === 0) throw new Error("lineChartSvg: needs at least two xs and some finite values");
+  const [x0, x1] = [xs[0], xs[xs.length - 1]];
+  let [y0, y1] = [Math.min(...finite), Math.max(...finite)];
+  if (y0 === y1) [y0, y1] = [y0 - 1, y1 + 1];
+  const X = (x: number) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right);
+  const Y = (y: number) => height - pad.bottom - ((y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom);
+  const ticks = (lo: number, hi: number) => {
+    const step = 10 ** Math.floor(Math.log10((hi - lo) / 2));
+    const unit = (hi - lo) / step > 10 ? step * 2 : step;
+    const out: number[] = [];
+    for (let t = Math.ceil(lo / unit) * unit; t <= hi + 1e-12; t += unit) out.push(Number(t.toPrecision(6)));
+    return out;
+  };
+  const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`, `<rect width="${width}" height="${height}" fill="white"/>`];
+  if (options.title) parts.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${options.title}</text>`);
+  for (const t of ticks(x0, x1)) parts.push(`<line x1="${X(t)}" x2="${X(t)}" y1="${pad.top}" y2="${height - pad.bottom}" stroke="#eee"/><text x="${X(t)}" y="${height - pad.bottom + 16}" text-anchor="middle">${t}</text>`);
+  for (const t of ticks(y0, y1)) parts.push(`<line x1="${pad.left}" x2="${width - pad.right}" y1="${Y(t)}" y2="${Y(t)}" stroke="#eee"/><text x="${pad.left - 6}" y="${Y(t) + 4}" text-anchor="end">${t}</text>`);
+  if (y0 < 0 && y1 > 0) parts.push(`<line x1="${pad.left}" x2="${width - pad.right}" y1="${Y(0)}" y2="${Y(0)}" stroke="#999"/>`);
+  for (const s of series) {
+    const points = Array.from(s.ys, (y, i) => (Number.isFinite(y) ? `${X(xs[i]).toFixed(1)},${Y(y).toFixed(1)}` : "")).filter(Boolean).join(" ");
+    parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${points}"/>`);
+  }
+  series.forEach((s, i) => parts.push(`<rect x="${pad.left + 12 + i * 110}" y="${height - 14}" width="14" height="3" fill="${s.color}"/><text x="${pad.left + 32 + i * 110}" y="${height - 9}">${s.name}</text>`));
+  parts.push(`<text x="${width - pad.right}" y="${height - pad.bottom + 30}" text-anchor="end">x</text></svg>`);
+  return parts.join("");
+}
