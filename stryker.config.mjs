@@ -1,0 +1,19 @@
+// StrykerJS over the core and the model (npm run mutate; scripts/mutate.ts prints the scores).
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: "vitest",
+  vitest: { configFile: "vitest.mutate.config.ts" },
+  coverageAnalysis: "perTest",
+  mutate: ["src/tensor/**/*.ts", "src/autograd/**/*.ts", "src/nn/**/*.ts", "src/vae/**/*.ts"],
+  ignoreStatic: true,
+  concurrency: 2,
+  timeoutMS: 20000,
+  reporters: ["html", "json", "progress"],
+  htmlReporter: { fileName: "reports/mutation/index.html" },
+  jsonReporter: { fileName: "reports/mutation/mutation.json" },
+  incremental: true,
+  incrementalFile: "reports/mutation/stryker-incremental.json",
+  tempDirName: ".stryker-tmp",
+  cleanTempDir: "always",
+  thresholds: { high: 90, low: 80, break: null },
+};

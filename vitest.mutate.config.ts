@@ -1,0 +1,16 @@
+import { defineConfig } from "vitest/config";
+
+// The tests StrykerJS runs against each mutant (npm run mutate): the numerical and unit tests of the
+// core and the model, on the default backend. The command line, package, notebook and browser
+// tests spawn processes or browsers and check the plumbing rather than the math; they stay out.
+export default defineConfig({
+  test: {
+    testTimeout: 60_000,
+    include: [
+      "test/ops.test.ts", "test/core.test.ts", "test/views.test.ts", "test/higher-order.test.ts", "test/autograd.test.ts",
+      "test/matmul.test.ts", "test/wasm-matmul.test.ts", "test/kernels.test.ts", "test/fused-wasm.test.ts", "test/nn.test.ts",
+      "test/optim.test.ts", "test/safetensors.test.ts", "test/idx.test.ts", "test/vae.test.ts", "test/vae-precision.test.ts",
+      "test/train.test.ts", "test/threads.test.ts",
+    ],
+  },
+});
