@@ -201,10 +201,24 @@ describe("README.md: the python block", () => {
       expect(tensors[name!], `${where(python!)}: no tensor ${name} in ${file}`).toBeDefined();
       expect(tensors[name!]!.shape, `${name} into nn.Linear(${inF}, ${outF}).${kind}`).toEqual(kind === "weight" ? [outF, inF] : [outF]);
     }
-    if (hasPython) {
-      const r = run("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], { cwd: fresh, input: code });
-      expect(r.status, r.stderr).toBe(0);
-    }
+  });
+
+  it.skipIf(!hasPython)("parses, and every name it uses is imported or assigned in it (no torch needed)", () => {
+    // The names the block loads that it neither imports nor assigns, and that are not builtins.
+    const undefinedNames = `
+import ast, builtins, sys
+tree = ast.parse(sys.stdin.read())
+bound = set(dir(builtins))
+for node in ast.walk(tree):
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        bound.add(node.id)
+print(" ".join(sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound)))
+`;
+    const r = run("python3", ["-c", undefinedNames], { cwd: fresh, input: python!.code });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim(), `${where(python!)}: names used but never defined`).toBe("");
   });
 
   it.skipIf(!hasTorch)(`runs in python3 with torch and safetensors${hasTorch ? "" : " (skipped: python3 with torch and safetensors is not installed)"}`, () => {
