@@ -133,7 +133,7 @@ console.log(JSON.stringify({ exports: Object.keys(node).sort(), hidden: model.co
     expect(out).toMatchObject({ hidden: 8, format: "tsgrad-vae/1", epoch: "1", labels: [7, 2, 1, 0, 4] });
   }, 60_000);
 
-  it("type-checks in a strict tsconfig without skipLibCheck: ES2022 lib and @types/node 20, with and without DOM", () => {
+  it("type-checks in a strict tsconfig without skipLibCheck: ES2022 lib and @types/node 20, with and without DOM; the core without Node's types", () => {
     const typesNode = JSON.parse(readFileSync(join(root, "node_modules", "@types", "node", "package.json"), "utf8")).version as string;
     expect(typesNode).toMatch(/^20\./); // the @types/node that lacks WebAssembly
     const sources = readmeTs().map((b, i) => {
@@ -161,6 +161,10 @@ console.log(JSON.stringify({ exports: Object.keys(node).sort(), hidden: model.co
       );
       run(process.execPath, [tsc, "-p", "."], { cwd: scratch });
     }
+    // The core alone, as a browser project without Node's types sees it.
+    writeFileSync(join(scratch, "core.ts"), `import { tensor, grad, VAE, setBackend } from "${NAME}";\nexport const used = [grad((t) => t.square().sum())(tensor([1, 2])), new VAE({ hidden: 2 }), setBackend];\n`);
+    writeFileSync(join(scratch, "tsconfig.core.json"), JSON.stringify({ compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2022"], noEmit: true, skipLibCheck: false, types: [] }, files: ["core.ts"] }));
+    run(process.execPath, [tsc, "-p", "tsconfig.core.json"], { cwd: scratch });
   }, 120_000);
 
   it("without the optional packages, loadMnist and writeReport say what to install", () => {
