@@ -5,16 +5,17 @@
 // or throws a plain one-line Error that starts with the file's name: never a RangeError or TypeError from
 // inside, never a hang, never a truncated file loaded.
 import fc from "fast-check";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { decodeSafetensors, encodeSafetensors } from "../src/nn/safetensors.js";
-import { loadModel } from "../src/node/checkpoint.js";
+import { loadModel, readTrainState, saveTrainState } from "../src/node/checkpoint.js";
 import { loadMnist } from "../src/node/mnist.js";
 import { modelBytes, modelFromBytes } from "../src/vae/checkpoint-meta.js";
 import { parseIdx } from "../src/vae/idx.js";
 import { VAE } from "../src/vae/model.js";
+import { Trainer, type TrainerState } from "../src/vae/train.js";
 
 const SOURCE = "/fuzz/in put.safetensors"; // a path with a space: messages must carry it as given
 const dir = mkdtempSync(join(tmpdir(), "tsgrad-fuzz-"));
@@ -211,6 +212,58 @@ describe("fuzz: the safetensors reader", () => {
     }), { numRuns: 200, seed: 13 });
     writeFileSync(path, modelFile);
     expect(checkModel(modelFile, path, load)).toBe(true);
+  });
+});
+
+describe("fuzz: the train-state reader (readTrainState and restore)", () => {
+  const config = { inputSize: 12, hidden: 3 };
+  const images = Float32Array.from({ length: 8 * 12 }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0);
+  const trainer = () => new Trainer(new VAE(config, { seed: 1 }), images, { batchSize: 2, lr: 1e-2, seed: 3 });
+  const path = join(dir, "train state.safetensors");
+  const t = trainer();
+  t.step();
+  saveTrainState(path, t, { hyper: { lr: 1e-2 }, elapsed: 1.5 });
+  const valid = new Uint8Array(readFileSync(path));
+
+  /** readTrainState and restore either refuse cleanly, or restore exactly the file's state and tensors. */
+  function check(bytes: Uint8Array): boolean {
+    writeFileSync(path, bytes);
+    const read = outcome(() => readTrainState(path), path);
+    if (!read.ok) return false;
+    const target = trainer();
+    const restored = outcome(() => read.value.restore(target), path);
+    if (!restored.ok) return false;
+    const ref = reference(bytes)!;
+    expect(ref).toBeDefined();
+    // The RNG words as 32-bit patterns (Random keeps them signed, a file may hold them unsigned).
+    const bits = (st: TrainerState) => ({ ...st, shuffleRng: { ...st.shuffleRng, s: st.shuffleRng.s.map((v) => v >>> 0) }, epsRng: { ...st.epsRng, s: st.epsRng.s.map((v) => v >>> 0) } });
+    expect(bits(target.getState())).toEqual(bits(read.value.state));
+    for (const [name, p] of target.tensors()) expect(Buffer.compare(raw(p.data), ref.tensors.get(name)!.bytes), name).toBe(0);
+    return true;
+  }
+
+  it("restores the valid file; refuses it truncated, with header bit flips, or with a corrupted state", () => {
+    expect(check(valid)).toBe(true);
+    for (let k = 0; k < valid.length; k += 11) expect(check(valid.subarray(0, k)), `truncated to ${k}`).toBe(false);
+    fc.assert(fc.property(flipped(valid, headerLength(valid)), (bytes) => void check(bytes)), { numRuns: 400, seed: 19 });
+    const { tensors, metadata } = decodeSafetensors(valid, path);
+    const good = JSON.parse(metadata.state!);
+    const value = fc.oneof(fc.constantFrom(null, -1, 0.5, 2 ** 60, "1", [], {}, [1, 2, 3, 4], [0, 0, 0, 0], [1, 2, 3, 2 ** 40]), fc.nat({ max: 9 }), fc.jsonValue({ maxDepth: 1 }));
+    const state = fc.oneof(
+      fc.tuple(fc.constantFrom(...Object.keys(good), "shuffleRng.s", "epsRng.spare"), value).map(([key, v]) => {
+        const st = structuredClone(good);
+        const [a, b] = key.split(".");
+        if (b) st[a!][b] = v;
+        else st[a!] = v;
+        return JSON.stringify(st);
+      }),
+      fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+    );
+    fc.assert(fc.property(state, (st) => void check(encodeSafetensors(tensors, { ...metadata, state: st }))), { numRuns: 500, seed: 20 });
+    expect(outcome(() => readTrainState((writeFileSync(path, encodeSafetensors(tensors, { ...metadata, state: JSON.stringify({ ...good, epsRng: null }) })), path)), path)).toEqual({
+      ok: false,
+      message: `${path}: metadata "state" is not a trainer state: epsRng.s must be 4 32-bit integers, not all zero, got undefined`,
+    });
   });
 });
 
