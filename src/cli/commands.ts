@@ -104,7 +104,7 @@ export function elbo(values: Values, io: Io): number {
       `  E[log p(x|z)]   ${f(e.logLikelihood)}\n` +
       `  E[-log q(z|x)]  ${f(e.negLogQ)}\n` +
       `  g(x)            (${e.encoderMean.map((v) => v.toFixed(8)).join(", ")})\n` +
-      `note: g(x), the encoder's mean, is a ${e.encoderMean.length}-vector; the ELBO is one number (the seed's part 3 answer [-0.10000038, -0.10000038] has the shape of g(x): MATH.md part 3)\n`,
+      `note: g(x), the encoder's mean, is a ${e.encoderMean.length}-vector; the ELBO is one number (the seed's part 3 answer [-0.10000038, -0.10000038] has the shape of g(x): docs/derivation.md, "Part 3")\n`,
   );
   return 0;
 }

@@ -1,6 +1,6 @@
 import { fmt, sameShape } from "../tensor/shape.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { decodeSafetensors, encodeSafetensors, type StoredTensor } from "./safetensors.js";
+import { decodeSafetensors, encodeSafetensors, oneLine, type StoredTensor } from "./safetensors.js";
 
 /** Named parameters as safetensors bytes (F32 or F64 as stored), with string metadata. */
 export function saveParameters(params: Map<string, Tensor>, metadata: Record<string, string> = {}): Uint8Array {
@@ -19,7 +19,7 @@ export function loadParameters(bytes: Uint8Array, params: Map<string, Tensor>, s
   if (missing.length > 0) throw new Error(`${source}: missing tensors ${missing.join(", ")}; is this a checkpoint of the same model?`);
   if (!allowExtra) {
     const extra = Object.keys(tensors).filter((name) => !params.has(name));
-    if (extra.length > 0) throw new Error(`${source}: unexpected tensors ${extra.join(", ")}; is this a checkpoint of the same model?`);
+    if (extra.length > 0) throw new Error(`${source}: unexpected tensors ${oneLine(extra.join(", "))}; is this a checkpoint of the same model?`);
   }
   for (const [name, p] of params) {
     const t = tensors[name];

@@ -60,7 +60,7 @@ export function decodeSafetensors(
   source = "safetensors",
 ): { tensors: Record<string, StoredTensor>; metadata: Record<string, string> } {
   const fail = (what: string): never => {
-    throw new Error(`${source}: ${what}`);
+    throw new Error(`${source}: ${oneLine(what)}`);
   };
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -84,7 +84,7 @@ export function decodeSafetensors(
   const dataLength = bytes.length - start;
   const spans: { name: string; begin: number; end: number }[] = [];
   const tensors = Object.entries(rest).map(([name, info]): [string, StoredTensor] => {
-    const where = `tensor "${name}"`;
+    const where = `tensor "${oneLine(name)}"`;
     if (!isObject(info)) fail(`${where}: entry must be an object with dtype, shape and data_offsets, got ${describe(info)}`);
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
     for (const [key, v] of [["dtype", dtype], ["shape", shape], ["data_offsets", offsets]] as const) {
@@ -128,6 +128,9 @@ export function decodeSafetensors(
   if (at !== dataLength) fail(`${dataLength - at} bytes after the last tensor are not part of any tensor`);
   return { tensors: Object.fromEntries(tensors), metadata: { ...(meta as Record<string, string>) } };
 }
+
+/** `s` with its control characters (newlines among them) written as \uXXXX, so that a message stays one line. */
+export const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 function checkShape(shape: unknown, where: string): void {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {

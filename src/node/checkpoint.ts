@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadParameters, saveParameters } from "../nn/checkpoint.js";
-import { decodeSafetensors } from "../nn/safetensors.js";
+import { decodeSafetensors, oneLine } from "../nn/safetensors.js";
 import { MODEL_FORMAT, TRAIN_FORMAT, modelBytes, modelFromBytes } from "../vae/checkpoint-meta.js";
 import type { VAE, VaeConfig } from "../vae/model.js";
 import type { Trainer, TrainerState } from "../vae/train.js";
@@ -31,7 +31,7 @@ const jsonField = (metadata: Record<string, string>, key: string, path: string):
   try {
     return JSON.parse(metadata[key]);
   } catch (e) {
-    throw new Error(`${path}: metadata "${key}" is not valid JSON (${(e as Error).message})`);
+    throw new Error(`${path}: metadata "${key}" is not valid JSON (${oneLine((e as Error).message)})`);
   }
 };
 
@@ -75,6 +75,8 @@ export function readTrainState(path: string): TrainCheckpoint & { restore(traine
   const { metadata } = decodeSafetensors(bytes, path);
   if (metadata.format !== TRAIN_FORMAT) throw new Error(`${path}: not a train state (format ${JSON.stringify(metadata.format)}, expected "${TRAIN_FORMAT}")`);
   const state: TrainerState = jsonField(metadata, "state", path);
+  const bad = trainerStateProblem(state);
+  if (bad) throw new Error(`${path}: metadata "state" is not a trainer state: ${oneLine(bad)}`);
   return {
     config: jsonField(metadata, "config", path),
     hyper: jsonField(metadata, "hyper", path),
@@ -82,9 +84,33 @@ export function readTrainState(path: string): TrainCheckpoint & { restore(traine
     elapsed: Number(metadata.elapsed) || 0,
     restore(trainer) {
       loadParameters(bytes, trainer.tensors(), path);
-      trainer.setState(state);
+      try {
+        trainer.setState(state);
+      } catch (e) {
+        throw new Error(`${path}: ${oneLine((e as Error).message)}`);
+      }
     },
   };
+}
+
+/** What is wrong with a parsed TrainerState (see Trainer.getState), or undefined. */
+function trainerStateProblem(state: unknown): string | undefined {
+  const got = (v: unknown) => String(JSON.stringify(v)).replace(/^(.{60}).+$/s, "$1…");
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return `expected an object, got ${got(state)}`;
+  const st = state as Record<string, unknown>;
+  for (const key of ["epoch", "batch", "t", "seen"]) {
+    if (!Number.isSafeInteger(st[key]) || (st[key] as number) < 0) return `${key} must be a non-negative integer, got ${got(st[key])}`;
+  }
+  if (!Number.isFinite(st.elboSum)) return `elboSum must be a finite number, got ${got(st.elboSum)}`;
+  for (const key of ["shuffleRng", "epsRng"]) {
+    const rng = st[key] as { s?: unknown; spare?: unknown } | null;
+    const s = rng?.s;
+    if (!Array.isArray(s) || s.length !== 4 || !s.every((v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 32) || s.every((v) => (v | 0) === 0)) {
+      return `${key}.s must be 4 32-bit integers, not all zero, got ${got(s)}`;
+    }
+    if (rng!.spare !== null && !Number.isFinite(rng!.spare)) return `${key}.spare must be null or a finite number, got ${got(rng!.spare)}`;
+  }
+  return undefined;
 }
 
 export function readMetrics(path: string): Record<string, number>[] {

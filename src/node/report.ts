@@ -1,6 +1,4 @@
 import { writeFileAtomic } from "./atomic.js";
-import * as vega from "vega";
-import * as vegaLite from "vega-lite";
 import type { TopLevelSpec } from "vega-lite";
 import { imageGridPng } from "./png.js";
 
@@ -29,8 +27,23 @@ function fmt(x: number, digits = 2): string {
   return Number.isFinite(x) ? x.toFixed(digits) : String(x);
 }
 
+// vega and vega-lite draw the charts. They are optional peer dependencies (about 11 MB that only the
+// report needs), imported on first use.
+let charting: Promise<{ vega: typeof import("vega"); vegaLite: typeof import("vega-lite") }> | undefined;
+function loadCharting(): NonNullable<typeof charting> {
+  return (charting ??= Promise.all([import("vega"), import("vega-lite")]).then(
+    ([vega, vegaLite]) => ({ vega, vegaLite }),
+    (e: NodeJS.ErrnoException) => {
+      charting = undefined;
+      if (e?.code !== "ERR_MODULE_NOT_FOUND" || !/vega/.test(e.message)) throw e;
+      throw new Error("report: the charts need the packages vega and vega-lite (optional dependencies of tsgrad-vae), which are not installed; run `npm install vega vega-lite`");
+    },
+  ));
+}
+
 /** Compiles a vega-lite spec, fills its named data sets and renders it to an SVG string in Node. */
 async function toSvg(spec: TopLevelSpec, data: Record<string, object[]> = {}): Promise<string> {
+  const { vega, vegaLite } = await loadCharting();
   const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
   for (const [name, values] of Object.entries(data)) view.data(name, values);
   try {

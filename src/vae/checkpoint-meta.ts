@@ -4,7 +4,7 @@
 //   config  JSON of the VaeConfig
 //   epoch, step, hyper  (written by training) epochs done, Adam steps, JSON of the run's options
 import { loadParameters, saveParameters } from "../nn/checkpoint.js";
-import { decodeSafetensors } from "../nn/safetensors.js";
+import { decodeSafetensors, oneLine } from "../nn/safetensors.js";
 import { VAE, seedConfig, type VaeConfig } from "./model.js";
 
 export const MODEL_FORMAT = "tsgrad-vae/1";
@@ -41,12 +41,26 @@ export function modelFromBytes(bytes: Uint8Array, source = "checkpoint"): { mode
     const latent = tensors["decoder.layers.0.weight"]?.shape[1] ?? seedConfig.latent;
     config = { ...seedConfig, inputSize: w0.shape[1], hidden: w0.shape[0], latent, encoderVariance: w1.shape[0] === 2 * latent ? "learned" : seedConfig.encoderVariance };
   }
+  // Before allocating the model: a config that asks for more parameters than the file holds values (a
+  // corrupted "hidden", say) is refused here rather than by a multi-gigabyte allocation.
+  const shown = oneLine(String(metadata.config)).replace(/^(.{160}).+$/, "$1…");
+  const held = Object.values(tensors).reduce((n, t) => n + t.data.length, 0);
+  const needed = parameterCount({ ...seedConfig, ...(typeof config === "object" ? config : {}) });
+  if (needed > held) {
+    throw new Error(`${source}: config ${shown} needs ${needed} parameters, the file holds ${held} values`);
+  }
   let model: VAE;
   try {
     model = new VAE(config);
   } catch (e) {
-    throw new Error(`${source}: bad config ${metadata.config}: ${(e as Error).message}`);
+    throw new Error(`${source}: bad config ${shown}: ${oneLine((e as Error).message)}`);
   }
   loadParameters(bytes, model.namedParameters(), source, metadata.format === TRAIN_FORMAT);
   return { model, metadata };
+}
+
+/** Weights and biases of the encoder D → H → d (2d if learned) and the decoder d → H → D; NaN if the sizes are not numbers. */
+function parameterCount({ inputSize: D, hidden: H, latent: d, encoderVariance }: VaeConfig): number {
+  const out = encoderVariance === "learned" ? 2 * d : d;
+  return D * H + H + H * out + out + d * H + H + H * D + D;
 }

@@ -1,11 +1,11 @@
-// The three log-densities of MATH.md ("The log-densities", seed part 1), batched over rows.
+// The three log-densities of docs/derivation.md ("The log-densities", seed part 1), batched over rows.
 import { bernoulliLogLikelihood, sum } from "../autograd/index.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export const LOG_2PI = Math.log(2 * Math.PI);
 
 /**
- * MATH.md (1): log N(z; 0, I) = -½ z·z - (d/2) log 2π, one value per row of z [B, d].
+ * docs/derivation.md (1): log N(z; 0, I) = -½ z·z - (d/2) log 2π, one value per row of z [B, d].
  * Its gradient in z is -z.
  */
 export function logStandardNormal(z: Tensor): Tensor {
@@ -14,7 +14,7 @@ export function logStandardNormal(z: Tensor): Tensor {
 }
 
 /**
- * MATH.md (2): log p(x|z) = Σ_j x_j log f_j + (1 - x_j) log(1 - f_j) with f = σ(l), written stably as
+ * docs/derivation.md (2): log p(x|z) = Σ_j x_j log f_j + (1 - x_j) log(1 - f_j) with f = σ(l), written stably as
  * Σ_j x_j l_j - softplus(l_j): since log σ(l) = l - softplus(l) and log(1 - σ(l)) = -softplus(l),
  * x log σ(l) + (1-x) log(1-σ(l)) = x l - softplus(l). Never log(sigmoid(·)). Its gradient in l is x - σ(l).
  * Logits [..., B, D], pixels x [B, D] (repeated over the leading axes); sums over the last axis.
@@ -25,7 +25,7 @@ export function logBernoulli(x: Tensor, logits: Tensor): Tensor {
 }
 
 /**
- * MATH.md (3): log N(z; g, σ²I) = -(1/(2σ²)) ‖z - g‖² - (d/2) log 2π - (d/2) log σ², per row.
+ * docs/derivation.md (3): log N(z; g, σ²I) = -(1/(2σ²)) ‖z - g‖² - (d/2) log 2π - (d/2) log σ², per row.
  * `variance` is the seed's fixed σ² (a number) or, for a learned encoder, a tensor of per-dimension
  * log-variances: then log N = Σ_i -(z_i - g_i)²/(2σ_i²) - ½ log 2π - ½ log σ_i².
  * Gradients: in z, -(z - g)/σ²; in g, (z - g)/σ².

@@ -1,4 +1,4 @@
-// The ELBO of MATH.md and its estimators (seed parts 1 and 2), batched: x is [B, D].
+// The ELBO of docs/derivation.md and its estimators (seed parts 1 and 2), batched: x is [B, D].
 import { logsumexp, mean, noGrad, sum } from "../autograd/index.js";
 import { allocate, type DType } from "../tensor/dtype.js";
 import { Random } from "../tensor/random.js";
@@ -6,13 +6,13 @@ import { Tensor } from "../tensor/tensor.js";
 import { LOG_2PI, logBernoulli, logDiagNormal, logStandardNormal } from "./densities.js";
 import type { VAE } from "./model.js";
 
-/** MATH.md "The ELBO": C = (d/2) log σ² (for d = 2, σ² = 0.01: log 0.01 ≈ -4.605170). */
+/** docs/derivation.md "The ELBO": C = (d/2) log σ² (for d = 2, σ² = 0.01: log 0.01 ≈ -4.605170). */
 export function elboConstant(d: number, variance: number): number {
   return (d / 2) * Math.log(variance);
 }
 
 /**
- * MATH.md part 1, the simplified bracket: -½ z·z + log p(x|z) + (1/(2σ²)) ‖z - g‖², per row.
+ * docs/derivation.md part 1, the simplified bracket: -½ z·z + log p(x|z) + (1/(2σ²)) ‖z - g‖², per row.
  * The (d/2) log 2π of p(z) and q(z|x) cancel, so ELBO(x) = E_q[bracket] + C.
  */
 export function part1Bracket(model: VAE, x: Tensor, z: Tensor, g: Tensor, variance: number): Tensor {
@@ -22,7 +22,7 @@ export function part1Bracket(model: VAE, x: Tensor, z: Tensor, g: Tensor, varian
 }
 
 /**
- * MATH.md part 2, the reparameterized bracket: with z = g + σε, (1/(2σ²))‖z - g‖² = ½‖ε‖², so
+ * docs/derivation.md part 2, the reparameterized bracket: with z = g + σε, (1/(2σ²))‖z - g‖² = ½‖ε‖², so
  * bracket = -½ ‖g + σε‖² + log p(x | g + σε) + ½ ‖ε‖²; ELBO(x) = E_ε[bracket] + C.
  */
 export function part2Bracket(model: VAE, x: Tensor, g: Tensor, eps: Tensor, variance: number): Tensor {
@@ -53,7 +53,7 @@ export interface ElboSamples {
 /**
  * The reparameterized Monte Carlo terms of ELBO(x) = E_q[log p(z) + log p(x|z) - log q(z|x)] for
  * draws eps [K, B, d]: z = g(x) + σ ⊙ ε, and -log q(z|x) = ½‖ε‖² + (d/2) log 2π + ½ Σ_i log σ_i²
- * (MATH.md part 2: the q-term is exactly ½‖ε‖² plus constants). Differentiable in every parameter.
+ * (docs/derivation.md part 2: the q-term is exactly ½‖ε‖² plus constants). Differentiable in every parameter.
  */
 export function elboSamples(model: VAE, x: Tensor, eps: Tensor): ElboSamples {
   const [k, b, d] = eps.shape;
@@ -72,7 +72,7 @@ export function elboSamples(model: VAE, x: Tensor, eps: Tensor): ElboSamples {
 }
 
 /**
- * KL(q ‖ p) per image, in closed form (MATH.md "Closed forms"): ½ Σ_i (σ_i² + g_i² - 1 - log σ_i²);
+ * KL(q ‖ p) per image, in closed form (docs/derivation.md "Closed forms"): ½ Σ_i (σ_i² + g_i² - 1 - log σ_i²);
  * for the seed's fixed σ², ½ (dσ² + g·g - d - d log σ²) = ½ g·g + 3.615170.
  */
 export function analyticKl(g: Tensor, variance: number | Tensor): Tensor {

@@ -22,7 +22,7 @@ export function parseIdx(bytes: Uint8Array, source: string): { dims: number[]; d
   return { dims, data: bytes.subarray(start) };
 }
 
-/** Binarizes pixels as MATH.md does: 1 if p > 127 else 0. */
+/** Binarizes pixels as docs/derivation.md does: 1 if p > 127 else 0. */
 export function binarize(pixels: Uint8Array): Float32Array {
   return binarizeInto(new Float32Array(pixels.length), pixels);
 }

@@ -1,4 +1,4 @@
-// The seed model of MATH.md ("The model", seed part 1): decoder f(z) = σ(l(z)), encoder g(x).
+// The seed model of docs/derivation.md ("The model", seed part 1): decoder f(z) = σ(l(z)), encoder g(x).
 import { noGrad } from "../autograd/index.js";
 import { MLP, type Activation } from "../nn/layers.js";
 import { Random } from "../tensor/random.js";

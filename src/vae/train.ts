@@ -1,4 +1,4 @@
-// Minibatch training of the VAE with Adam and MATH.md part 2's estimator (one ε per image per step),
+// Minibatch training of the VAE with Adam and docs/derivation.md part 2's estimator (one ε per image per step),
 // and evaluation of the bounds over a data set in batches. Images are binarized pixels in one
 // Float32Array, row after row of D values. Browser-safe (no Node imports), so a Web Worker can run it.
 import { noGrad } from "../autograd/index.js";
@@ -183,7 +183,7 @@ export interface EvalOptions {
 export const EVAL_SEED = 12345;
 
 /**
- * The mean over images of the Monte Carlo ELBO (MATH.md part 2) with K draws per image, in nats per
+ * The mean over images of the Monte Carlo ELBO (docs/derivation.md part 2) with K draws per image, in nats per
  * image. With K = 1 the draws follow the images in order, so the result does not depend on batchSize.
  */
 export function evaluateElbo(model: VAE, images: Float32Array, options: EvalOptions = {}): number {
@@ -195,7 +195,7 @@ export function evaluateElbo(model: VAE, images: Float32Array, options: EvalOpti
 }
 
 /**
- * The mean over images of the importance-weighted bound with K draws each (`iwae`, MATH.md's ELBO at
+ * The mean over images of the importance-weighted bound with K draws each (`iwae`, docs/derivation.md's ELBO at
  * K = 1), in batches of at most ~4M pixel logits to bound memory.
  */
 export function evaluateIwae(model: VAE, images: Float32Array, options: EvalOptions = {}): number {
