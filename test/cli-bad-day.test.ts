@@ -323,14 +323,20 @@ describe("smaller things (issue 9, item 7)", () => {
     expect(existsSync(at("neg"))).toBe(false);
   });
 
-  it("eval and the report's summary give the ELBO and the IWAE bound of the same first N test images, each with its count", async () => {
+  /** A one-epoch run and its report (rendered once, for the two tests below). */
+  let reported: Promise<{ dir: string; report: Done }> | undefined;
+  const reportedRun = () => (reported ??= (async () => {
     const dir = at("bounds");
     expect((await inProcess(["train", "--out", dir, "--epochs", "1", ...TINY])).code).toBe(0);
+    return { dir, report: await inProcess(["report", "--run", dir, "--iwae", "5", "--iwae-images", "10"]) };
+  })());
+
+  it("eval and the report's summary give the ELBO and the IWAE bound of the same first N test images, each with its count", async () => {
+    const { dir, report } = await reportedRun();
     const model = path.join(dir, "model.safetensors");
-    const [evaluated, firstTen, report] = await Promise.all([
+    const [evaluated, firstTen] = await Promise.all([
       inProcess(["eval", "--checkpoint", model, "--limit", "40", "--iwae", "5", "--iwae-images", "10", "--json"]),
       inProcess(["eval", "--checkpoint", model, "--limit", "10", "--iwae", "0", "--json"]),
-      inProcess(["report", "--run", dir, "--iwae", "5", "--iwae-images", "10"]),
     ]);
     const e = JSON.parse(evaluated.out);
     // The ELBO beside the IWAE bound is that of the IWAE's 10 images: eval --limit 10 computes it on its own.
@@ -345,7 +351,7 @@ describe("smaller things (issue 9, item 7)", () => {
   }, 20_000);
 
   it("the report's manifold has axes: each column's z₁ and each row's z₂, SciPy's ndtri of the grid's probabilities", async () => {
-    const dir = at("bounds"); // trained by the test above
+    const { dir } = await reportedRun();
     const html = readFileSync(path.join(dir, "report.html"), "utf8");
     // scipy.special.ndtri(0.05 + i·0.9/19) for i = 0..19, rounded to 2 decimals.
     const ndtri = [-1.64, -1.3, -1.06, -0.87, -0.71, -0.56, -0.43, -0.3, -0.18, -0.06, 0.06, 0.18, 0.3, 0.43, 0.56, 0.71, 0.87, 1.06, 1.3, 1.64];
