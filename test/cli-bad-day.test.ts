@@ -142,6 +142,10 @@ describe("one train process per run directory (issue 9, item 5)", () => {
     const again = await run(["train", "--out", dir, "--epochs", "1", ...TINY]);
     expect([again.code, again.err]).toEqual([2, `vae train: error: ${dir} already holds a training run (${dir}/train-state.safetensors); continue it with --resume, or replace it with --force\n`]);
     expect(files(dir)).toEqual(before);
+    const file = at("not-a-dir");
+    writeFileSync(file, "");
+    const onFile = await inProcess(["train", "--out", file, "--epochs", "1"]);
+    expect([onFile.code, onFile.err]).toEqual([2, `vae train: error: --out ${file} is a file; give a directory for the run (created if missing)\n`]);
     const both = await inProcess(["train", "--out", dir, "--resume", "--force"]);
     expect([both.code, both.err]).toEqual([2, "vae train: error: --resume continues the run in DIR and --force replaces it: give one of them\n"]);
     const forced = await run(["train", "--out", dir, "--epochs", "1", ...TINY, "--force"]);

@@ -1,6 +1,6 @@
 // The `train` command: minibatch Adam with per-epoch evaluation, checkpoints, Ctrl-C and --resume.
 import { backendInfo } from "../tensor/backend.js";
-import { existsSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, rmdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { VAE } from "../vae/model.js";
 import { DivergenceError, Trainer, evaluateElbo, trainLoop, type StepResult } from "../vae/train.js";
@@ -45,6 +45,7 @@ export async function train(values: Values, io: Io): Promise<number> {
   const files = runFiles(dir);
   const epochs = intOption(values, "epochs", 10, 1);
   if (values.resume && values.force) throw new UsageError("--resume continues the run in DIR and --force replaces it: give one of them");
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file; give a directory for the run (created if missing)`);
   // One train process per run directory: the lock holds its pid.
   const created = !existsSync(dir);
   const lock = acquireLock(join(dir, "train.lock"), `the run directory ${dir}`);
