@@ -312,7 +312,6 @@ describe("smaller things (issue 9, item 7)", () => {
     const e = JSON.parse(evaluated.out);
     // The ELBO beside the IWAE bound is that of the IWAE's 10 images: eval --limit 10 computes it on its own.
     expect(e.elboOnIwaeImages).toBe(JSON.parse(firstTen.out).testElbo);
-    expect(e.iwae).toBeGreaterThan(e.elboOnIwaeImages);
     expect(report.code, report.err).toBe(0);
     const html = readFileSync(path.join(dir, "report.html"), "utf8");
     const row = (label: string) => new RegExp(`<tr><th>${label}</th><td>(-?\\d+\\.\\d\\d)</td></tr>`).exec(html)?.[1];
