@@ -208,6 +208,24 @@ describe("signals (issue 9, item 6)", () => {
     expect(readFileSync(path.join(stopped, "model.safetensors"))).toEqual(readFileSync(path.join(straight, "model.safetensors")));
   });
 
+  it("npm run vae -- train sent SIGTERM through npm saves and stops its node process", async () => {
+    const dir = at("npm-term");
+    const npm = spawn("npm", ["run", "vae", "--", "train", "--out", dir, "--epochs", "100000", ...TINY], { cwd: ROOT, env });
+    let err = "";
+    npm.stderr!.on("data", (d) => void (err += d));
+    try {
+      await expect.poll(() => err, { timeout: 20_000 }).toContain("batch 1/4");
+      npm.kill("SIGTERM");
+      // npm's sh dies without passing SIGTERM on; train sees its parent gone and stops as on SIGTERM.
+      await expect.poll(() => pidsOf(`train --out ${dir} `).length, { timeout: 5_000 }).toBe(0);
+      expect(existsSync(path.join(dir, "train-state.safetensors"))).toBe(true);
+      expect(existsSync(path.join(dir, "train.lock"))).toBe(false);
+    } finally {
+      for (const pid of pidsOf(`train --out ${dir} `)) process.kill(pid, "SIGKILL");
+      npm.kill("SIGKILL");
+    }
+  }, 30_000);
+
   it("npm run explore sent SIGTERM through npm stops its server and its node process", async () => {
     const port = await freePort();
     const npm = spawn("npm", ["run", "explore", "--", "--port", String(port), "--points", "10"], { cwd: ROOT, env });
