@@ -37,7 +37,7 @@ type Hyper = { hidden: number; "learned-variance": boolean; batch: number; lr: n
 
 const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`);
 
-/** The one-draw ELBO of a decoder that says p = ½ for every pixel is −D·log 2: a train ELBO below twice that is diverging. */
+/** A decoder that says p = ½ for every pixel has log p(x|z) = −D·log 2, and an ELBO below that: a train ELBO below twice it is diverging. */
 const divergingBelow = (D: number) => -2 * D * Math.LN2;
 
 export async function train(values: Values, io: Io): Promise<number> {
@@ -199,7 +199,7 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
         };
         metrics.push(line);
         if (trainElbo < divergingBelow(model.config.inputSize)) {
-          io.err(`warning: epoch ${epoch}'s train ELBO ${trainElbo.toPrecision(4)} is far below ${(-model.config.inputSize * Math.LN2).toFixed(1)}, the ELBO of guessing p = ½ for every pixel: the run is diverging; try a smaller --lr (this run: --lr ${hyper.lr})\n`);
+          io.err(`warning: epoch ${epoch}'s train ELBO ${trainElbo.toPrecision(4)} is far below ${(-model.config.inputSize * Math.LN2).toFixed(1)} = −${model.config.inputSize}·log 2, the log-likelihood of guessing p = ½ for every pixel: the run is diverging; try a smaller --lr (this run: --lr ${hyper.lr})\n`);
         }
         writeMetrics(files.metrics, metrics);
         saveModel(files.model, model, { epoch, step: trainer.optimizer.t, hyper });
