@@ -6,7 +6,7 @@ import { estimateElbo } from "../src/vae/elbo.js";
 import { binarize } from "../src/vae/idx.js";
 import { VAE } from "../src/vae/model.js";
 import { normalQuantile, quantileGrid } from "../src/vae/quantile.js";
-import { Trainer, evaluateElbo, evaluateIwae, trainLoop, type TrainOptions } from "../src/vae/train.js";
+import { DivergenceError, Trainer, evaluateElbo, evaluateIwae, trainLoop, type TrainOptions } from "../src/vae/train.js";
 import { loadMnist } from "../src/node/mnist.js";
 
 const D = 784;
@@ -70,6 +70,53 @@ describe("training", () => {
     expect(resumed.optimizer.t).toBe(12);
     expect(params(resumed.model)).toEqual(params(straight.model));
     expect(resumed.getState()).toEqual(straight.getState());
+  });
+});
+
+describe("a step that goes non-finite (issue 9, item 2)", () => {
+  it("Trainer.step names the parameter whose gradient is not finite and throws before Adam changes anything", () => {
+    const images = train.subarray(0, 100 * D);
+    const trainer = new Trainer(new VAE({ hidden: 8 }, { seed: 1 }), images, { batchSize: 50, lr: 1e-3, seed: 1 });
+    trainer.step();
+    const before = [...trainer.tensors()].map(([name, t]) => [name, Array.from(t.data)]);
+    const backward = Tensor.prototype.backward;
+    Tensor.prototype.backward = function (this: Tensor, g?: Tensor) {
+      backward.call(this, g);
+      trainer.optimizer.params.get("encoder.layers.1.bias")!.grad!.data[1] = -Infinity; // a gradient gone bad, the loss still finite
+    };
+    try {
+      let error: unknown;
+      try {
+        trainer.step();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(DivergenceError);
+      expect((error as DivergenceError).what).toBe("the gradient of encoder.layers.1.bias");
+      expect((error as Error).message).toBe(
+        "training diverged at epoch 1, batch 2/2: the gradient of encoder.layers.1.bias is -Infinity; the parameters are left as they were before this step; try a smaller learning rate than 0.001",
+      );
+    } finally {
+      Tensor.prototype.backward = backward;
+    }
+    expect([...trainer.tensors()].map(([name, t]) => [name, Array.from(t.data)])).toEqual(before);
+    expect(trainer.optimizer.t).toBe(1);
+  });
+
+  it("a weight gradient gone bad while its bias gradient is finite (float32 overflow of xᵀδ) is caught at the next step's loss", () => {
+    const images = train.subarray(0, 150 * D);
+    const trainer = new Trainer(new VAE({ hidden: 8 }, { seed: 1 }), images, { batchSize: 50, lr: 1e-3, seed: 1 });
+    const backward = Tensor.prototype.backward;
+    Tensor.prototype.backward = function (this: Tensor, g?: Tensor) {
+      backward.call(this, g);
+      trainer.optimizer.params.get("decoder.layers.0.weight")!.grad!.data[0] = Infinity;
+    };
+    try {
+      trainer.step(); // only bias gradients are checked: Adam's update turns the weight into NaN
+      expect(() => trainer.step()).toThrow("training diverged at epoch 1, batch 2/3: the loss (the negative ELBO) is NaN");
+    } finally {
+      Tensor.prototype.backward = backward;
+    }
   });
 });
 

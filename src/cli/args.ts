@@ -26,13 +26,24 @@ export function helpText({ name, summary, options }: Command): string {
   return `usage: npm run vae -- ${name} [options]\n\n${summary}\n\noptions:\n${lines.map(([l, h]) => `  ${l.padEnd(width)}${h}`).join("\n")}\n`;
 }
 
+/** A negative number such as -1, -0.5 or -1e3: after an option that takes a value, it is that value. */
+const NEGATIVE_NUMBER = /^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** Parses argv for `command`; null when --help was asked for (the caller prints helpText). */
 export function parseCommand(command: Command, argv: string[]): Values | null {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
   for (const [key, o] of Object.entries(command.options)) options[key] = { type: o.value ? "string" : "boolean", ...(o.short && { short: o.short }) };
+  // parseArgs takes "-1" in `--epochs -1` for an option; join such pairs as `--epochs=-1` so that the
+  // range check, not the parser, rejects the value.
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const key = argv[i].startsWith("--") ? argv[i].slice(2) : undefined;
+    if (key !== undefined && command.options[key]?.value && NEGATIVE_NUMBER.test(argv[i + 1] ?? "")) args.push(`${argv[i]}=${argv[++i]}`);
+    else args.push(argv[i]);
+  }
   let values: Values;
   try {
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Values;
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as Values;
   } catch (e) {
     const { code, message } = e as { code?: string; message: string };
     if (!code?.startsWith("ERR_PARSE_ARGS")) throw e;
@@ -55,7 +66,8 @@ export function intOption(values: Values, key: string, fallback: number, min = 0
   if (raw === undefined) return fallback;
   const v = Number(raw);
   if (typeof raw !== "string" || !/^[+-]?\d+$/.test(raw.trim()) || v < min || v > max) {
-    throw new UsageError(`--${key} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`}, got ${JSON.stringify(raw)}`);
+    const kind = max !== Number.MAX_SAFE_INTEGER ? `an integer in ${min}..${max}` : min === 1 ? "a positive integer" : min === 0 ? "a non-negative integer" : `an integer ≥ ${min}`;
+    throw new UsageError(`--${key} must be ${kind}, got ${shown(raw)}`);
   }
   return v;
 }
@@ -65,9 +77,12 @@ export function positiveOption(values: Values, key: string, fallback: number): n
   const raw = values[key];
   if (raw === undefined) return fallback;
   const v = Number(raw);
-  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) || v <= 0) throw new UsageError(`--${key} must be a positive number, got ${JSON.stringify(raw)}`);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) || v <= 0) throw new UsageError(`--${key} must be a positive number, got ${shown(raw)}`);
   return v;
 }
+
+/** A value as typed when it is one plain word (-1, 1e30), else quoted. */
+const shown = (raw: unknown) => (typeof raw === "string" && /^[\w.+-]+$/.test(raw) ? raw : JSON.stringify(raw));
 
 export function choiceOption<T extends string>(values: Values, key: string, choices: readonly T[], fallback: T): T {
   const raw = values[key];

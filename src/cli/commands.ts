@@ -23,7 +23,7 @@ export interface Io {
 
 export const DEFAULTS = { seed: 0, hidden: 500, sampleSeed: 1, samples: 1000, iwae: 500, iwaeImages: 100 };
 
-/** Binarized images (MATH.md: 1 if p > 127) and labels of a split, optionally its first `limit`. */
+/** Binarized images (docs/derivation.md: 1 if p > 127) and labels of a split, optionally its first `limit`. */
 export function loadImages(split: Split, limit?: number) {
   const m = loadMnist(split, { limit });
   return { images: binarize(m.images), labels: m.labels, count: m.count };
@@ -35,13 +35,28 @@ const modelOptions = {
   "learned-variance": { help: "the encoder also outputs log σ² (instead of the seed's fixed σ² = 0.01)" },
 };
 
+const allowNonFiniteOption = {
+  "allow-non-finite": { help: "load a checkpoint holding NaN or ±Infinity (as a diverged run leaves), to inspect it; refused by default" },
+};
+
+/** Loads --checkpoint (or `path`), refusing non-finite values unless --allow-non-finite; warns when it lets them in. */
+function loadChecked(path: string, values: Values, io: Io) {
+  const allowNonFinite = values["allow-non-finite"] === true;
+  const loaded = loadModel(path, { allowNonFinite });
+  if (allowNonFinite) {
+    const bad = [...loaded.model.namedParameters()].filter(([, p]) => !p.data.every(Number.isFinite)).map(([name]) => name);
+    if (bad.length > 0) io.err(`warning: ${path}: ${bad.join(", ")} hold${bad.length === 1 ? "s" : ""} NaN or ±Infinity (loaded with --allow-non-finite), so the bounds computed from it are not finite\n`);
+  }
+  return loaded;
+}
+
 /** A model from --checkpoint, or fresh from --seed, --hidden and --learned-variance. */
-function modelFrom(values: Values): { model: VAE; source: string; metadata?: Record<string, string> } {
+function modelFrom(values: Values, io: Io): { model: VAE; source: string; metadata?: Record<string, string> } {
   const checkpoint = stringOption(values, "checkpoint");
   if (checkpoint !== undefined) {
     const clash = ["seed", "hidden", "learned-variance"].find((k) => values[k] !== undefined);
     if (clash) throw new UsageError(`--${clash} describes a fresh model and cannot be combined with --checkpoint`);
-    const { model, metadata } = loadModel(checkpoint);
+    const { model, metadata } = loadChecked(checkpoint, values, io);
     return { model, source: checkpoint + (metadata.epoch ? ` (epoch ${metadata.epoch})` : ""), metadata };
   }
   const seed = intOption(values, "seed", DEFAULTS.seed, 0, SEED_MAX);
@@ -59,7 +74,7 @@ export const initCommand: Command = {
 
 export function init(values: Values, io: Io): number {
   const out = stringOption(values, "out", true);
-  const { model, source } = modelFrom(values);
+  const { model, source } = modelFrom(values, io);
   saveModel(out, model);
   const n = [...model.namedParameters().values()].reduce((a, p) => a + p.size, 0);
   io.out(`wrote ${out}: ${source}, ${n} parameters\n`);
@@ -72,6 +87,7 @@ export const elboCommand: Command = {
   options: {
     checkpoint: { value: "FILE", help: "model to evaluate (default: a fresh model from --seed/--hidden)" },
     ...modelOptions,
+    ...allowNonFiniteOption,
     index: { value: "I", help: "image index (default 0, a 5 in the training set)" },
     split: { value: "train|test", help: "data set (default train)" },
     samples: { value: "K", help: `draws of ε (default ${DEFAULTS.samples})` },
@@ -85,7 +101,7 @@ export function elbo(values: Values, io: Io): number {
   const index = intOption(values, "index", 0);
   const k = intOption(values, "samples", DEFAULTS.samples, 2);
   const sampleSeed = intOption(values, "sample-seed", DEFAULTS.sampleSeed, 0, SEED_MAX);
-  const { model, source } = modelFrom(values);
+  const { model, source } = modelFrom(values, io);
   const data = loadMnist(split);
   if (index >= data.count) throw new UsageError(`--index must be in 0..${data.count - 1} for the ${split} split, got ${index}`);
   const D = model.config.inputSize;
@@ -120,6 +136,7 @@ export const evalCommand: Command = {
     "iwae-images": { value: "N", help: `first N test images for the IWAE bound (default ${DEFAULTS.iwaeImages})` },
     out: { value: "FILE", help: "also write the result as JSON to FILE" },
     json: { help: "print one JSON object" },
+    ...allowNonFiniteOption,
   },
 };
 
@@ -129,13 +146,15 @@ export function evaluate(values: Values, io: Io): number {
   const limit = values.limit === undefined ? undefined : intOption(values, "limit", 0, 1);
   const iwaeK = intOption(values, "iwae", DEFAULTS.iwae, 0);
   const iwaeImages = intOption(values, "iwae-images", DEFAULTS.iwaeImages, 1);
-  const { model, metadata } = loadModel(checkpoint);
+  const { model, metadata } = loadChecked(checkpoint, values, io);
   const test = loadImages("test", limit);
   const t0 = performance.now();
   const result: Record<string, unknown> = { checkpoint, epoch: numberOrNull(metadata.epoch), step: numberOrNull(metadata.step), testElbo: evaluateElbo(model, test.images, { samples }), samples, images: test.count };
   if (iwaeK > 0) {
     const n = Math.min(iwaeImages, test.count);
-    Object.assign(result, { iwae: evaluateIwae(model, test.images.subarray(0, n * model.config.inputSize), { samples: iwaeK }), iwaeK, iwaeImages: n });
+    const first = test.images.subarray(0, n * model.config.inputSize);
+    // The ELBO of the same images, so that the two bounds can be compared.
+    Object.assign(result, { iwae: evaluateIwae(model, first, { samples: iwaeK }), iwaeK, iwaeImages: n, elboOnIwaeImages: evaluateElbo(model, first, { samples }) });
   }
   result.seconds = (performance.now() - t0) / 1000;
   const out = stringOption(values, "out");
@@ -143,7 +162,10 @@ export function evaluate(values: Values, io: Io): number {
   if (values.json) io.out(JSON.stringify(result) + "\n");
   else {
     io.out(`test ELBO ${(result.testElbo as number).toFixed(2)} nats per image (${test.count} images, ${samples} draw${samples > 1 ? "s" : ""} of ε each)\n`);
-    if (iwaeK > 0) io.out(`IWAE bound ${(result.iwae as number).toFixed(2)} nats per image (K = ${iwaeK}, first ${result.iwaeImages} test images)\n`);
+    if (iwaeK > 0) {
+      const n = result.iwaeImages;
+      io.out(`IWAE bound ${(result.iwae as number).toFixed(2)} nats per image (K = ${iwaeK}, first ${n} test images; the ELBO of the same ${n} images is ${(result.elboOnIwaeImages as number).toFixed(2)})\n`);
+    }
     if (out) io.out(`wrote ${out}\n`);
   }
   return 0;
@@ -159,6 +181,7 @@ export const reportCommand: Command = {
     out: { value: "FILE", help: "where to write the report (default DIR/report.html)" },
     iwae: { value: "K", help: "importance samples per image, if DIR/eval.json is missing or stale (default 100)" },
     "iwae-images": { value: "N", help: "test images for that IWAE bound (default 100)" },
+    ...allowNonFiniteOption,
   },
 };
 
@@ -171,11 +194,12 @@ export async function report(values: Values, io: Io): Promise<number> {
   const iwaeK = intOption(values, "iwae", 100, 0);
   const iwaeImages = intOption(values, "iwae-images", 100, 1);
   const metrics = readMetrics(files.metrics);
-  const { model, metadata } = loadModel(files.model);
+  const { model, metadata } = loadChecked(files.model, values, io);
   const { inputSize: D, latent } = model.config;
   if (latent !== 2) throw new Error(`${files.model}: the report's manifold needs a 2-D latent space, the model has ${latent}`);
   const side = Math.round(Math.sqrt(D));
   const test = loadImages("test");
+  const grid = quantileGrid(GRID);
   const probabilities = (z: Float32Array) => Float32Array.from(model.decode(new Tensor(z, [z.length / latent, latent])).data);
 
   const recon = test.images.slice(0, 10 * D);
@@ -183,7 +207,7 @@ export async function report(values: Values, io: Io): Promise<number> {
   const data: ReportData = {
     metrics: metrics.map(({ epoch, trainElbo, testElbo, seconds }) => ({ epoch, trainElbo, testElbo, seconds })),
     latent: { means: encoderMeans(model, test.images), labels: test.labels },
-    manifold: { images: probabilities(quantileGrid(GRID)), grid: GRID, side },
+    manifold: { images: probabilities(grid), grid: GRID, side, z: Array.from({ length: GRID }, (_, j) => grid[2 * j]) },
     reconstructions: { originals: recon, recon: probabilities(encoderMeans(model, recon)), count: 10, side },
     samples: { images: probabilities(Float32Array.from({ length: 100 * latent }, () => rng.normal())), count: 100, side },
     config: { ...model.config, ...parseJson(metadata.hyper), epochs: metrics.length, steps: numberOrNull(metadata.step), model: resolve(files.model) },
@@ -195,13 +219,17 @@ export async function report(values: Values, io: Io): Promise<number> {
 
   const last = metrics.at(-1);
   if (last) {
-    data.final = { testElbo: last.testElbo };
+    const testLimit = parseJson(metadata.hyper)["test-limit"];
+    data.final = { testElbo: last.testElbo, testImages: typeof testLimit === "number" ? testLimit : undefined };
     const saved = existsSync(files.eval) ? parseJson(readFileSync(files.eval, "utf8")) : {};
-    if (typeof saved.iwae === "number" && saved.step === numberOrNull(metadata.step)) {
-      Object.assign(data.final, { iwae: saved.iwae, iwaeK: saved.iwaeK, iwaeImages: saved.iwaeImages });
+    const first = (n: number) => test.images.subarray(0, n * D);
+    if (typeof saved.iwae === "number" && typeof saved.iwaeImages === "number" && saved.step === numberOrNull(metadata.step)) {
+      const n = Math.min(saved.iwaeImages, test.count);
+      const elboOnIwaeImages = typeof saved.elboOnIwaeImages === "number" ? saved.elboOnIwaeImages : evaluateElbo(model, first(n));
+      Object.assign(data.final, { iwae: saved.iwae, iwaeK: saved.iwaeK, iwaeImages: n, elboOnIwaeImages });
     } else if (iwaeK > 0) {
       const n = Math.min(iwaeImages, test.count);
-      Object.assign(data.final, { iwae: evaluateIwae(model, test.images.subarray(0, n * D), { samples: iwaeK }), iwaeK, iwaeImages: n });
+      Object.assign(data.final, { iwae: evaluateIwae(model, first(n), { samples: iwaeK }), iwaeK, iwaeImages: n, elboOnIwaeImages: evaluateElbo(model, first(n)) });
     }
   }
   data.title = `VAE on binarized MNIST: ${dir}`;

@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { UsageError, helpText, intOption, parseCommand, stringOption, type Command } from "./args.js";
+import { onStopRequest } from "./signals.js";
 import { DEFAULT_CHECKPOINT, DEFAULT_POINTS, DEFAULT_PORT, startExplorer, type Explorer } from "../node/explore.js";
 
 export const exploreCommand: Command = {
@@ -42,7 +43,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   try {
     const explorer = await explore(process.argv.slice(2));
     if (explorer) {
-      process.once("SIGINT", () => {
+      // Ctrl-C, SIGTERM, or the end of the `npm run explore` that started it, stop the server.
+      const unsubscribe = onStopRequest(() => {
+        unsubscribe();
         void explorer.close().then(() => process.exit(0));
       });
     }

@@ -1,9 +1,12 @@
 // The `train` command: minibatch Adam with per-epoch evaluation, checkpoints, Ctrl-C and --resume.
 import { backendInfo } from "../tensor/backend.js";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, rmdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { VAE } from "../vae/model.js";
-import { Trainer, evaluateElbo, trainLoop, type StepResult } from "../vae/train.js";
+import { DivergenceError, Trainer, evaluateElbo, trainLoop, type StepResult } from "../vae/train.js";
 import { readMetrics, readTrainState, runFiles, saveModel, saveTrainState, writeMetrics, type TrainCheckpoint } from "../node/checkpoint.js";
+import { acquireLock, processAlive } from "../node/lock.js";
+import { onStopRequest, type StopReason } from "./signals.js";
 import { SEED_MAX, UsageError, intOption, positiveOption, stringOption, type Command, type Values } from "./args.js";
 import { DEFAULTS, loadImages, type Io } from "./commands.js";
 
@@ -12,7 +15,8 @@ export const trainCommand: Command = {
   summary:
     "Train the VAE by minibatch Adam on the shuffled binarized training set (one draw of ε per image per step). After each epoch it\n" +
     "appends the train and test ELBO to DIR/metrics.jsonl and saves DIR/model.safetensors and DIR/train-state.safetensors.\n" +
-    "Ctrl-C saves the state after the current step; --resume continues exactly where it stopped.",
+    "Ctrl-C or SIGTERM saves the state after the current step; --resume continues exactly where it stopped. A step whose loss\n" +
+    "or gradient is not finite stops the run (exit code 1) and leaves the last checkpoint as it was.",
   options: {
     out: { value: "DIR", help: "run directory (required)" },
     epochs: { value: "E", help: "train until E epochs are done (default 10)" },
@@ -24,6 +28,7 @@ export const trainCommand: Command = {
     "test-limit": { value: "N", help: "evaluate on the first N test images (default all 10000)" },
     "learned-variance": { help: "the encoder also outputs log σ² (instead of the seed's fixed σ² = 0.01)" },
     resume: { help: "continue the run in DIR from DIR/train-state.safetensors" },
+    force: { help: "replace the run in DIR, if there is one (without --resume or --force, an existing run is refused)" },
   },
 };
 
@@ -32,10 +37,47 @@ type Hyper = { hidden: number; "learned-variance": boolean; batch: number; lr: n
 
 const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`);
 
+/** A decoder that says p = ½ for every pixel has log p(x|z) = −D·log 2, and an ELBO below that: a train ELBO below twice it is diverging. */
+const divergingBelow = (D: number) => -2 * D * Math.LN2;
+
 export async function train(values: Values, io: Io): Promise<number> {
   const dir = stringOption(values, "out", true);
   const files = runFiles(dir);
   const epochs = intOption(values, "epochs", 10, 1);
+  if (values.resume && values.force) throw new UsageError("--resume continues the run in DIR and --force replaces it: give one of them");
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file; give a directory for the run (created if missing)`);
+  // One train process per run directory: the lock holds its pid.
+  const created = !existsSync(dir);
+  const lock = acquireLock(join(dir, "train.lock"), `the run directory ${dir}`);
+  try {
+    if (lock.stale !== undefined) {
+      const removed = removeStaleTemporaries(dir);
+      io.err(`note: took over ${lock.path} from process ${lock.stale}, which is no longer running${removed ? ` (removed ${removed} partly written file${removed === 1 ? "" : "s"} it left)` : ""}\n`);
+    }
+    return await trainLocked(values, io, dir, files, epochs);
+  } finally {
+    lock.release();
+    if (created && readdirSync(dir).length === 0) rmdirSync(dir);
+  }
+}
+
+/** Removes the temporaries of writeFileAtomic (`<file>.<pid>.<random>.tmp`) left in `dir` by dead processes. */
+function removeStaleTemporaries(dir: string): number {
+  let removed = 0;
+  for (const name of readdirSync(dir)) {
+    const pid = /^(?:model\.safetensors|train-state\.safetensors|metrics\.jsonl)\.(\d+)\.\w+\.tmp$/.exec(name)?.[1];
+    if (pid === undefined || processAlive(Number(pid))) continue;
+    rmSync(join(dir, name), { force: true });
+    removed++;
+  }
+  return removed;
+}
+
+async function trainLocked(values: Values, io: Io, dir: string, files: ReturnType<typeof runFiles>, epochs: number): Promise<number> {
+  const existing = [files.state, files.model].find((f) => existsSync(f));
+  if (!values.resume && !values.force && existing) {
+    throw new UsageError(`${dir} already holds a training run (${existing}); continue it with --resume, or replace it with --force`);
+  }
   let saved: ReturnType<typeof readTrainState> | undefined;
   if (values.resume) {
     if (!existsSync(files.state)) throw new Error(`${files.state}: no train state to resume; start the run without --resume`);
@@ -77,7 +119,10 @@ export async function train(values: Values, io: Io): Promise<number> {
       return 0;
     }
   } else {
-    if (existsSync(files.state)) io.err(`note: starting a new run in ${dir}, replacing the one there (use --resume to continue it)\n`);
+    if (existing) {
+      io.err(`note: --force: replacing the run in ${dir}\n`);
+      for (const f of Object.values(files)) rmSync(f, { force: true });
+    }
     writeMetrics(files.metrics, []);
   }
   const { backend, threads } = backendInfo();
@@ -99,22 +144,29 @@ export async function train(values: Values, io: Io): Promise<number> {
     else io.err(`\r${line}\x1b[K${final ? "\n" : ""}`);
   };
 
-  let stop = false;
-  const onSigint = () => {
+  let stop: StopReason | undefined;
+  const said = { SIGINT: "Ctrl-C", SIGTERM: "SIGTERM", "npm ended": "the npm run that started it ended" };
+  const unsubscribe = onStopRequest((reason) => {
     if (stop) {
-      io.err("\nsecond Ctrl-C: exiting without saving\n");
-      process.exit(130);
+      if (reason === "npm ended") return;
+      io.err(`\nsecond ${said[reason]}: exiting without saving\n`);
+      rmSync(join(dir, "train.lock"), { force: true });
+      process.exit(reason === "SIGINT" ? 130 : 143);
     }
-    stop = true;
-    io.err("\nCtrl-C: stopping after this step (Ctrl-C again to quit without saving)\n");
-  };
-  process.on("SIGINT", onSigint);
+    stop = reason;
+    io.err(`\n${said[reason]}: stopping after this step${reason === "npm ended" ? "" : ` (${said[reason]} again to quit without saving)`}\n`);
+  });
   let result: "done" | "stopped";
+  const lastCheckpoint = () => {
+    if (!existsSync(files.state)) return "no checkpoint had been written yet";
+    const done = readTrainState(files.state).state.epoch;
+    return `the checkpoints in ${dir} are left as they were (${done} epoch${done === 1 ? "" : "s"} done)`;
+  };
   try {
     let t = performance.now();
     result = await trainLoop(trainer, {
       epochs,
-      shouldStop: () => stop,
+      shouldStop: () => stop !== undefined,
       // Yield to the event loop (to see Ctrl-C) every 10 steps, ~0.1 s: yielding after every step
       // cost 15-25% of the training speed (measured at hidden 500 on 2 cores).
       yieldEvery: 10,
@@ -146,6 +198,9 @@ export async function train(values: Values, io: Io): Promise<number> {
           step: trainer.optimizer.t,
         };
         metrics.push(line);
+        if (trainElbo < divergingBelow(model.config.inputSize)) {
+          io.err(`warning: epoch ${epoch}'s train ELBO ${trainElbo.toPrecision(4)} is far below ${(-model.config.inputSize * Math.LN2).toFixed(1)} = −${model.config.inputSize}·log 2, the log-likelihood of guessing p = ½ for every pixel: the run is diverging; try a smaller --lr (this run: --lr ${hyper.lr})\n`);
+        }
         writeMetrics(files.metrics, metrics);
         saveModel(files.model, model, { epoch, step: trainer.optimizer.t, hyper });
         elapsed = 0;
@@ -156,12 +211,17 @@ export async function train(values: Values, io: Io): Promise<number> {
         t = performance.now();
       },
     });
+  } catch (e) {
+    if (!(e instanceof DivergenceError)) throw e;
+    if (io.isTTY) io.err("\n");
+    throw new Error(`training diverged at epoch ${e.epoch + 1}, batch ${e.batch}/${e.batches}: ${e.what} is ${e.value}; try a smaller --lr (this run: --lr ${hyper.lr}). ` +
+      `Nothing was saved: ${lastCheckpoint()}`);
   } finally {
-    process.off("SIGINT", onSigint);
+    unsubscribe();
   }
   if (result === "stopped") {
     saveTrainState(files.state, trainer, runInfo());
-    io.out(`interrupted at epoch ${trainer.epoch + 1}, batch ${trainer.batch}/${trainer.batches}; saved ${files.state}\n`);
+    io.out(`${stop === "SIGINT" ? "interrupted" : `stopped (${said[stop!]})`} at epoch ${trainer.epoch + 1}, batch ${trainer.batch}/${trainer.batches}; saved ${files.state}\n`);
     io.out(`resume with: npm run vae -- train --out ${dir} --resume --epochs ${epochs}\n`);
     return 0;
   }

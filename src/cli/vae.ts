@@ -1,4 +1,4 @@
-// `npm run vae -- <command>`: the VAE of MATH.md from the command line. Without a command, the walkthrough.
+// `npm run vae -- <command>`: the VAE of docs/derivation.md from the command line. Without a command, the walkthrough.
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -6,7 +6,7 @@ import { useWorkerThreads } from "../node/threads.js";
 import { UsageError, helpText, parseCommand, type Command, type Values } from "./args.js";
 import { elbo, elboCommand, evalCommand, evaluate, init, initCommand, report, reportCommand, type Io } from "./commands.js";
 import { train, trainCommand } from "./train.js";
-import { readTrainState, runFiles } from "../node/checkpoint.js";
+import { readMetrics, readTrainState, runFiles } from "../node/checkpoint.js";
 
 const commands: Record<string, [Command, (values: Values, io: Io) => number | Promise<number>]> = {
   init: [initCommand, init],
@@ -21,14 +21,14 @@ const WALKTHROUGH_DIR = "runs/walkthrough";
 // 10 epochs take ~100 s; with part 3, the test ELBOs, eval and the report, under 2 minutes in all.
 const [EPOCHS, LIMIT] = [10, 60000];
 const WALKTHROUGH = {
-  train: ["--epochs", `${EPOCHS}`, "--limit", `${LIMIT}`, "--test-limit", "10000", "--hidden", "500", "--seed", "0", "--out", WALKTHROUGH_DIR],
+  train: ["--epochs", `${EPOCHS}`, "--limit", `${LIMIT}`, "--test-limit", "10000", "--hidden", "500", "--seed", "0", "--out", WALKTHROUGH_DIR, "--force"],
   eval: ["--checkpoint", `${WALKTHROUGH_DIR}/model.safetensors`, "--iwae", "500", "--iwae-images", "50", "--out", `${WALKTHROUGH_DIR}/eval.json`],
   report: ["--run", WALKTHROUGH_DIR],
 };
 
 const TOP_HELP = `usage: npm run vae -- [command] [options]
 
-The variational autoencoder of MATH.md on binarized MNIST with a 2-D latent space.
+The variational autoencoder of docs/derivation.md on binarized MNIST with a 2-D latent space.
 
 commands:
   (none)    the walkthrough: part 3 of the seed, a short training run, evaluation and the HTML report
@@ -51,7 +51,7 @@ async function walkthrough(io: Io): Promise<number> {
     const code = await run(parseCommand(command, argv)!, io);
     if (code !== 0) throw new Error(`${name} failed with exit code ${code}`);
   };
-  io.out(`The VAE of MATH.md, end to end (a few minutes on 2 cores).\n`);
+  io.out(`The VAE of docs/derivation.md, end to end (a few minutes on 2 cores).\n`);
   await step("Part 3 of the seed: the ELBO of the first training image under a freshly initialized model", "elbo", ["--seed", "0"]);
   await step(`A short training run: hidden 500, ${EPOCHS} epochs over the first ${LIMIT} training images (Ctrl-C stops it and saves)`, "train", WALKTHROUGH.train);
   if (readTrainState(runFiles(WALKTHROUGH_DIR).state).state.epoch < EPOCHS) {
@@ -64,12 +64,22 @@ async function walkthrough(io: Io): Promise<number> {
   io.out(
     `\nDone in ${((performance.now() - t0) / 1000).toFixed(0)} s. The report is ${html}\n` +
       `open it in a browser: ${pathToFileURL(html).href}  (or \`xdg-open ${html}\` on Linux, \`open ${html}\` on macOS)\n\n` +
-      `A full run (all 60,000 images; an epoch takes ~20 s at hidden 500 with the WebAssembly kernels):\n` +
-      `  npm run vae -- train --epochs 50 --out runs/full          # Ctrl-C saves; add --resume to continue\n` +
+      `${fullRunText(readMetrics(runFiles(WALKTHROUGH_DIR).metrics))}\n` +
+      `  npm run vae -- train --epochs ${FULL_EPOCHS} --out runs/full          # Ctrl-C saves; add --resume to continue\n` +
       `  npm run vae -- eval --checkpoint runs/full/model.safetensors --iwae 5000 --iwae-images 1000 --out runs/full/eval.json\n` +
       `  npm run vae -- report --run runs/full\n`,
   );
   return 0;
+}
+
+const FULL_EPOCHS = 50;
+
+/** The walkthrough's closing line on a full run, with the time this run's epochs took (its metrics' `seconds`). */
+export function fullRunText(metrics: Record<string, number>[]): string {
+  const seconds = metrics.map((m) => m.seconds).filter((s) => Number.isFinite(s) && s > 0);
+  if (seconds.length === 0) return `A full run (${FULL_EPOCHS} epochs of all 60,000 images at hidden 500):`;
+  const epoch = seconds.reduce((a, b) => a + b, 0) / seconds.length;
+  return `A full run (${FULL_EPOCHS} epochs of all 60,000 images at hidden 500; an epoch with its test ELBO took ${epoch.toFixed(1)} s in this run, so about ${Math.max(1, Math.round((FULL_EPOCHS * epoch) / 60))} min in all):`;
 }
 
 /** Runs the command line `argv` (without node and script); returns the exit code. */

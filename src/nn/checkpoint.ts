@@ -9,11 +9,17 @@ export function saveParameters(params: Map<string, Tensor>, metadata: Record<str
   return encodeSafetensors(tensors, metadata);
 }
 
+export interface LoadOptions {
+  /** Load tensors holding NaN or ±Infinity (e.g. to inspect a diverged run) instead of refusing them. */
+  allowNonFinite?: boolean;
+}
+
 /**
  * Copies the tensors of a safetensors file into `params`, by name. Every parameter must be present
- * with its exact shape; extra tensors are an error unless `allowExtra`. Returns the metadata.
+ * with its exact shape; extra tensors are an error unless `allowExtra`; a NaN or ±Infinity is an
+ * error unless `options.allowNonFinite`. Returns the metadata.
  */
-export function loadParameters(bytes: Uint8Array, params: Map<string, Tensor>, source = "checkpoint", allowExtra = false): Record<string, string> {
+export function loadParameters(bytes: Uint8Array, params: Map<string, Tensor>, source = "checkpoint", allowExtra = false, options: LoadOptions = {}): Record<string, string> {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   const missing = [...params.keys()].filter((name) => !(name in tensors));
   if (missing.length > 0) throw new Error(`${source}: missing tensors ${missing.join(", ")}; is this a checkpoint of the same model?`);
@@ -27,6 +33,20 @@ export function loadParameters(bytes: Uint8Array, params: Map<string, Tensor>, s
       throw new Error(`${source}: tensor "${name}" has shape ${fmt(t.shape)}, the model expects ${fmt(p.shape)} (different --hidden?)`);
     }
   }
+  if (!options.allowNonFinite) for (const name of params.keys()) checkFinite(tensors[name].data, name, source);
   for (const [name, p] of params) p.assign(tensors[name].data); // bumps each parameter's version
   return metadata;
+}
+
+function checkFinite(data: Float32Array | Float64Array, name: string, source: string): void {
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    if (Number.isFinite(data[i])) continue;
+    if (first < 0) first = i;
+    count++;
+  }
+  if (first < 0) return;
+  throw new Error(`${source}: tensor "${name}" holds ${count} non-finite value${count === 1 ? "" : "s"} of ${data.length} ` +
+    `(the first, ${data[first]}, at index ${first}), as a diverged run leaves; refused (to inspect it anyway, load with allowNonFinite, the command line's --allow-non-finite)`);
 }

@@ -65,7 +65,7 @@ export function decodeSafetensors(
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(bytes.length - 8)) fail(`header length ${n64} is larger than the ${bytes.length - 8} bytes after it`);
+  if (n64 > BigInt(bytes.length - 8)) fail(pytorchFile(bytes) ?? `header length ${n64} is larger than the ${bytes.length - 8} bytes after it`);
   const n = Number(n64);
   let header: unknown;
   try {
@@ -131,6 +131,15 @@ export function decodeSafetensors(
 
 /** `s` with its control characters (newlines among them) written as \uXXXX, so that a message stays one line. */
 export const oneLine = (s: string) => s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
+/** What a file refused as safetensors is, if it starts as PyTorch's torch.save writes (a zip archive, or a pickle before PyTorch 1.6). */
+function pytorchFile(bytes: Uint8Array): string | undefined {
+  const zip = bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04; // "PK\x03\x04"
+  const pickle = bytes[0] === 0x80 && bytes[1] >= 2 && bytes[1] <= 5; // PROTO opcode, protocol 2..5
+  if (!zip && !pickle) return undefined;
+  return `not a safetensors file: it is a ${zip ? "zip archive" : "Python pickle"}, as PyTorch's torch.save writes (.pt, .pth); ` +
+    `convert it in Python with \`safetensors.torch.save_file(model.state_dict(), "model.safetensors")\``;
+}
 
 function checkShape(shape: unknown, where: string): void {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {

@@ -1,7 +1,7 @@
 // Files of a model and of a training run: safetensors checkpoints and metrics.jsonl, written atomically.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { loadParameters, saveParameters } from "../nn/checkpoint.js";
+import { loadParameters, saveParameters, type LoadOptions } from "../nn/checkpoint.js";
 import { decodeSafetensors, oneLine } from "../nn/safetensors.js";
 import { MODEL_FORMAT, TRAIN_FORMAT, modelBytes, modelFromBytes } from "../vae/checkpoint-meta.js";
 import type { VAE, VaeConfig } from "../vae/model.js";
@@ -23,7 +23,16 @@ export function readBytes(path: string, what = "checkpoint"): Uint8Array {
   if (!existsSync(path)) {
     throw new Error(`${path}: no such ${what}; create one with \`npm run vae -- init --out ${path}\` or \`npm run vae -- train --out DIR\``);
   }
-  const buf = readFileSync(path);
+  if (statSync(path).isDirectory()) {
+    const inside = existsSync(join(path, "model.safetensors")) ? `; did you mean ${join(path, "model.safetensors")}?` : "";
+    throw new Error(`${path}: is a directory, not a ${what} file${inside}`);
+  }
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new Error(`${path}: cannot read the ${what}: ${(e as Error).message}`);
+  }
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
@@ -42,10 +51,11 @@ export function saveModel(path: string, model: VAE, extra: Record<string, unknow
 
 /**
  * Loads a model from a model file or a train-state file. Without a "config" in the metadata (e.g. a
- * file written by PyTorch), the architecture is read off the tensor shapes.
+ * file written by PyTorch), the architecture is read off the tensor shapes. A NaN or ±Infinity in it is
+ * refused unless `options.allowNonFinite`.
  */
-export function loadModel(path: string): { model: VAE; metadata: Record<string, string> } {
-  return modelFromBytes(readBytes(path), path);
+export function loadModel(path: string, options: LoadOptions = {}): { model: VAE; metadata: Record<string, string> } {
+  return modelFromBytes(readBytes(path), path, options);
 }
 
 export interface TrainCheckpoint {

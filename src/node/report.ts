@@ -8,11 +8,13 @@ export interface ReportData {
   title?: string;
   metrics: EpochMetrics[];
   latent: { means: Float32Array | Float64Array; labels: Uint8Array };
-  manifold: { images: Float32Array; grid: number; side: number };
+  /** `z`: the grid's coordinates in increasing order (z₁ of the columns left to right, z₂ of the rows bottom to top), drawn as the axes. */
+  manifold: { images: Float32Array; grid: number; side: number; z?: ArrayLike<number> };
   reconstructions: { originals: Float32Array; recon: Float32Array; count: number; side: number };
   samples: { images: Float32Array; count: number; side: number };
   part3?: { elbo: number; stderr: number; logPrior: number; logLikelihood: number; negLogQ: number; encoderMean: number[]; samples: number; index: number };
-  final?: { testElbo: number; iwae?: number; iwaeK?: number; iwaeImages?: number };
+  /** The test ELBO of `testImages` images; the IWAE bound of the first `iwaeImages`, and the ELBO of those same images. */
+  final?: { testElbo: number; testImages?: number; iwae?: number; iwaeK?: number; iwaeImages?: number; elboOnIwaeImages?: number };
   config?: Record<string, unknown>;
 }
 
@@ -138,10 +140,12 @@ function summary({ part3, final }: ReportData): string {
     );
   }
   if (final) {
-    const rows: [string, string][] = [["test ELBO", fmt(final.testElbo)]];
+    const images = (n: number | undefined, first = false) => (n === undefined ? "" : ` (${first ? "first " : ""}${n} test images)`);
+    const rows: [string, string][] = [[`test ELBO${images(final.testImages)}`, fmt(final.testElbo)]];
     if (final.iwae !== undefined) {
-      const how = [final.iwaeK !== undefined && `K = ${final.iwaeK}`, final.iwaeImages !== undefined && `${final.iwaeImages} test images`].filter(Boolean).join(", ");
-      rows.push([how ? `IWAE (${how})` : "IWAE", fmt(final.iwae)]);
+      // Bounds side by side must be on the same images: the ELBO of the IWAE's images comes with it.
+      if (final.elboOnIwaeImages !== undefined) rows.push([`ELBO${images(final.iwaeImages, true)}`, fmt(final.elboOnIwaeImages)]);
+      rows.push([`IWAE bound${final.iwaeK !== undefined ? `, K = ${final.iwaeK}` : ""}${images(final.iwaeImages, true)}`, fmt(final.iwae)]);
     }
     out.push(table(rows, "num"));
   }
@@ -162,10 +166,34 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width:
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
 figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.9em; margin-top: 0.4em; }
 svg, img { max-width: 100%; height: auto; } img { image-rendering: pixelated; }
-img.manifold { width: 720px; }
+img.manifold, svg.manifold { width: 720px; }
+svg.manifold text { font-size: 10px; fill: #333; font-variant-numeric: tabular-nums; }
 table { border-collapse: collapse; margin: 0.5em 0; } th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; }
 table.num td { text-align: right; font-variant-numeric: tabular-nums; }
 `;
+
+/**
+ * The manifold's PNG in an SVG with its axes: z₁ under each column (increasing to the right), z₂ left of
+ * each row (decreasing downwards), as `quantileGrid` lays them out.
+ */
+function manifoldSvg(png: Uint8Array, z: ArrayLike<number>, alt: string): string {
+  const n = z.length;
+  const [left, top, size, bottom] = [46, 6, 720, 44];
+  const cell = size / n;
+  const label = (v: number) => fmt(v).replace(/^-/, "−");
+  const parts = [`<image x="${left}" y="${top}" width="${size}" height="${size}" preserveAspectRatio="none" style="image-rendering: pixelated" href="data:image/png;base64,${Buffer.from(png).toString("base64")}"/>`];
+  for (let j = 0; j < n; j++) {
+    const x = +(left + (j + 0.5) * cell).toFixed(2);
+    parts.push(`<line x1="${x}" x2="${x}" y1="${top + size}" y2="${top + size + 4}" stroke="#888"/><text class="z1" x="${x}" y="${top + size + 15}" text-anchor="middle">${label(z[j])}</text>`);
+  }
+  for (let i = 0; i < n; i++) {
+    const y = +(top + (i + 0.5) * cell).toFixed(2);
+    parts.push(`<line x1="${left - 4}" x2="${left}" y1="${y}" y2="${y}" stroke="#888"/><text class="z2" x="${left - 6}" y="${y + 3.5}" text-anchor="end">${label(z[n - 1 - i])}</text>`);
+  }
+  parts.push(`<text x="${left + size / 2}" y="${top + size + 34}" text-anchor="middle" style="font-size: 13px">z₁</text>`);
+  parts.push(`<text x="12" y="${top + size / 2}" text-anchor="middle" style="font-size: 13px">z₂</text>`);
+  return `<svg class="manifold" role="img" aria-label="${escapeHtml(alt)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${left + size + 8} ${top + size + bottom}">${parts.join("")}</svg>`;
+}
 
 /** Renders the training report as one self-contained HTML page (inline SVG charts, data-URI PNGs, inline CSS). */
 export async function renderReport(data: ReportData): Promise<string> {
@@ -178,6 +206,11 @@ export async function renderReport(data: ReportData): Promise<string> {
       : "<p><em>no epochs yet</em></p>",
     n ? latentChart(data.latent).then((svg) => figure(svg, `Encoder means g(x) of ${n} test images, coloured by digit.`)) : "<p><em>no latent points</em></p>",
   ]);
+  const manifoldPng = () => imageGridPng(m.images, m.grid * m.grid, m.grid, { side: m.side, pad: 0 });
+  const manifoldCaption = `Decoder means f(z) for a ${m.grid}×${m.grid} grid of latent points z placed at Gaussian quantiles of the prior
+(the inverse normal CDF of evenly spaced probabilities in each coordinate), so that the grid spreads evenly over the prior's mass,
+as in figure 4 of Kingma &amp; Welling (2014).${m.z ? " The axes give each column's z₁ and each row's z₂." : ""}`;
+  const manifold = m.z && m.grid > 0 ? figure(manifoldSvg(manifoldPng(), m.z, "decoded manifold"), manifoldCaption) : imageFigure(m.grid, manifoldPng, "decoded manifold", manifoldCaption, "manifold");
   const rc = Math.min(r.count, 10);
   const pairs = Math.ceil(r.count / rc);
   const config = data.config && Object.keys(data.config).length
@@ -200,10 +233,7 @@ ${curve}
 <h2>Latent space</h2>
 ${scatter}
 <h2>Learned manifold</h2>
-${imageFigure(m.grid, () => imageGridPng(m.images, m.grid * m.grid, m.grid, { side: m.side, pad: 0 }), "decoded manifold",
-  `Decoder means f(z) for a ${m.grid}×${m.grid} grid of latent points z placed at Gaussian quantiles of the prior
-(the inverse normal CDF of evenly spaced probabilities in each coordinate), so that the grid spreads evenly over the prior's mass,
-as in figure 4 of Kingma &amp; Welling (2014).`, "manifold")}
+${manifold}
 <h2>Reconstructions</h2>
 ${imageFigure(r.count, () => imageGridPng(pairRows(r.originals, r.recon, r.count, r.side, rc), 2 * pairs * rc, rc, { side: r.side }), "test images and reconstructions",
   `Test images (upper row${pairs > 1 ? " of each pair" : ""}) and their reconstructions f(g(x)) (lower row).`)}

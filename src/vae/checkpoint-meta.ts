@@ -3,7 +3,7 @@
 //   format  "tsgrad-vae/1" for a model, "tsgrad-vae-train/1" for a train state (model + Adam's moments)
 //   config  JSON of the VaeConfig
 //   epoch, step, hyper  (written by training) epochs done, Adam steps, JSON of the run's options
-import { loadParameters, saveParameters } from "../nn/checkpoint.js";
+import { loadParameters, saveParameters, type LoadOptions } from "../nn/checkpoint.js";
 import { decodeSafetensors, oneLine } from "../nn/safetensors.js";
 import { VAE, seedConfig, type VaeConfig } from "./model.js";
 
@@ -26,7 +26,7 @@ export function modelBytes(model: VAE, extra: Record<string, unknown> = {}): Uin
  * A model from the bytes of a model or train-state file; `source` names it in errors. Without a "config"
  * in the metadata (e.g. a file written by PyTorch) the architecture is read off the tensor shapes.
  */
-export function modelFromBytes(bytes: Uint8Array, source = "checkpoint"): { model: VAE; metadata: Record<string, string> } {
+export function modelFromBytes(bytes: Uint8Array, source = "checkpoint", options: LoadOptions = {}): { model: VAE; metadata: Record<string, string> } {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   let config: VaeConfig;
   if (metadata.config !== undefined) {
@@ -55,7 +55,7 @@ export function modelFromBytes(bytes: Uint8Array, source = "checkpoint"): { mode
   } catch (e) {
     throw new Error(`${source}: bad config ${shown}: ${oneLine((e as Error).message)}`);
   }
-  loadParameters(bytes, model.namedParameters(), source, metadata.format === TRAIN_FORMAT);
+  loadParameters(bytes, model.namedParameters(), source, metadata.format === TRAIN_FORMAT, options);
   return { model, metadata };
 }
 

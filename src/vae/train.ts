@@ -46,6 +46,26 @@ export interface StepResult {
   epochEnd?: { epoch: number; trainElbo: number };
 }
 
+/**
+ * A step whose loss or gradient is NaN or ±Infinity, thrown before the update: the parameters and Adam's
+ * moments still hold the values of the last finite step (the step's draws of ε are consumed). (A weight
+ * gradient that overflows while its bias gradient is finite is seen one step later, as the loss.)
+ */
+export class DivergenceError extends Error {
+  constructor(
+    /** Epoch (from 0) and minibatch (from 1) of the step. */
+    readonly epoch: number,
+    readonly batch: number,
+    readonly batches: number,
+    /** "the loss", or "the gradient of <parameter>". */
+    readonly what: string,
+    readonly value: number,
+    readonly lr: number,
+  ) {
+    super(`training diverged at epoch ${epoch + 1}, batch ${batch}/${batches}: ${what} is ${value}; the parameters are left as they were before this step; try a smaller learning rate than ${lr}`);
+  }
+}
+
 /** Independent seeds for the streams of one run (splitmix32 in Random decorrelates nearby seeds). */
 export const streamSeed = (seed: number, stream: number) => (seed + Math.imul(stream, 0x632be5ab)) >>> 0;
 
@@ -60,6 +80,14 @@ export class Trainer {
   private seen = 0;
   private readonly shuffleRng: Random;
   private readonly epsRng: Random;
+  /**
+   * The parameters whose gradients each step checks. A Linear layer's bias gradient is the column sums
+   * of the same backpropagated δ as its weight gradient xᵀδ, so it is non-finite whenever δ is; with
+   * finite inputs (the loss is finite) and finite δ, xᵀδ is non-finite only by overflowing float32, and
+   * the step after such an update has a non-finite loss. Summing all 787,786 gradients at hidden 500
+   * instead cost 1.7-2 ms of a 15-18 ms step (10-15%, measured on 2 cores); the 1,786 biases cost ~0.
+   */
+  private readonly checked: [string, Tensor][];
   private epochStart!: RandomState;
   private order!: Uint32Array;
 
@@ -69,6 +97,8 @@ export class Trainer {
     if (!Number.isInteger(this.count) || this.count < 1) throw new Error(`Trainer: ${images.length} pixels are not a positive number of ${D}-pixel images`);
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new Error(`Trainer: batchSize must be a positive integer, got ${options.batchSize}`);
     this.optimizer = new Adam(model.namedParameters(), { lr: options.lr });
+    const params = this.optimizer.params;
+    this.checked = [...params].filter(([name]) => !(name.endsWith(".weight") && params.has(`${name.slice(0, -".weight".length)}.bias`)));
     this.batches = Math.ceil(this.count / options.batchSize);
     this.shuffleRng = new Random(streamSeed(options.seed, 1));
     this.epsRng = new Random(streamSeed(options.seed, 2));
@@ -90,10 +120,21 @@ export class Trainer {
     const eps = sampleEps(this.epsRng, 1, b, latent);
     this.optimizer.zeroGrad();
     const loss = negativeElbo(this.model, new Tensor(x, [b, D]), eps);
+    const value = loss.item();
+    const diverged = (what: string, v: number) => new DivergenceError(this.epoch, this.batch + 1, this.batches, what, v, this.options.lr);
+    if (!Number.isFinite(value)) throw diverged("the loss (the negative ELBO)", value);
     loss.backward();
+    for (const [name, p] of this.checked) {
+      const g = p.grad?.data;
+      if (!g) continue;
+      let sum = 0; // a float64 sum of float32 values is finite unless one of them is not
+      for (let i = 0; i < g.length; i++) sum += g[i];
+      const bad = Number.isFinite(sum) ? undefined : g.find((v) => !Number.isFinite(v)); // (float64 values may overflow the sum)
+      if (bad !== undefined) throw diverged(`the gradient of ${name}`, bad);
+    }
     this.optimizer.step();
 
-    const elbo = -loss.item();
+    const elbo = -value;
     this.elboSum += elbo * b;
     this.seen += b;
     const result: StepResult = { epoch: this.epoch, batch: ++this.batch, batches: this.batches, elbo, trainElbo: this.elboSum / this.seen, size: b, images: this.seen };
