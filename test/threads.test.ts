@@ -102,10 +102,15 @@ describe('planChunks', () => {
         expect(chunks).toBeLessThanOrEqual(4 * threads);
         if (chunks > threads) expect(m! * n! * k! / chunks).toBeGreaterThanOrEqual(1 << 21);
         if (chunks > threads) expect(len / chunks).toBeGreaterThanOrEqual(64);
+        // The narrowest aligned width those rules allow: the next narrower one would break one of them.
+        const unit = byCols ? 8 : 4;
+        if (width > unit) {
+          const more = Math.ceil(len / (width - unit));
+          const breaks = more > 4 * threads || (more > threads && (m! * n! * k! / more < 1 << 21 || len / more < 64));
+          expect(breaks, `${m}×${n}×${k} on ${threads} threads: ${chunks} chunks of ${width}, but ${more} of ${width - unit} would do`).toBe(true);
+        }
       }
     }
-    expect(planChunks(100, 500, 784, 2)).toEqual({ byCols: true, width: 72, chunks: 7 });
-    expect(planChunks(256, 256, 256, 2)).toEqual({ byCols: true, width: 64, chunks: 4 });
   });
 });
 

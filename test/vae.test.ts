@@ -146,6 +146,37 @@ describe("derivation: the ELBO, parts 1 and 2", () => {
     expect(analyticKl(s.encoderMean, 0.01).item()).toBeCloseTo(0.5 * gg + 3.615170, 6);
   });
 
+  it("identities 1, 3, 4 and the estimator's q-term at d = 3, where (d/2) is not 1", () => {
+    const d = 3;
+    const z = randomTensor([4, d], 21, -2, 2);
+    const g = randomTensor([4, d], 22, -1, 1);
+    const rows = (t: Tensor, r: number) => Array.from(t.data.subarray(r * d, (r + 1) * d));
+    // The densities straight from their definitions: (2π)^(-d/2) exp(-½ z·z) and (2πσ²)^(-d/2) exp(-‖z-g‖²/2σ²).
+    const normal = [0, 1, 2, 3].map((r) => Math.log((2 * Math.PI) ** (-d / 2) * Math.exp(-0.5 * rows(z, r).reduce((s, v) => s + v * v, 0))));
+    expectClose(logStandardNormal(z).data, normal, 1e-13, 1e-13);
+    const diag = [0, 1, 2, 3].map((r) => Math.log((2 * Math.PI * 0.01) ** (-d / 2) * Math.exp(-rows(z, r).reduce((s, v, j) => s + (v - rows(g, r)[j]) ** 2, 0) / (2 * 0.01))));
+    expectClose(logDiagNormal(z, g, 0.01).data, diag, 1e-12, 1e-12);
+    const logVar = tensor(new Float64Array(4 * d).fill(Math.log(0.01)), { shape: [4, d] });
+    expectClose(logDiagNormal(z, g, logVar).data, diag, 1e-12, 1e-12);
+    expect(elboConstant(d, 0.01)).toBeCloseTo(1.5 * Math.log(0.01), 14);
+    // identity 4 on a model with a 3-D latent
+    const model = new VAE({ hidden: 6, latent: d }, { seed: 3, dtype: "float64" });
+    const x = batch(2);
+    const gx = model.encode(x).mean;
+    const zx = gx.add(randomTensor([2, d], 23, -0.3, 0.3));
+    const full = logStandardNormal(zx).add(logBernoulli(x, model.decodeLogits(zx))).sub(logDiagNormal(zx, gx, 0.01));
+    expectClose(part1Bracket(model, x, zx, gx, 0.01).add(elboConstant(d, 0.01)).data, full.data, 1e-13, 1e-12);
+    // -log q at z = g + σε is ½‖ε‖² + (d/2) log 2πσ², and KL(q‖p) = ½ (g·g + dσ² − d − d log σ²)
+    const eps = sampleEps(new Random(24), 2, 2, d, "float64");
+    const s = noGrad(() => elboSamples(model, x, eps));
+    const epsSq = [0, 1, 2, 3].map((r) => rows(eps, r).reduce((a, v) => a + v * v, 0));
+    expectClose(s.negLogQ.data, epsSq.map((e) => 0.5 * e + (d / 2) * Math.log(2 * Math.PI * 0.01)), 1e-12, 1e-12);
+    const gg = [0, 1].map((r) => rows(s.encoderMean, r).reduce((a, v) => a + v * v, 0));
+    expectClose(analyticKl(s.encoderMean, 0.01).data, gg.map((v) => 0.5 * (v + d * 0.01 - d - d * Math.log(0.01))), 1e-12, 1e-12);
+    const learned = tensor(new Float64Array(2 * d).fill(Math.log(0.01)), { shape: [2, d] });
+    expectClose(analyticKl(s.encoderMean, learned).data, analyticKl(s.encoderMean, 0.01).data, 1e-12, 1e-12);
+  });
+
   it("the IWAE bound is above the ELBO at large K and equals the one-draw ELBO at K = 1", () => {
     const model = smallModel(5);
     const x = batch(2);
@@ -194,6 +225,14 @@ describe("derivation, identity 7: gradients of the estimator for fixed ε agains
       for (const part of ["encoder.", "decoder."]) {
         const names = [...model.namedParameters().keys()].filter((n) => n.startsWith(part));
         const { f, inputs } = ofParams(model, names, () => elboSamples(model, xs, e)[term].sum());
+        const grads = grad(f, { argnums: names.map((_, i) => i) })(...inputs.map((t) => t.detach()));
+        const largest = Math.max(...grads.flatMap((t) => Array.from(t.data, Math.abs)));
+        if (part === "decoder." && term !== "logLikelihood") {
+          // log p(z) and log q(z|x) at z = g + σε do not involve the decoder: exactly zero, nothing to gradcheck.
+          expect(largest, `${term} in the decoder`).toBe(0);
+          continue;
+        }
+        expect(largest, `${term} in the ${part} has a gradient to check`).toBeGreaterThan(1e-3);
         const report = gradcheck(f, inputs, { raise: false });
         expect(report.ok, `${part} ${report.message}`).toBe(true);
       }
