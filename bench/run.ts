@@ -24,7 +24,8 @@ Options:
   --quick           shorter measurements (noisier)
   --only <list>     sections to run, comma-separated: matmul, step, heap (heapUsed after 100 and
                     1,000 training steps, from bench/step.ts), jvp (forward mode on the seed
-                    encoder, two ways, from bench/jvp.ts), peers (the peers' versions, threads
+                    encoder, two ways, from bench/jvp.ts), views (x.matmul(W.T) against transB
+                    and a copied transpose, from bench/views.ts), peers (the peers' versions, threads
                     and a correctness check of every contender); default: all four
   --ours-only       leave the peer libraries out
   -h, --help        this text`;
@@ -42,7 +43,7 @@ if (values.help) {
   console.log(help);
   process.exit(0);
 }
-const sectionNames = ["matmul", "step", "heap", "jvp", "peers"] as const;
+const sectionNames = ["matmul", "step", "heap", "jvp", "views", "peers"] as const;
 type Section = (typeof sectionNames)[number];
 const only = (values.only ?? sectionNames.join(",")).split(",").map((s) => s.trim());
 for (const s of only) {
@@ -223,6 +224,19 @@ if (want("jvp")) {
     table(Object.entries(r.msMedian).map(([name, ms]) => ({ "": name, ms: ms.toFixed(2), "× forward": (ms / base).toFixed(1) })));
   } catch {
     notes.push(`jvp section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  }
+}
+
+if (want("views")) {
+  progress("transposed views as matmul operands");
+  const child = spawnSync(process.execPath, ["--import", "tsx", "bench/views.ts", "--json", "--reps", quick ? "10" : "40"], { encoding: "utf8" });
+  try {
+    const r = JSON.parse(child.stdout.slice(child.stdout.indexOf("{"))) as { gflops: Record<string, string | number>[] };
+    report.views = r;
+    log(`\nthe seed's NT products through a transposed view, GFLOP/s (one thread, medians):`);
+    table(r.gflops.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "number" ? v.toFixed(1) : v]))));
+  } catch {
+    notes.push(`views section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
   }
 }
 
