@@ -66,14 +66,24 @@ function checkVersions(node: GradNode): void {
   }
 }
 
-function freed(op: string): GradNode {
+/** What a node becomes once backward() has run it: any further use says so. */
+interface FreedNode extends GradNode {
+  readonly freed: true;
+}
+
+function freed(op: string): FreedNode {
   return {
     op,
     inputs: [],
+    freed: true,
     backward() {
-      throw new Error(`backward: the graph through "${op}" was freed by an earlier backward(); recompute the forward pass`);
+      throw freedError(op);
     },
   };
+}
+
+function freedError(op: string): Error {
+  return new Error(`backward: the graph through "${op}" was freed by an earlier backward(); recompute the forward pass, or pass { retainGraph: true } to the earlier one`);
 }
 
 /** prev + g as a new tensor, or a copy of g when there is no prev: never an alias of either. */
@@ -179,7 +189,9 @@ function topologicalOrder(root: Tensor): Tensor[] {
   const stack: [Tensor, number][] = [[root, 0]];
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
-    const inputs = top[0].node?.inputs ?? [];
+    const node = top[0].node;
+    if (node !== null && (node as Partial<FreedNode>).freed) throw freedError(node.op);
+    const inputs = node?.inputs ?? [];
     if (top[1] < inputs.length) {
       const next = inputs[top[1]++];
       if (next.requiresGrad && !seen.has(next)) {
@@ -292,11 +304,6 @@ export function backward(root: Tensor, gradient?: Tensor, options: BackwardOptio
 export interface Gradients {
   /** d root / d target for each target (zeros where root does not depend on it); fresh tensors. */
   grads: Tensor[];
-  /**
-   * Tensors that require grad, other than the targets, that root depends on: leaves of an enclosing
-   * computation (a closed-over weight, an argument of an outer grad). The gradients depend on them.
-   */
-  others: Tensor[];
 }
 
 export interface GradientsOptions extends BackwardOptions {
@@ -316,10 +323,8 @@ export function gradients(root: Tensor, targets: readonly Tensor[], options: Gra
   const order = topologicalOrder(root);
   const goal = new Set(targets);
   const relevant = new Set<Tensor>();
-  const others: Tensor[] = [];
   for (const t of order) {
     if (goal.has(t) || (t.node !== null && t.node.inputs.some((x) => relevant.has(x)))) relevant.add(t);
-    else if (t.node === null && t.requiresGrad) others.push(t);
   }
   const found = new Map<Tensor, Tensor>();
   const outer = handedOut;
@@ -336,5 +341,5 @@ export function gradients(root: Tensor, targets: readonly Tensor[], options: Gra
     if (g === undefined) return new Tensor(allocate(t.dtype, t.size), t.shape);
     return createGraph ? clone(g) : accumulate(null, g);
   });
-  return { grads, others };
+  return { grads };
 }
