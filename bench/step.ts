@@ -75,7 +75,7 @@ class Runner {
   readonly times = { step: [] as number[], forward: [] as number[], backward: [] as number[], optimizer: [] as number[] };
   loss = NaN;
 
-  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>) {
+  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>, readonly binary = true) {
     this.model = new lib.VAE({ hidden: H }, { seed: 0 });
     this.opt = new lib.Adam(this.model.namedParameters(), { lr: 1e-3, ...adam });
     this.rng = new lib.Random(1);
@@ -89,7 +89,9 @@ class Runner {
     x.set(images.subarray(b * B * D, (b + 1) * B * D));
     const eps = lib.sampleEps(this.rng, 1, B, 2);
     this.opt.zeroGrad();
-    const loss = lib.negativeElbo(this.model, new lib.Tensor(x, [B, D]), eps);
+    const xt = new lib.Tensor(x, [B, D]);
+    if (this.binary) (lib as Partial<Lib>).markBinary?.(xt); // as Trainer.step does (absent in older checkouts)
+    const loss = lib.negativeElbo(this.model, xt, eps);
     const t1 = performance.now();
     loss.backward();
     const t2 = performance.now();
@@ -112,6 +114,7 @@ const median = (xs: number[]): number => {
 
 const runners: Runner[] = [
   new Runner("default", here, {}),
+  new Runner("dense-x", here, {}, false),
   new Runner("adam-f64", here, { precision: "f64" }),
   new Runner("ts-adam", here, { kernel: "js" }),
 ];

@@ -1,0 +1,102 @@
+// Generates the WebAssembly SIMD128 module of the 0/1-sparse product (../binary.ts):
+//
+//   rowSums(out, ldo, m, ldm, ptr, idx, rows, nv)
+//     out[r, :4nv] = Σ_{t in ptr[r]..ptr[r+1]} m[idx[t], :4nv], 8 vectors (32 floats) of a row in
+//     registers at a time, then the rest one vector at a time;
+//   transpose(dst, ldDst, src, ldSrc, rows, cols)
+//     dst[j, i] = src[i, j], 4×4 blocks by shuffles, the edges one float at a time.
+// All pointers in bytes, strides and sizes in floats (ldo, ldm multiples of 4), ptr and idx i32.
+import { type Code, ModuleBuilder, Op, ValType, block, br, brIf, forLoop, i32Const, localGet as get, localSet, loop, mem, v128 } from './emit.js';
+
+export interface BinaryExports {
+  rowSums(out: number, ldo: number, m: number, ldm: number, ptr: number, idx: number, rows: number, nv: number): void;
+  transpose(dst: number, ldDst: number, src: number, ldSrc: number, rows: number, cols: number): void;
+}
+
+const { i32 } = ValType;
+const set = (l: number, value: Code): Code => [value, localSet(l)];
+const add = (a: Code, b: Code): Code => [a, b, Op.i32_add];
+const mul = (a: Code, b: Code): Code => [a, b, Op.i32_mul];
+const shl2 = (a: Code): Code => [a, i32Const(2), Op.i32_shl];
+const inc = (l: number, by: Code): Code => set(l, add(get(l), by));
+const lanes = (...f32Lanes: number[]): number[] => f32Lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+
+/** Vectors of a row summed in registers per pass: 8 accumulators + 1 load fit V8's 15 xmm registers. */
+const WIDE = 8;
+
+export function buildBinaryModule(): Uint8Array<ArrayBuffer> {
+  const mod = new ModuleBuilder();
+  mod.importMemory({ module: 'env', name: 'memory', initialPages: 1 });
+
+  {
+    const f = mod.func([i32, i32, i32, i32, i32, i32, i32, i32], [], 'rowSums');
+    const [out, ldo, m, ldm, ptr, idx, rows, nv] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [r, j, t, t0, t1, o, src] = Array.from({ length: 7 }, () => f.local(i32)) as [number, number, number, number, number, number, number];
+    const acc = Array.from({ length: WIDE }, () => f.local(ValType.v128));
+    // src = m + (idx[t]·ldm + 4j)·4 bytes
+    const rowAt = set(src, add(get(m), shl2(add(mul([get(idx), shl2(get(t)), Op.i32_add, mem.i32Load()], get(ldm)), shl2(get(j))))));
+    f.setBody([
+      forLoop(r, i32Const(0), get(rows), i32Const(1), [
+        set(t0, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load()]),
+        set(t1, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load(4)]),
+        set(j, i32Const(0)),
+        // Whole groups of WIDE vectors.
+        block(
+          loop([
+            [add(get(j), i32Const(WIDE)), get(nv), Op.i32_gt_s],
+            brIf(1),
+            acc.map((a) => set(a, v128.const0())),
+            forLoop(t, get(t0), get(t1), i32Const(1), [
+              rowAt,
+              acc.map((a, v) => set(a, [get(a), get(src), v128.load(16 * v), v128.f32x4Add()])),
+            ]),
+            set(o, add(get(out), shl2(add(mul(get(r), get(ldo)), shl2(get(j)))))),
+            acc.map((a, v) => [get(o), get(a), v128.store(16 * v)]),
+            inc(j, i32Const(WIDE)),
+            br(0),
+          ]),
+        ),
+        // The rest, one vector at a time.
+        forLoop(j, get(j), get(nv), i32Const(1), [
+          set(acc[0], v128.const0()),
+          forLoop(t, get(t0), get(t1), i32Const(1), [rowAt, set(acc[0], [get(acc[0]), get(src), v128.load(), v128.f32x4Add()])]),
+          [add(get(out), shl2(add(mul(get(r), get(ldo)), shl2(get(j))))), get(acc[0]), v128.store()],
+        ]),
+      ]),
+    ]);
+  }
+
+  {
+    const f = mod.func([i32, i32, i32, i32, i32, i32], [], 'transpose');
+    const [dst, ldDst, src, ldSrc, rows, cols] = [0, 1, 2, 3, 4, 5];
+    const [i, j, rows4, cols4, s, d] = Array.from({ length: 6 }, () => f.local(i32)) as [number, number, number, number, number, number];
+    const x = [0, 1, 2, 3].map(() => f.local(ValType.v128));
+    const [lo01, lo23, hi01, hi23] = [0, 1, 2, 3].map(() => f.local(ValType.v128)) as [number, number, number, number];
+    const srcAt = (ii: Code, jj: Code): Code => add(get(src), shl2(add(mul(ii, get(ldSrc)), jj)));
+    const dstAt = (jj: Code, ii: Code): Code => add(get(dst), shl2(add(mul(jj, get(ldDst)), ii)));
+    const scalar = (iFrom: Code, iTo: Code, jFrom: Code, jTo: Code): Code =>
+      forLoop(i, iFrom, iTo, i32Const(1), forLoop(j, jFrom, jTo, i32Const(1), [dstAt(get(j), get(i)), srcAt(get(i), get(j)), mem.f32Load(), mem.f32Store()]));
+    f.setBody([
+      set(rows4, [get(rows), i32Const(-4), Op.i32_and]),
+      set(cols4, [get(cols), i32Const(-4), Op.i32_and]),
+      forLoop(i, i32Const(0), get(rows4), i32Const(4), [
+        forLoop(j, i32Const(0), get(cols4), i32Const(4), [
+          set(s, srcAt(get(i), get(j))),
+          x.map((v, q) => set(v, [q === 0 ? get(s) : add(get(s), shl2(mul(get(ldSrc), i32Const(q)))), v128.load()])),
+          set(lo01, [get(x[0]), get(x[1]), v128.shuffle(lanes(0, 4, 1, 5))]),
+          set(lo23, [get(x[2]), get(x[3]), v128.shuffle(lanes(0, 4, 1, 5))]),
+          set(hi01, [get(x[0]), get(x[1]), v128.shuffle(lanes(2, 6, 3, 7))]),
+          set(hi23, [get(x[2]), get(x[3]), v128.shuffle(lanes(2, 6, 3, 7))]),
+          set(d, dstAt(get(j), get(i))),
+          [get(d), get(lo01), get(lo23), v128.shuffle(lanes(0, 1, 4, 5)), v128.store()],
+          [add(get(d), shl2(get(ldDst))), get(lo01), get(lo23), v128.shuffle(lanes(2, 3, 6, 7)), v128.store()],
+          [add(get(d), shl2(mul(get(ldDst), i32Const(2)))), get(hi01), get(hi23), v128.shuffle(lanes(0, 1, 4, 5)), v128.store()],
+          [add(get(d), shl2(mul(get(ldDst), i32Const(3)))), get(hi01), get(hi23), v128.shuffle(lanes(2, 3, 6, 7)), v128.store()],
+        ]),
+      ]),
+      scalar(i32Const(0), get(rows4), get(cols4), get(cols)),
+      scalar(get(rows4), get(rows), i32Const(0), get(cols)),
+    ]);
+  }
+  return mod.toBytes();
+}

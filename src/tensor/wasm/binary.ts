@@ -1,0 +1,82 @@
+// Runtime of the 0/1-sparse product in WebAssembly (./binary-module.ts): the pattern of the 0/1
+// operand is found in TypeScript (../binary.ts), the other operand is copied (or transposed) into this
+// module's own memory, and the row sums and the transposes run there. Same results as the TypeScript
+// row sums up to the order of float32 additions (both add rows in the pattern's order).
+import { binaryPattern, type BinarySide } from '../binary.js';
+import type { MatmulKernel } from '../matmul.js';
+import { buildBinaryModule, type BinaryExports } from './binary-module.js';
+import { wasmSimdSupported } from './matmul.js';
+
+const PAGE = 65536;
+const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+const align = (bytes: number): number => roundUp(bytes, 64);
+
+let instance: { memory: WebAssembly.Memory; k: BinaryExports } | null | undefined;
+
+function get(): { memory: WebAssembly.Memory; k: BinaryExports } | null {
+  if (instance === undefined) {
+    try {
+      if (!wasmSimdSupported()) instance = null;
+      else {
+        const memory = new WebAssembly.Memory({ initial: 16 });
+        const k = new WebAssembly.Instance(new WebAssembly.Module(buildBinaryModule()), { env: { memory } }).exports as unknown as BinaryExports;
+        instance = { memory, k };
+      }
+    } catch {
+      instance = null;
+    }
+  }
+  return instance;
+}
+
+/** True if the WebAssembly version can run here. */
+export function wasmBinaryAvailable(): boolean {
+  return get() !== null;
+}
+
+/**
+ * matmulBinary in WebAssembly: out (m×n) = op(A)·op(B) with `binary` the 0/1 operand; `dense` runs
+ * the product when that operand holds another value (or the module cannot run here).
+ */
+export function matmulBinaryWasmInto(
+  dense: MatmulKernel<Float32Array>,
+  out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean, binary: BinarySide,
+): void {
+  const w = get();
+  const p = w === null ? null : binary === 'a' ? binaryPattern(a, m, k, transA) : binaryPattern(b, n, k, !transB);
+  if (w === null || p === null) return dense(out, a, b, m, k, n, transA, transB);
+  if (m * n === 0) return;
+  // S: the summed operand as stored; M: it as the k rows that are summed (ld a multiple of 4).
+  // Binary A: out = op(A)·op(B), M = op(B). Binary B: outᵀ = op(B)ᵀ·op(A)ᵀ, M = op(A)ᵀ.
+  const [S, sRows, sCols, mIsS] = binary === 'a' ? [b, transB ? n : k, transB ? k : n, !transB] : [a, transA ? k : m, transA ? m : k, transA];
+  const width = binary === 'a' ? n : m; // columns of M
+  const rows = binary === 'a' ? m : n; // rows of the row sums
+  const ld = roundUp(width, 4);
+  const sPtr = 0;
+  const mPtr = sPtr + align(sRows * sCols * 4);
+  const oPtr = mPtr + align(k * ld * 4);
+  const tPtr = oPtr + align(rows * ld * 4);
+  const ptrPtr = tPtr + align(binary === 'b' ? m * n * 4 : 0);
+  const idxPtr = ptrPtr + align((rows + 1) * 4);
+  const end = idxPtr + p.nnz * 4;
+  const have = w.memory.buffer.byteLength;
+  if (end > have) w.memory.grow(Math.ceil((Math.max(end, have * 1.25) - have) / PAGE));
+  const heap = new Float32Array(w.memory.buffer);
+  const ints = new Int32Array(w.memory.buffer);
+  ints.set(p.ptr.subarray(0, rows + 1), ptrPtr / 4);
+  ints.set(p.idx.subarray(0, p.nnz), idxPtr / 4);
+  if (mIsS && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
+  else if (mIsS) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
+  else {
+    heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
+    w.k.transpose(mPtr, ld, sPtr, sCols, sRows, sCols);
+  }
+  w.k.rowSums(oPtr, ld, mPtr, ld, ptrPtr, idxPtr, rows, ld / 4);
+  if (binary === 'a') {
+    if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
+    else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);
+  } else {
+    w.k.transpose(tPtr, n, oPtr, ld, n, m);
+    out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
+  }
+}
