@@ -1,3 +1,4 @@
+import "../src/node/relaxed-simd.js";
 import os from "node:os";
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";

@@ -18,6 +18,7 @@
 // step beyond it is the element-wise work, bookkeeping and garbage collection.
 // Then the heap: `process.memoryUsage()` after a full GC, after 100 and after --heap-steps steps of the
 // default variant (a flat heap: within 10%).
+import "../src/node/relaxed-simd.js";
 import os from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";

@@ -6,7 +6,8 @@ import { randomFloat32 } from './helpers.js';
 import { spawnNodeWorker, stopWorkerThreads, useWorkerThreads } from '../src/node/threads.js';
 import { backendInfo, getBackend } from '../src/tensor/backend.js';
 import { matmulInto } from '../src/tensor/matmul.js';
-import { createWasmMatmul } from '../src/tensor/wasm/matmul.js';
+import { createWasmMatmul, getFma, matmulWasmInto, setFma, wasmFmaSupported } from '../src/tensor/wasm/matmul.js';
+import { Random } from '../src/tensor/random.js';
 import {
   PARALLEL_MIN_WORK,
   WORKER_SOURCE,
@@ -118,7 +119,27 @@ describe('with two threads', () => {
 
   it('reports its threads', () => {
     expect(getThreads()).toBe(2);
-    expect(backendInfo()).toEqual(wasm ? { backend: 'wasm', threads: 2 } : { backend: 'js', threads: 1 });
+    const fma = process.env.TSGRAD_FMA !== '0' && wasmFmaSupported();
+    expect(backendInfo()).toEqual(wasm ? { backend: 'wasm', threads: 2, fma } : { backend: 'js', threads: 1, fma: false });
+  });
+
+  it('matches one thread bit for bit with FMA on and off', () => {
+    const rng = new Random(21);
+    const [m, k, n] = [37, 301, 130];
+    const a = Float32Array.from({ length: m * k }, () => rng.normal());
+    const b = Float32Array.from({ length: k * n }, () => rng.normal());
+    const before = getFma();
+    try {
+      for (const fma of wasmFmaSupported() ? [false, true] : [false]) {
+        setFma(fma);
+        const [two, one] = [new Float32Array(m * n), new Float32Array(m * n)];
+        expect(matmulParallelInto(two, a, b, m, k, n, false, true)).toBe(true);
+        matmulWasmInto(one, a, b, m, k, n, false, true);
+        expect(two).toEqual(one);
+      }
+    } finally {
+      setFma(before);
+    }
   });
 
   it('matches the single-thread kernel bit for bit and a float64 loop, random shapes', () => {

@@ -80,8 +80,8 @@ export async function train(values: Values, io: Io): Promise<number> {
     if (existsSync(files.state)) io.err(`note: starting a new run in ${dir}, replacing the one there (use --resume to continue it)\n`);
     writeMetrics(files.metrics, []);
   }
-  const { backend, threads } = backendInfo();
-  io.err(`training on ${trainSet.count} images, ${trainer.batches} minibatches of ${hyper.batch} per epoch, hidden ${hyper.hidden}, lr ${hyper.lr}, seed ${hyper.seed}; test set ${testSet.count} images; backend ${backend}, ${threads} thread${threads === 1 ? "" : "s"}\n`);
+  const { backend, threads, fma } = backendInfo();
+  io.err(`training on ${trainSet.count} images, ${trainer.batches} minibatches of ${hyper.batch} per epoch, hidden ${hyper.hidden}, lr ${hyper.lr}, seed ${hyper.seed}; test set ${testSet.count} images; backend ${backend}, ${threads} thread${threads === 1 ? "" : "s"}${fma ? ", FMA" : ""}\n`);
 
   let epochStart = performance.now();
   const runInfo = (): Omit<TrainCheckpoint, "state" | "config"> => ({ hyper, elapsed: elapsed + (performance.now() - epochStart) / 1000 });

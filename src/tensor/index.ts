@@ -6,5 +6,5 @@ export { mapBinary, mapUnary, broadcastInto, sumToShape } from "./elementwise.js
 export { matmulInto, matmulJsInto, matmulNaiveInto, type MatmulKernel } from "./matmul.js";
 export { getBackend, setBackend, backendInfo, type Backend } from "./backend.js";
 export { kernel, kernelFor, registerKernel, hasOwnKernel, registeredKernels, type KernelName, type KernelSignatures, type Kernel, type AdamStep, type AdamState, type BiasActivation } from "./kernels.js";
-export { matmulWasmInto, wasmSimdSupported, initWasm } from "./wasm/index.js";
+export { matmulWasmInto, wasmSimdSupported, wasmFmaSupported, getFma, setFma, initWasm } from "./wasm/index.js";
 export { getThreads, useWebWorkers, stopThreads, startThreads, setThreadOptions, type SpawnWorker, type ThreadOptions } from "./wasm/parallel.js";

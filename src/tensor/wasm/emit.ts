@@ -114,6 +114,8 @@ export const SimdOp = {
   f32x4_extract_lane: 0x1f,
   f32x4_add: 0xe4,
   f32x4_mul: 0xe6,
+  /** Relaxed SIMD: a·b + c, fused or not as the engine chooses (always the same way on one engine). */
+  f32x4_relaxed_madd: 0x105,
 } as const;
 
 export const BlockType = { empty: 0x40 } as const;
@@ -153,6 +155,8 @@ export const v128 = {
   shuffle: (lanes: readonly number[]): Code => [simd(SimdOp.i8x16_shuffle), lanes],
   f32x4Add: (): Code => simd(SimdOp.f32x4_add),
   f32x4Mul: (): Code => simd(SimdOp.f32x4_mul),
+  /** [a, b, c] -> a·b + c (relaxed SIMD). */
+  f32x4RelaxedMadd: (): Code => simd(SimdOp.f32x4_relaxed_madd),
   f32x4Splat: (): Code => simd(SimdOp.f32x4_splat),
 };
 

@@ -19,8 +19,8 @@
 //
 // Control block: an Int32Array over its own SharedArrayBuffer, slots of SLOT_INTS (128 bytes,
 // so threads do not share cache lines). Slot 0, the job: [NEXT] the chunk counter (Atomics.add),
-// [SPIN] spinMs in µs, [JOB..JOB+14] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
-// width, chunks.
+// [SPIN] spinMs in µs, [JOB..JOB+15] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
+// width, chunks, fma (which of the two kernels, plain or relaxed-SIMD FMA, every thread runs).
 // Slot 1 + h, helper h: [STATE] IDLE | POSTED | TAKEN | DONE | FAILED | STOP | WAKE,
 // [READY] 1 once instantiated, [WAKES] counts its wake-ups (a heartbeat), [PACKA] [PACKB].
 // Caller: store STATE=WAKE, notify (the wake-up overlaps the copy of A and B); write the job;
@@ -37,7 +37,7 @@
 // Atomics.wait is not allowed on a browser page's main thread: there threads are unavailable.
 
 import { DEFAULT_SHAPE } from './matmul-module.js';
-import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, growMemory, matmulWasmInto, wasmSimdSupported } from './matmul.js';
+import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, getFma, growMemory, matmulWasmInto, wasmFmaSupported, wasmSimdSupported } from './matmul.js';
 
 /** Callbacks a spawned worker reports to. */
 export interface WorkerEvents {
@@ -86,12 +86,12 @@ export const WORKER_SOURCE = `"use strict";
 (() => {
   const node = typeof globalThis.__tsgradParentPort === "object";
   const port = node ? globalThis.__tsgradParentPort : self;
-  const start = ({ module, memory, control, slot }) => {
+  const start = ({ modules, memory, control, slot }) => {
     const job = new Int32Array(control, 0, ${SLOT_INTS});
     const ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
-    let gemm;
+    let gemms;
     try {
-      gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+      gemms = modules.map((module) => module && new WebAssembly.Instance(module, { env: { memory } }).exports.gemm);
     } catch (e) {
       port.postMessage({ error: String(e) });
       return;
@@ -105,7 +105,8 @@ export const WORKER_SOURCE = `"use strict";
         if (Atomics.compareExchange(ctl, ${STATE}, ${POSTED}, ${TAKEN}) !== ${POSTED}) continue; // cancelled
         let r = ${DONE};
         try {
-          const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks] = job.subarray(${JOB}, ${JOB + 15});
+          const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks, fma] = job.subarray(${JOB}, ${JOB + 16});
+          const gemm = gemms[fma];
           const pa = ctl[${PACKA}], pb = ctl[${PACKB}];
           for (let i = Atomics.add(job, ${NEXT}, 1); i < chunks; i = Atomics.add(job, ${NEXT}, 1)) {
             const lo = i * width, hi = Math.min(byCols ? n : m, lo + width);
@@ -168,7 +169,8 @@ class Pool {
   readonly helpers: Helper[] = [];
   readonly ready: Promise<number>;
   retired = false;
-  private readonly gemm: (...args: number[]) => void;
+  /** The gemm of the plain module, and of the FMA one where the engine has relaxed SIMD. */
+  private readonly gemms: (((...args: number[]) => void) | null)[];
   private readonly job: Int32Array;
   private spinMs = 0.2;
   private chunksPerThread = 4;
@@ -176,9 +178,9 @@ class Pool {
   minWork = PARALLEL_MIN_WORK;
 
   constructor(spawn: SpawnWorker, threads: number, options: ThreadOptions) {
-    const module = compileSync(DEFAULT_SHAPE, true);
-    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
-    this.gemm = exports.gemm as (...args: number[]) => void;
+    // Both kernels, so that setFma may switch at any time; every thread runs the one the job names.
+    const modules = [compileSync(DEFAULT_SHAPE, true), wasmFmaSupported() ? compileSync({ ...DEFAULT_SHAPE, fma: true }, true) : null];
+    this.gemms = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports.gemm as (...args: number[]) => void));
     const control = new SharedArrayBuffer(threads * SLOT_INTS * 4);
     this.job = new Int32Array(control, 0, SLOT_INTS);
     this.configure(options);
@@ -203,7 +205,7 @@ class Pool {
       try {
         const handle = spawn(WORKER_SOURCE, events);
         this.helpers.push({ handle, ctl, missedSince: -1, wakes: 0 });
-        handle.postMessage({ module, memory: this.memory, control, slot });
+        handle.postMessage({ modules, memory: this.memory, control, slot });
       } catch (e) {
         this.retire(`could not start worker ${slot + 1}: ${String(e)}`);
         settle();
@@ -259,7 +261,9 @@ class Pool {
     heap.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr / 4);
     heap.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr / 4);
 
-    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks];
+    const fma = getFma() && this.gemms[1] !== null ? 1 : 0;
+    const gemm = this.gemms[fma]!;
+    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks, fma];
     this.job.set(job, JOB);
     Atomics.store(this.job, NEXT, 0);
     helpers.forEach((h, i) => {
@@ -274,7 +278,7 @@ class Pool {
       const lo = i * width;
       const hi = Math.min(len, lo + width);
       const [i0, i1, j0, j1] = byCols ? [0, m, lo, hi] : [lo, hi, 0, n];
-      this.gemm(aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, packA, packA + align(mc * kcPad * 4), mc, nc, kc, ldc);
+      gemm(aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, packA, packA + align(mc * kcPad * 4), mc, nc, kc, ldc);
     };
     const copyOut = (i: number): void => {
       const lo = i * width;
