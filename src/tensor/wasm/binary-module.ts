@@ -40,22 +40,22 @@ export function buildBinaryModule(): Uint8Array<ArrayBuffer> {
         set(t0, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load()]),
         set(t1, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load(4)]),
         set(j, i32Const(0)),
-        // Whole groups of WIDE vectors.
-        block(
+        // Whole groups of WIDE vectors, then of 4, then one at a time.
+        [WIDE, 4, 2].map((w) => block(
           loop([
-            [add(get(j), i32Const(WIDE)), get(nv), Op.i32_gt_s],
+            [add(get(j), i32Const(w)), get(nv), Op.i32_gt_s],
             brIf(1),
-            acc.map((a) => set(a, v128.const0())),
+            acc.slice(0, w).map((a) => set(a, v128.const0())),
             forLoop(t, get(t0), get(t1), i32Const(1), [
               rowAt,
-              acc.map((a, v) => set(a, [get(a), get(src), v128.load(16 * v), v128.f32x4Add()])),
+              acc.slice(0, w).map((a, v) => set(a, [get(a), get(src), v128.load(16 * v), v128.f32x4Add()])),
             ]),
             set(o, add(get(out), shl2(add(mul(get(r), get(ldo)), shl2(get(j)))))),
-            acc.map((a, v) => [get(o), get(a), v128.store(16 * v)]),
-            inc(j, i32Const(WIDE)),
+            acc.slice(0, w).map((a, v) => [get(o), get(a), v128.store(16 * v)]),
+            inc(j, i32Const(w)),
             br(0),
           ]),
-        ),
+        )),
         // The rest, one vector at a time.
         forLoop(j, get(j), get(nv), i32Const(1), [
           set(acc[0], v128.const0()),
