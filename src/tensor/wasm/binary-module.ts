@@ -2,7 +2,7 @@
 //
 //   rowSums(out, ldo, m, ldm, ptr, idx, rows, nv)
 //     out[r, :4nv] = Σ_{t in ptr[r]..ptr[r+1]} m[idx[t], :4nv], 8 vectors (32 floats) of a row in
-//     registers at a time, then the rest one vector at a time;
+//     registers at a time (then 4, 2, 1), every row for one group of columns before the next;
 //   transpose(dst, ldDst, src, ldSrc, rows, cols)
 //     dst[j, i] = src[i, j], 4×4 blocks by shuffles, the edges one float at a time.
 // All pointers in bytes, strides and sizes in floats (ldo, ldm multiples of 4), ptr and idx i32.
@@ -33,18 +33,23 @@ export function buildBinaryModule(): Uint8Array<ArrayBuffer> {
     const [out, ldo, m, ldm, ptr, idx, rows, nv] = [0, 1, 2, 3, 4, 5, 6, 7];
     const [r, j, t, t0, t1, o, src] = Array.from({ length: 7 }, () => f.local(i32)) as [number, number, number, number, number, number, number];
     const acc = Array.from({ length: WIDE }, () => f.local(ValType.v128));
-    // src = m + (idx[t]·ldm + 4j)·4 bytes
-    const rowAt = set(src, add(get(m), shl2(add(mul([get(idx), shl2(get(t)), Op.i32_add, mem.i32Load()], get(ldm)), shl2(get(j))))));
+    const [ldmB, mj] = [f.local(i32), f.local(i32)];
+    // src = m + 16j + idx[t]·ldm·4 bytes (mj = m + 16j for the current group of vectors)
+    const rowAt = set(src, add(get(mj), mul([get(idx), shl2(get(t)), Op.i32_add, mem.i32Load()], get(ldmB))));
+    // Column groups outermost: a group's slice of m (e.g. 784 rows × 128 bytes) stays in L2 while
+    // every row sums into it, where whole rows of m (1.5 MB for W1ᵀ) would stream from L3 per row.
     f.setBody([
-      forLoop(r, i32Const(0), get(rows), i32Const(1), [
-        set(t0, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load()]),
-        set(t1, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load(4)]),
-        set(j, i32Const(0)),
-        // Whole groups of WIDE vectors, then of 4, then one at a time.
-        [WIDE, 4, 2].map((w) => block(
-          loop([
-            [add(get(j), i32Const(w)), get(nv), Op.i32_gt_s],
-            brIf(1),
+      set(ldmB, shl2(get(ldm))),
+      set(j, i32Const(0)),
+      // Groups of WIDE vectors, then of 4, 2 and 1.
+      [WIDE, 4, 2, 1].map((w) => block(
+        loop([
+          [add(get(j), i32Const(w)), get(nv), Op.i32_gt_s],
+          brIf(1),
+          set(mj, add(get(m), shl2(shl2(get(j))))),
+          forLoop(r, i32Const(0), get(rows), i32Const(1), [
+            set(t0, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load()]),
+            set(t1, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load(4)]),
             acc.slice(0, w).map((a) => set(a, v128.const0())),
             forLoop(t, get(t0), get(t1), i32Const(1), [
               rowAt,
@@ -52,17 +57,11 @@ export function buildBinaryModule(): Uint8Array<ArrayBuffer> {
             ]),
             set(o, add(get(out), shl2(add(mul(get(r), get(ldo)), shl2(get(j)))))),
             acc.slice(0, w).map((a, v) => [get(o), get(a), v128.store(16 * v)]),
-            inc(j, i32Const(w)),
-            br(0),
           ]),
-        )),
-        // The rest, one vector at a time.
-        forLoop(j, get(j), get(nv), i32Const(1), [
-          set(acc[0], v128.const0()),
-          forLoop(t, get(t0), get(t1), i32Const(1), [rowAt, set(acc[0], [get(acc[0]), get(src), v128.load(), v128.f32x4Add()])]),
-          [add(get(out), shl2(add(mul(get(r), get(ldo)), shl2(get(j))))), get(acc[0]), v128.store()],
+          inc(j, i32Const(w)),
+          br(0),
         ]),
-      ]),
+      )),
     ]);
   }
 
