@@ -253,6 +253,25 @@ describe('failures fall back to one thread', () => {
     for (let i = 0; i < 5; i++) check(parallel, 64, 64, 64, i % 2 === 1, false, 15 + i);
   });
 
+  it('a slow worker (descheduled on a busy machine): the caller computes its chunks again, same bits', async () => {
+    // The real worker, whose every chunk first sleeps 20 ms.
+    const slow = `const RealInstance = WebAssembly.Instance;
+      WebAssembly.Instance = function (module, imports) {
+        const { gemm } = new RealInstance(module, imports).exports;
+        return { exports: { gemm: (...args) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); gemm(...args); } } };
+      };\n`;
+    const spawn: SpawnWorker = (source, events) => recordingSpawn([])(slow + source, events);
+    expect(await startThreads(spawn, 2, { minWork: 0 })).toBe(2);
+    const before = getThreadStats();
+    for (let i = 0; i < 6; i++) {
+      check(parallel, 100, 784, 500, i % 2 === 1, i % 3 === 0, 40 + i, false); // bit for bit against one thread
+      if (i === 2) await new Promise((resolve) => setTimeout(resolve, 50)); // it catches up: threads again
+    }
+    expect(getThreadStats().retaken).toBeGreaterThan(before.retaken);
+    expect(getThreads()).toBe(2);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
   // Misbehaving helpers: each takes a post (POSTED -> TAKEN) and claims a chunk, then either
   // never finishes (the deadline) or reports FAILED without computing it.
   for (const [name, after, message] of [
