@@ -7,6 +7,8 @@
 // Variants, interleaved step by step in one process (medians over the timed steps):
 //   default        Adam with its WebAssembly SIMD update: moments and gradients in its memory, each
 //                  parameter copied in and back out of it every step
+//   dense-x        the batch not marked 0/1 (markBinary): the first layer as dense products
+//   fma-off        the matmul kernels without relaxed-SIMD FMA (setFma(false))
 //   adam-f64       the WebAssembly update in float64 arithmetic (bit-identical to TypeScript)
 //   ts-adam        the TypeScript Adam loop (moments in plain arrays)
 //   DIR            with --compare: the `Adam` of another checkout (e.g. one before these changes,
@@ -76,7 +78,7 @@ class Runner {
   readonly times = { step: [] as number[], forward: [] as number[], backward: [] as number[], optimizer: [] as number[] };
   loss = NaN;
 
-  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>, readonly binary = true) {
+  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>, readonly binary = true, readonly fma = true) {
     this.model = new lib.VAE({ hidden: H }, { seed: 0 });
     this.opt = new lib.Adam(this.model.namedParameters(), { lr: 1e-3, ...adam });
     this.rng = new lib.Random(1);
@@ -84,6 +86,8 @@ class Runner {
 
   step(record: boolean): void {
     const { lib } = this;
+    const fma = (lib as Partial<Lib>).setFma && lib.wasmFmaSupported() ? this.fma : undefined;
+    if (fma !== undefined) lib.setFma(fma);
     const t0 = performance.now();
     const b = this.batch++ % (IMAGES / B);
     const x = new Float32Array(B * D);
@@ -116,6 +120,7 @@ const median = (xs: number[]): number => {
 const runners: Runner[] = [
   new Runner("default", here, {}),
   new Runner("dense-x", here, {}, false),
+  new Runner("fma-off", here, {}, true, false),
   new Runner("adam-f64", here, { precision: "f64" }),
   new Runner("ts-adam", here, { kernel: "js" }),
 ];
