@@ -6,9 +6,11 @@
 //   transpose(dst, ldDst, src, ldSrc, rows, cols)
 //     dst[j, i] = src[i, j], 4×4 blocks by shuffles, the edges one float at a time.
 // All pointers in bytes, strides and sizes in floats (ldo, ldm multiples of 4), ptr and idx i32.
-import { type Code, ModuleBuilder, Op, ValType, block, br, brIf, forLoop, i32Const, localGet as get, localSet, loop, mem, v128 } from './emit.js';
+import { type Code, ModuleBuilder, Op, SimdOp, ValType, block, br, brIf, forLoop, i32Const, ifThen, localGet as get, localSet, loop, mem, simd, v128 } from './emit.js';
 
 export interface BinaryExports {
+  /** The 1s of s (rows × cols float32) by row into ptr (rows + 1) and idx; their count, or -1 if some value is not +0 or 1. */
+  pattern(s: number, rows: number, cols: number, ptr: number, idx: number): number;
   rowSums(out: number, ldo: number, m: number, ldm: number, ptr: number, idx: number, rows: number, nv: number): void;
   transpose(dst: number, ldDst: number, src: number, ldSrc: number, rows: number, cols: number): void;
 }
@@ -62,6 +64,46 @@ export function buildBinaryModule(): Uint8Array<ArrayBuffer> {
           br(0),
         ]),
       )),
+    ]);
+  }
+
+  {
+    // pattern(s, rows, cols, ptr, idx) -> nnz | -1: 4 values at a time, their 1s from a bitmask.
+    const f = mod.func([i32, i32, i32, i32, i32], [i32], 'pattern');
+    const [s, rows, cols, ptr, idx] = [0, 1, 2, 3, 4];
+    const [r, c, t, at, mask, bits, cols4] = Array.from({ length: 7 }, () => f.local(i32)) as [number, number, number, number, number, number, number];
+    const [v, one] = [f.local(ValType.v128), f.local(ValType.v128)];
+    const is1 = [get(v), get(one), simd(SimdOp.f32x4_eq)];
+    const push = (col: Code): Code => [[get(idx), shl2(get(t)), Op.i32_add], col, mem.i32Store(), inc(t, i32Const(1))];
+    const fail = [i32Const(-1), Op.return];
+    f.setBody([
+      set(one, [i32Const(0x3f800000), simd(0x11) /* i32x4.splat */]),
+      set(cols4, [get(cols), i32Const(-4), Op.i32_and]),
+      set(at, get(s)),
+      forLoop(r, i32Const(0), get(rows), i32Const(1), [
+        [get(ptr), shl2(get(r)), Op.i32_add, get(t), mem.i32Store()],
+        forLoop(c, i32Const(0), get(cols4), i32Const(4), [
+          set(v, [get(at), v128.load()]),
+          // Every lane +0 (integer 0, so -0 counts as another value) or 1.
+          [is1, get(v), v128.const0(), simd(SimdOp.i32x4_eq), simd(SimdOp.v128_or), simd(SimdOp.i32x4_all_true), Op.i32_eqz],
+          ifThen([], fail),
+          set(mask, [is1, simd(SimdOp.i32x4_bitmask)]),
+          block(loop([
+            [get(mask), Op.i32_eqz], brIf(1),
+            push(add(get(c), [get(mask), Op.i32_ctz])),
+            set(mask, [get(mask), get(mask), i32Const(1), Op.i32_sub, Op.i32_and]),
+            br(0),
+          ])),
+          inc(at, i32Const(16)),
+        ]),
+        forLoop(c, get(cols4), get(cols), i32Const(1), [
+          set(bits, [get(at), mem.i32Load()]),
+          ifThen([get(bits), i32Const(0x3f800000), Op.i32_eq], push(get(c)), ifThen(get(bits), fail)),
+          inc(at, i32Const(4)),
+        ]),
+      ]),
+      [get(ptr), shl2(get(rows)), Op.i32_add, get(t), mem.i32Store()],
+      get(t),
     ]);
   }
 
