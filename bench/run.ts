@@ -1,3 +1,4 @@
+import "../src/node/relaxed-simd.js";
 import os from "node:os";
 import { spawnSync } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -26,7 +27,12 @@ Options:
                     1,000 training steps, from bench/step.ts), jvp (forward mode on the seed
                     encoder, two ways, from bench/jvp.ts), views (x.matmul(W.T) against transB
                     and a copied transpose, from bench/views.ts), peers (the peers' versions, threads
-                    and a correctness check of every contender); default: all four
+                    and a correctness check of every contender), layers (the first layer on a
+                    binarized batch: the 0/1-sparse kernel and the dense one), fma (the six
+                    products with relaxed-SIMD FMA on and off), epoch (an epoch of the seed
+                    recipe from the command line against PyTorch on one thread, when python3
+                    with torch is installed; the last three from bench/speed.ts); default: all
+  --pairs N         epoch: alternating pairs, ours and PyTorch (default 1; the issue's figure: 3)
   --ours-only       leave the peer libraries out
   -h, --help        this text`;
 
@@ -36,6 +42,7 @@ const { values } = parseArgs({
     quick: { type: "boolean" },
     only: { type: "string" },
     "ours-only": { type: "boolean" },
+    pairs: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -43,7 +50,7 @@ if (values.help) {
   console.log(help);
   process.exit(0);
 }
-const sectionNames = ["matmul", "step", "heap", "jvp", "views", "peers"] as const;
+const sectionNames = ["matmul", "step", "heap", "jvp", "views", "peers", "layers", "fma", "epoch"] as const;
 type Section = (typeof sectionNames)[number];
 const only = (values.only ?? sectionNames.join(",")).split(",").map((s) => s.trim());
 for (const s of only) {
@@ -238,6 +245,18 @@ if (want("views")) {
   } catch {
     notes.push(`views section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
   }
+}
+
+for (const section of ["layers", "fma", "epoch"] as const) {
+  if (!want(section)) continue;
+  // In a child process: bench/speed.ts prints its own tables (and the epoch runs further children).
+  progress(section === "epoch" ? "an epoch, ours and PyTorch's" : section);
+  const args = ["--import", "tsx", "bench/speed.ts", "--only", section, ...(quick ? ["--quick"] : []), ...(values.pairs ? ["--pairs", values.pairs] : []), ...(json ? ["--json"] : [])];
+  const child = spawnSync(process.execPath, args, { encoding: "utf8" });
+  progress("");
+  if (child.status !== 0) notes.push(`${section} section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
+  else if (!json) process.stdout.write(child.stdout);
+  else report[section] = (JSON.parse(child.stdout.slice(child.stdout.indexOf("{"))) as Record<string, unknown>)[section];
 }
 
 const loadAtStart = Number(String(report.loadAverageAtStart).split(" ")[0]);

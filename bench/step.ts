@@ -7,6 +7,8 @@
 // Variants, interleaved step by step in one process (medians over the timed steps):
 //   default        Adam with its WebAssembly SIMD update: moments and gradients in its memory, each
 //                  parameter copied in and back out of it every step
+//   dense-x        the batch not marked 0/1 (markBinary): the first layer as dense products
+//   fma-off        the matmul kernels without relaxed-SIMD FMA (setFma(false))
 //   adam-f64       the WebAssembly update in float64 arithmetic (bit-identical to TypeScript)
 //   ts-adam        the TypeScript Adam loop (moments in plain arrays)
 //   DIR            with --compare: the `Adam` of another checkout (e.g. one before these changes,
@@ -18,6 +20,7 @@
 // step beyond it is the element-wise work, bookkeeping and garbage collection.
 // Then the heap: `process.memoryUsage()` after a full GC, after 100 and after --heap-steps steps of the
 // default variant (a flat heap: within 10%).
+import "../src/node/relaxed-simd.js";
 import os from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -75,7 +78,7 @@ class Runner {
   readonly times = { step: [] as number[], forward: [] as number[], backward: [] as number[], optimizer: [] as number[] };
   loss = NaN;
 
-  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>) {
+  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>, readonly binary = true, readonly fma = true) {
     this.model = new lib.VAE({ hidden: H }, { seed: 0 });
     this.opt = new lib.Adam(this.model.namedParameters(), { lr: 1e-3, ...adam });
     this.rng = new lib.Random(1);
@@ -83,13 +86,17 @@ class Runner {
 
   step(record: boolean): void {
     const { lib } = this;
+    const fma = (lib as Partial<Lib>).setFma && lib.wasmFmaSupported() ? this.fma : undefined;
+    if (fma !== undefined) lib.setFma(fma);
     const t0 = performance.now();
     const b = this.batch++ % (IMAGES / B);
     const x = new Float32Array(B * D);
     x.set(images.subarray(b * B * D, (b + 1) * B * D));
     const eps = lib.sampleEps(this.rng, 1, B, 2);
     this.opt.zeroGrad();
-    const loss = lib.negativeElbo(this.model, new lib.Tensor(x, [B, D]), eps);
+    const xt = new lib.Tensor(x, [B, D]);
+    if (this.binary) (lib as Partial<Lib>).markBinary?.(xt); // as Trainer.step does (absent in older checkouts)
+    const loss = lib.negativeElbo(this.model, xt, eps);
     const t1 = performance.now();
     loss.backward();
     const t2 = performance.now();
@@ -112,6 +119,8 @@ const median = (xs: number[]): number => {
 
 const runners: Runner[] = [
   new Runner("default", here, {}),
+  new Runner("dense-x", here, {}, false),
+  new Runner("fma-off", here, {}, true, false),
   new Runner("adam-f64", here, { precision: "f64" }),
   new Runner("ts-adam", here, { kernel: "js" }),
 ];

@@ -35,10 +35,11 @@ def main():
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=60000, help="train on the first N images")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    x_train = torch.from_numpy((read_idx("train-images-idx3-ubyte").reshape(-1, 784) > 127).astype(np.float32))
+    x_train = torch.from_numpy((read_idx("train-images-idx3-ubyte").reshape(-1, 784)[: a.limit] > 127).astype(np.float32))
     x_test = torch.from_numpy((read_idx("t10k-images-idx3-ubyte").reshape(-1, 784) > 127).astype(np.float32))
     H = a.hidden
     encoder = nn.Sequential(nn.Linear(784, H), nn.Tanh(), nn.Linear(H, 2))

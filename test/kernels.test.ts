@@ -114,6 +114,20 @@ const comparisons: Record<KernelName, (c: Case) => void> = {
     matmulJsInto(scale, a.map(Math.abs), b.map(Math.abs), m, k, n, tA, tB);
     for (let i = 0; i < got.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(k * 2 ** -23 * scale[i] + 1e-30);
   },
+  matmulBinary: ({ rows: m, cols: n, seed }) => {
+    const k = 1 + (seed % 61);
+    if (m * n * k > 3e6) return;
+    const rng = new Random(seed);
+    const [tA, tB] = [seed % 2 === 0, seed % 3 === 0];
+    for (const side of ["a", "b"] as const) {
+      const bits = (len: number) => Float32Array.from({ length: len }, () => (rng.uniform() < 0.13 ? 1 : 0));
+      const [a, b] = side === "a" ? [bits(m * k), values(k * n, rng)] : [values(m * k, rng), bits(k * n)];
+      const [got, want] = [new Float32Array(m * n), new Float32Array(m * n)];
+      kernelFor("matmulBinary", "wasm", "float32")(got, a, b, m, k, n, tA, tB, side);
+      kernelFor("matmulBinary", "js", "float32")(want, a, b, m, k, n, tA, tB, side);
+      same(got, want); // both add the same rows in the same order, in float32
+    }
+  },
   biasActivation: ({ rows, cols, seed }) => {
     for (const act of ["none", "relu", "tanh"] as const) {
       const rng = new Random(seed);

@@ -6,7 +6,8 @@ import { randomFloat32 } from './helpers.js';
 import { spawnNodeWorker, stopWorkerThreads, useWorkerThreads } from '../src/node/threads.js';
 import { backendInfo, getBackend } from '../src/tensor/backend.js';
 import { matmulInto } from '../src/tensor/matmul.js';
-import { createWasmMatmul } from '../src/tensor/wasm/matmul.js';
+import { createWasmMatmul, getFma, matmulWasmInto, setFma, wasmFmaSupported } from '../src/tensor/wasm/matmul.js';
+import { Random } from '../src/tensor/random.js';
 import {
   PARALLEL_MIN_WORK,
   WORKER_SOURCE,
@@ -123,7 +124,27 @@ describe('with two threads', () => {
 
   it('reports its threads', () => {
     expect(getThreads()).toBe(2);
-    expect(backendInfo()).toEqual(wasm ? { backend: 'wasm', threads: 2 } : { backend: 'js', threads: 1 });
+    const fma = process.env.TSGRAD_FMA !== '0' && wasmFmaSupported();
+    expect(backendInfo()).toEqual(wasm ? { backend: 'wasm', threads: 2, fma } : { backend: 'js', threads: 1, fma: false });
+  });
+
+  it('matches one thread bit for bit with FMA on and off', () => {
+    const rng = new Random(21);
+    const [m, k, n] = [37, 301, 130];
+    const a = Float32Array.from({ length: m * k }, () => rng.normal());
+    const b = Float32Array.from({ length: k * n }, () => rng.normal());
+    const before = getFma();
+    try {
+      for (const fma of wasmFmaSupported() ? [false, true] : [false]) {
+        setFma(fma);
+        const [two, one] = [new Float32Array(m * n), new Float32Array(m * n)];
+        expect(matmulParallelInto(two, a, b, m, k, n, false, true)).toBe(true);
+        matmulWasmInto(one, a, b, m, k, n, false, true);
+        expect(two).toEqual(one);
+      }
+    } finally {
+      setFma(before);
+    }
   });
 
   it('matches the single-thread kernel bit for bit and a float64 loop, random shapes', () => {
@@ -235,6 +256,25 @@ describe('failures fall back to one thread', () => {
     const silent: SpawnWorker = () => ({ postMessage() {}, terminate() {} });
     void startThreads(silent, 2, { minWork: 0, timeoutMs: 10 });
     for (let i = 0; i < 5; i++) check(parallel, 64, 64, 64, i % 2 === 1, false, 15 + i);
+  });
+
+  it('a slow worker (descheduled on a busy machine): the caller computes its chunks again, same bits', async () => {
+    // The real worker, whose every chunk first sleeps 20 ms.
+    const slow = `const RealInstance = WebAssembly.Instance;
+      WebAssembly.Instance = function (module, imports) {
+        const { gemm } = new RealInstance(module, imports).exports;
+        return { exports: { gemm: (...args) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); gemm(...args); } } };
+      };\n`;
+    const spawn: SpawnWorker = (source, events) => recordingSpawn([])(slow + source, events);
+    expect(await startThreads(spawn, 2, { minWork: 0 })).toBe(2);
+    const before = getThreadStats();
+    for (let i = 0; i < 6; i++) {
+      check(parallel, 100, 784, 500, i % 2 === 1, i % 3 === 0, 40 + i, false); // bit for bit against one thread
+      if (i === 2) await new Promise((resolve) => setTimeout(resolve, 50)); // it catches up: threads again
+    }
+    expect(getThreadStats().retaken).toBeGreaterThan(before.retaken);
+    expect(getThreads()).toBe(2);
+    expect(warn).not.toHaveBeenCalled();
   });
 
   // Misbehaving helpers: each takes a post (POSTED -> TAKEN) and claims a chunk, then either

@@ -41,7 +41,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
   const y = allocate(dtype, rows * outF);
   const xd = dense(x);
   const wd = dense(weight);
-  kernel("matmul", dtype)(y, xd, wd, rows, inF, outF, false, true);
+  // x of 0s and 1s (markBinary, e.g. binarized images): sums of W's columns instead of the product.
+  const binary = x.storage.binary;
+  if (binary) kernel("matmulBinary", dtype)(y, xd, wd, rows, inF, outF, false, true, "a");
+  else kernel("matmul", dtype)(y, xd, wd, rows, inF, outF, false, true);
   kernel("biasActivation", dtype)(y, dense(bias), rows, outF, activation);
   const out = new Tensor(y, [rows, outF]);
   return record(out, "linear", [x, weight, bias], (g) => {
@@ -63,7 +66,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
     let gw = null;
     if (needsGrad(weight)) {
       gw = gradDestination(weight) ?? allocate(dtype, weight.size);
-      kernel("matmul", dtype)(gw, gp, xd, outF, rows, inF, true, false); // dW = Gᵀ·x
+      if (binary) kernel("matmulBinary", dtype)(gw, gp, xd, outF, rows, inF, true, false, "b"); // dW = Gᵀ·x
+      else kernel("matmul", dtype)(gw, gp, xd, outF, rows, inF, true, false);
     }
     return [gx && new Tensor(gx, x.shape), gw && new Tensor(gw, weight.shape), gb && new Tensor(gb, bias.shape)];
   }, [x, weight, out]);

@@ -1,4 +1,5 @@
 import { allocate, promote } from "../tensor/dtype.js";
+import { kernel } from "../tensor/kernels.js";
 import { matmulInto } from "../tensor/matmul.js";
 import { fmt } from "../tensor/shape.js";
 import { Tensor, astype, dense, view } from "../tensor/tensor.js";
@@ -45,7 +46,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const A = layout(astype(a, dtype), userA);
   const B = layout(astype(b, dtype), userB);
   const out = allocate(dtype, m * n);
-  matmulInto(out, A.stored.data, B.stored.data, m, k, n, A.trans, B.trans);
+  // An operand of 0s and 1s (markBinary): sums of the other's rows instead of the product.
+  const binary = A.stored.storage.binary ? "a" : B.stored.storage.binary ? "b" : null;
+  if (binary !== null) kernel("matmulBinary", dtype)(out, A.stored.data, B.stored.data, m, k, n, A.trans, B.trans, binary);
+  else matmulInto(out, A.stored.data, B.stored.data, m, k, n, A.trans, B.trans);
   return record(new Tensor(out, [m, n]), "matmul", [a, b], (g) => {
     // C = op(SA)·op(SB) over the stored layouts SA, SB: d op(SA) = G·op(SB)ᵀ and d op(SB) = op(SA)ᵀ·G,
     // each computed in its stored layout and seen through the operand's view. Written with ops

@@ -125,8 +125,8 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
     }
     writeMetrics(files.metrics, []);
   }
-  const { backend, threads } = backendInfo();
-  io.err(`training on ${trainSet.count} images, ${trainer.batches} minibatches of ${hyper.batch} per epoch, hidden ${hyper.hidden}, lr ${hyper.lr}, seed ${hyper.seed}; test set ${testSet.count} images; backend ${backend}, ${threads} thread${threads === 1 ? "" : "s"}\n`);
+  const { backend, threads, fma } = backendInfo();
+  io.err(`training on ${trainSet.count} images, ${trainer.batches} minibatches of ${hyper.batch} per epoch, hidden ${hyper.hidden}, lr ${hyper.lr}, seed ${hyper.seed}; test set ${testSet.count} images; backend ${backend}, ${threads} thread${threads === 1 ? "" : "s"}${fma ? ", FMA" : ""}\n`);
 
   let epochStart = performance.now();
   const runInfo = (): Omit<TrainCheckpoint, "state" | "config"> => ({ hyper, elapsed: elapsed + (performance.now() - epochStart) / 1000 });

@@ -1,4 +1,5 @@
 // `npm run vae -- <command>`: the VAE of docs/derivation.md from the command line. Without a command, the walkthrough.
+import "../node/relaxed-simd.js"; // first: the matmul kernels' FMA on Node 20
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -40,7 +41,8 @@ commands:
 
 \`npm run vae -- <command> --help\` describes each command's options.
 Environment: TSGRAD_THREADS=1 keeps matmuls on one core (default: 2 threads); TSGRAD_BACKEND=js uses
-the TypeScript kernels instead of WebAssembly SIMD.
+the TypeScript kernels instead of WebAssembly SIMD; TSGRAD_FMA=0 keeps the matmuls off fused
+multiply-adds (relaxed SIMD, used by default where available): the same bits on every machine.
 `;
 
 async function walkthrough(io: Io): Promise<number> {

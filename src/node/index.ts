@@ -1,5 +1,6 @@
 // The Node-only entry of the package, `tsgrad-vae/node`: MNIST files, checkpoints on disk, the HTML
 // report and atomic writes. The core (`tsgrad-vae`) has no Node import and also runs in browsers.
+import "./relaxed-simd.js"; // first: relaxed SIMD on Node 20, before any module is compiled
 import "../wasm-types.js";
 export { loadMnist, mnistPaths, type Mnist, type Split } from "./mnist.js";
 export {

@@ -1,4 +1,5 @@
 // Node glue for the matmul thread pool (../tensor/wasm/parallel.ts): worker_threads workers.
+import './relaxed-simd.js';
 
 import { Worker } from 'node:worker_threads';
 import { type SpawnWorker, type ThreadOptions, startThreads, stopThreads } from '../tensor/wasm/parallel.js';

@@ -1,4 +1,4 @@
-import { wasmSimdSupported } from "./wasm/matmul.js";
+import { getFma, wasmSimdSupported } from "./wasm/matmul.js";
 import { getThreads } from "./wasm/parallel.js";
 
 /** Where float32 kernels run: "wasm" (WebAssembly SIMD128) or "js" (plain TypeScript, the reference). */
@@ -34,8 +34,11 @@ export function getBackend(): Backend {
   return selected;
 }
 
-/** The backend in use and how many threads its large float32 matmuls use (see useWorkerThreads). */
-export function backendInfo(): { backend: Backend; threads: number } {
+/**
+ * The backend in use, how many threads its large float32 matmuls use (see useWorkerThreads), and
+ * whether those use fused multiply-adds (see setFma).
+ */
+export function backendInfo(): { backend: Backend; threads: number; fma: boolean } {
   const backend = getBackend();
-  return { backend, threads: backend === "wasm" ? getThreads() : 1 };
+  return { backend, threads: backend === "wasm" ? getThreads() : 1, fma: backend === "wasm" && getFma() };
 }

@@ -1,10 +1,10 @@
 export { allocate, promote, type Data, type DType } from "./dtype.js";
 export { broadcastShapes, sizeOf, type Shape } from "./shape.js";
 export { Random, type RandomState } from "./random.js";
-export { Tensor, Storage, astype, dense, view, bumpVersion, contiguousStrides, tensor, zeros, ones, full, arange, rand, randn, type GradNode, type NestedArray, type TensorOptions, type RandomOptions } from "./tensor.js";
+export { Tensor, Storage, astype, dense, view, bumpVersion, markBinary, contiguousStrides, tensor, zeros, ones, full, arange, rand, randn, type GradNode, type NestedArray, type TensorOptions, type RandomOptions } from "./tensor.js";
 export { mapBinary, mapUnary, broadcastInto, sumToShape } from "./elementwise.js";
 export { matmulInto, matmulJsInto, matmulNaiveInto, type MatmulKernel } from "./matmul.js";
 export { getBackend, setBackend, backendInfo, type Backend } from "./backend.js";
 export { kernel, kernelFor, registerKernel, hasOwnKernel, registeredKernels, type KernelName, type KernelSignatures, type Kernel, type AdamStep, type AdamState, type BiasActivation } from "./kernels.js";
-export { matmulWasmInto, wasmSimdSupported, initWasm } from "./wasm/index.js";
+export { matmulWasmInto, wasmSimdSupported, wasmFmaSupported, getFma, setFma, initWasm } from "./wasm/index.js";
 export { getThreads, useWebWorkers, stopThreads, startThreads, setThreadOptions, type SpawnWorker, type ThreadOptions } from "./wasm/parallel.js";

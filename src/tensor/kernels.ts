@@ -13,6 +13,7 @@
 // registered wasm entry against the js one.
 
 import { getBackend, type Backend } from "./backend.js";
+import type { BinarySide } from "./binary.js";
 import type { Data, DType } from "./dtype.js";
 import { registerJsKernels } from "./js-kernels.js";
 import { registerWasmKernels } from "./wasm/kernels.js";
@@ -52,6 +53,11 @@ export interface AdamState<D extends Data> {
 export interface KernelSignatures<D extends Data> {
   /** out (m×n, overwritten) = op(A)·op(B), A stored m×k (k×m when transA), B k×n (n×k when transB). */
   matmul: (out: D, a: D, b: D, m: number, k: number, n: number, transA: boolean, transB: boolean) => void;
+  /**
+   * matmul's product when one operand (`binary`) holds only 0s and 1s, as sums of the other's rows
+   * (./binary.ts); equal to matmul's to float32 rounding. Any other value in that operand: matmul.
+   */
+  matmulBinary: (out: D, a: D, b: D, m: number, k: number, n: number, transA: boolean, transB: boolean, binary: BinarySide) => void;
   /** y[r, j] ← act(y[r, j] + bias[j]) in place, for y of rows × cols. */
   biasActivation: (y: D, bias: D, rows: number, cols: number, activation: BiasActivation) => void;
   /** gp = g·act'(y) (tanh' = 1 − y², relu' = [y > 0]), and if gb is given gb += gp's column sums. */

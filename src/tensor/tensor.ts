@@ -27,7 +27,33 @@ export interface TensorOptions {
  */
 export class Storage {
   version = 0;
+  /** The version at which every value was last checked to be 0 or 1 (see markBinary); -1: never. */
+  private binaryAt = -1;
   constructor(readonly data: Data) {}
+
+  /**
+   * True while the values are known to be only 0s and 1s: set by markBinary, cleared by any
+   * in-place write through the library (it bumps the version). Kernels that use it (matmulBinary)
+   * still check each value they read and fall back to the dense path on anything else.
+   */
+  get binary(): boolean {
+    return this.binaryAt === this.version;
+  }
+
+  /** Checks every value and records whether all are 0 or 1; returns that. */
+  markBinary(): boolean {
+    const d = this.data;
+    let ok = true;
+    if (d instanceof Float32Array) {
+      // The bits as integers (faster than float compares in V8): +0 is 0, 1 is 0x3f800000.
+      const u = new Int32Array(d.buffer, d.byteOffset, d.length);
+      for (let i = 0; i < u.length && ok; i++) ok = u[i] === 0 || u[i] === 0x3f800000 || u[i] === -0x80000000;
+    } else {
+      for (let i = 0; i < d.length && ok; i++) ok = d[i] === 0 || d[i] === 1;
+    }
+    this.binaryAt = ok ? this.version : -1;
+    return ok;
+  }
 }
 
 /** Row-major strides of a contiguous tensor of this shape. */
@@ -214,6 +240,15 @@ export function dense(t: Tensor): Data {
 /** A view of t's storage (no graph): same values, another shape, strides and offset. */
 export function view(t: Tensor, shape: Shape, strides: readonly number[], offset: number): Tensor {
   return new Tensor(t.storage, shape, false, strides, offset);
+}
+
+/**
+ * Records that t's values are all 0 or 1 if they are (checking every value of its storage), so that
+ * products with t can use the 0/1-sparse kernel (matmulBinary); returns whether they are. The fact
+ * lasts until the storage is next written in place. @example markBinary(new Tensor(binarize(px), [b, 784]))
+ */
+export function markBinary(t: Tensor): boolean {
+  return t.storage.markBinary();
 }
 
 /** Marks an in-place write into t's storage done outside assign() (e.g. by a kernel into t.data). */

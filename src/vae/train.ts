@@ -4,7 +4,7 @@
 import { noGrad } from "../autograd/index.js";
 import { Adam } from "../nn/optim.js";
 import { Random, type RandomState } from "../tensor/random.js";
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, markBinary } from "../tensor/tensor.js";
 import { elboSamples, iwae, negativeElbo, sampleEps } from "./elbo.js";
 import type { VAE } from "./model.js";
 
@@ -119,7 +119,9 @@ export class Trainer {
     for (let i = 0; i < b; i++) x.set(this.images.subarray(this.order[start + i] * D, (this.order[start + i] + 1) * D), i * D);
     const eps = sampleEps(this.epsRng, 1, b, latent);
     this.optimizer.zeroGrad();
-    const loss = negativeElbo(this.model, new Tensor(x, [b, D]), eps);
+    const xt = new Tensor(x, [b, D]);
+    markBinary(xt); // binarized pixels: the first layer runs as sums of W1's columns
+    const loss = negativeElbo(this.model, xt, eps);
     const value = loss.item();
     const diverged = (what: string, v: number) => new DivergenceError(this.epoch, this.batch + 1, this.batches, what, v, this.options.lr);
     if (!Number.isFinite(value)) throw diverged("the loss (the negative ELBO)", value);
@@ -207,7 +209,9 @@ function sumOverBatches(images: Float32Array, D: number, batchSize: number, f: (
   noGrad(() => {
     for (let start = 0; start < count; start += batchSize) {
       const b = Math.min(batchSize, count - start);
-      for (const v of f(new Tensor(images.subarray(start * D, (start + b) * D), [b, D])).data) sum += v;
+      const x = new Tensor(images.subarray(start * D, (start + b) * D), [b, D]);
+      markBinary(x);
+      for (const v of f(x).data) sum += v;
     }
   });
   return { sum, count };
@@ -255,7 +259,9 @@ export function encoderMeans(model: VAE, images: Float32Array, batchSize = 500):
   noGrad(() => {
     for (let start = 0; start * D < images.length; start += batchSize) {
       const x = images.subarray(start * D, Math.min(images.length, (start + batchSize) * D));
-      out.set(model.encode(new Tensor(x, [x.length / D, D])).mean.data, start * d);
+      const xt = new Tensor(x, [x.length / D, D]);
+      markBinary(xt);
+      out.set(model.encode(xt).mean.data, start * d);
     }
   });
   return out;

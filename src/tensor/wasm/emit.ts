@@ -84,6 +84,7 @@ export const Op = {
   i32_le_u: 0x4d,
   i32_ge_s: 0x4e,
   i32_ge_u: 0x4f,
+  i32_ctz: 0x68,
   i32_add: 0x6a,
   i32_sub: 0x6b,
   i32_mul: 0x6c,
@@ -112,8 +113,15 @@ export const SimdOp = {
   i8x16_shuffle: 0x0d,
   f32x4_splat: 0x13,
   f32x4_extract_lane: 0x1f,
+  i32x4_eq: 0x37,
+  f32x4_eq: 0x41,
+  v128_or: 0x50,
+  i32x4_all_true: 0xa3,
+  i32x4_bitmask: 0xa4,
   f32x4_add: 0xe4,
   f32x4_mul: 0xe6,
+  /** Relaxed SIMD: a·b + c, fused or not as the engine chooses (always the same way on one engine). */
+  f32x4_relaxed_madd: 0x105,
 } as const;
 
 export const BlockType = { empty: 0x40 } as const;
@@ -153,6 +161,8 @@ export const v128 = {
   shuffle: (lanes: readonly number[]): Code => [simd(SimdOp.i8x16_shuffle), lanes],
   f32x4Add: (): Code => simd(SimdOp.f32x4_add),
   f32x4Mul: (): Code => simd(SimdOp.f32x4_mul),
+  /** [a, b, c] -> a·b + c (relaxed SIMD). */
+  f32x4RelaxedMadd: (): Code => simd(SimdOp.f32x4_relaxed_madd),
   f32x4Splat: (): Code => simd(SimdOp.f32x4_splat),
 };
 

@@ -6,6 +6,9 @@ export {
   matmulWasmInto,
   wasmMatmulModuleBytes,
   wasmSimdSupported,
+  wasmFmaSupported,
+  getFma,
+  setFma,
   type BlockSizes,
   type WasmMatmulOptions,
 } from './matmul.js';

@@ -8,7 +8,9 @@
 // transcendental ones, ~1 ulp per step for Adam in f32 and bit-identical in f64 (test/kernels.test.ts,
 // test/fused-wasm.test.ts, test/optim.test.ts).
 import { activationBackwardJs, adamJs, adamStateJs, bernoulliRowsJs, biasActivationJs, columnSumsJs, scaleRowsJs } from '../fused.js';
-import { registerKernel } from '../kernels.js';
+import { binaryRowSumsJs, matmulBinaryWith } from '../binary.js';
+import { kernelFor, registerKernel } from '../kernels.js';
+import { matmulBinaryWasmInto, wasmBinaryAvailable } from './binary.js';
 import { matmulJsInto } from '../matmul.js';
 import { activationBackwardWasm, adamStateWasm, adamWasm, bernoulliWasm, biasAddWasm, biasTanhWasm, columnSumsWasm, scaleRowsWasm, wasmElementwiseAvailable } from './elementwise.js';
 import { matmulWasmInto, wasmSimdSupported } from './matmul.js';
@@ -31,6 +33,12 @@ export function registerWasmKernels(): void {
     if (m * n * k < WASM_MIN_WORK || !wasmSimdSupported()) matmulJsInto(out, a, b, m, k, n, transA, transB);
     // Large products go to the worker threads if started (useWorkerThreads / useWebWorkers).
     else if (!matmulParallelInto(out, a, b, m, k, n, transA, transB)) matmulWasmInto(out, a, b, m, k, n, transA, transB);
+  });
+
+  const matmulWasm = kernelFor('matmul', 'wasm', 'float32');
+  registerKernel('matmulBinary', 'wasm', 'float32', (out, a, b, m, k, n, transA, transB, binary) => {
+    if (m * n * k < WASM_MIN_WORK || !wasmBinaryAvailable()) matmulBinaryWith(binaryRowSumsJs, matmulWasm, out, a, b, m, k, n, transA, transB, binary);
+    else matmulBinaryWasmInto(matmulWasm, out, a, b, m, k, n, transA, transB, binary);
   });
 
   registerKernel('biasActivation', 'wasm', 'float32', (y, bias, rows, cols, activation) => {

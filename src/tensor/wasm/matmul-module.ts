@@ -42,6 +42,11 @@ export interface KernelShape {
   readonly nr: number;
   /** k-loop unroll (a power of two); packed k is padded to a multiple of it. */
   readonly ku: number;
+  /**
+   * Multiply-adds as relaxed SIMD's f32x4.relaxed_madd (one fused multiply-add where the CPU has
+   * FMA) instead of f32x4.mul then f32x4.add. Default false: the plain, deterministic kernel.
+   */
+  readonly fma?: boolean;
 }
 
 // TurboFan issues all loads of a loop iteration before the arithmetic, so the tile must fit
@@ -113,7 +118,9 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
       bv.map((b, v) => set(b, [get(bp), v128.load((u * NR + 4 * v) * 4)])),
       acc.map((row, i) => [
         set(av, [get(ap), v128.load32Splat((u * MR + i) * 4)]),
-        row.map((c, v) => set(c, [get(c), get(av), get(bv[v] as number), v128.f32x4Mul(), v128.f32x4Add()])),
+        row.map((c, v) =>
+          set(c, shape.fma ? [get(av), get(bv[v] as number), get(c), v128.f32x4RelaxedMadd()] : [get(c), get(av), get(bv[v] as number), v128.f32x4Mul(), v128.f32x4Add()]),
+        ),
       ]),
     ];
     const storeTile = (accumulateIntoC: boolean): Code =>

@@ -68,6 +68,52 @@ export function wasmSimdSupported(): boolean {
   return simdSupported;
 }
 
+let fmaSupported: boolean | undefined;
+
+/**
+ * True if this engine can compile relaxed SIMD's f32x4.relaxed_madd: Chromium ≥ 114, Node ≥ 22, and
+ * Node 20 after `v8.setFlagsFromString("--experimental-wasm-relaxed-simd")` (src/node/relaxed-simd.ts,
+ * imported by tsgrad-vae/node, sets it).
+ */
+export function wasmFmaSupported(): boolean {
+  if (fmaSupported === undefined) {
+    const mod = new ModuleBuilder();
+    mod.func([], [ValType.v128]).setBody([v128.const0(), v128.const0(), v128.const0(), v128.f32x4RelaxedMadd()]);
+    fmaSupported = wasmSimdSupported() && WebAssembly.validate(mod.toBytes());
+  }
+  return fmaSupported;
+}
+
+let fmaChoice: boolean | undefined;
+
+/**
+ * Whether float32 matmuls use fused multiply-adds (relaxed SIMD): by default yes where the engine has
+ * them, unless the TSGRAD_FMA environment variable (Node) is 0. Results then differ from the plain
+ * kernel's in the last bits, but not between thread counts: every element is summed by the same code
+ * in the same order on any thread. setFma(false) is the deterministic mode: the same bits on every
+ * engine and CPU.
+ */
+export function getFma(): boolean {
+  if (fmaChoice === undefined) {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSGRAD_FMA;
+    if (env !== undefined && env !== '' && env !== '0' && env !== '1') throw new Error(`TSGRAD_FMA: "${env}"; use 1 (fused multiply-adds where available) or 0 (the plain kernel)`);
+    fmaChoice = env !== '0' && wasmFmaSupported();
+  }
+  return fmaChoice;
+}
+
+/** Turns fused multiply-adds in the float32 matmul kernels on or off (see getFma). @example setFma(false) */
+export function setFma(on: boolean): void {
+  if (on && !wasmFmaSupported()) {
+    throw new Error('setFma: this engine has no relaxed SIMD (f32x4.relaxed_madd); on Node 20 import tsgrad-vae/node (or call v8.setFlagsFromString("--experimental-wasm-relaxed-simd")) before the first product');
+  }
+  fmaChoice = on;
+}
+
+/** The default kernel shape with the current FMA choice. */
+export const currentShape = (): KernelShape => (getFma() ? FMA_SHAPE : DEFAULT_SHAPE);
+const FMA_SHAPE: KernelShape = { ...DEFAULT_SHAPE, fma: true };
+
 /** A compiled kernel instance with its own memory. */
 export class WasmMatmul {
   readonly shape: KernelShape;
@@ -173,7 +219,7 @@ export function blockPlan(blocks: BlockSizes, shape: KernelShape, rows: number, 
 }
 
 const moduleCache = new Map<string, WebAssembly.Module>();
-const moduleKey = (s: KernelShape, shared: boolean): string => `${s.mr}x${s.nr}u${s.ku}${shared ? 's' : ''}`;
+const moduleKey = (s: KernelShape, shared: boolean): string => `${s.mr}x${s.nr}u${s.ku}${s.fma ? 'f' : ''}${shared ? 's' : ''}`;
 const moduleBytes = (shape: KernelShape, shared: boolean): Uint8Array<ArrayBuffer> =>
   buildGemmModule(shape, shared ? { sharedMaxPages: SHARED_MAX_PAGES } : {});
 
@@ -190,21 +236,23 @@ export function compileSync(shape: KernelShape, shared: boolean): WebAssembly.Mo
 
 /** Creates an independent kernel instance (own memory); for benchmarks, tuning and workers. */
 export function createWasmMatmul(options: WasmMatmulOptions = {}): WasmMatmul {
-  const shape = options.shape ?? DEFAULT_SHAPE;
+  const shape = options.shape ?? currentShape();
   return new WasmMatmul(compileSync(shape, options.shared ?? false), shape, options);
 }
 
-let defaultKernel: WasmMatmul | undefined;
+/** The default kernels, plain and with FMA, made on first use. */
+const defaults: { plain?: WasmMatmul; fma?: WasmMatmul } = {};
+const defaultKernel = (): WasmMatmul => (getFma() ? (defaults.fma ??= createWasmMatmul({ shape: FMA_SHAPE })) : (defaults.plain ??= createWasmMatmul({ shape: DEFAULT_SHAPE })));
 
 /**
  * Compiles the module asynchronously (required on a browser's main thread, where sync
  * compilation of modules over 4 KB is refused). Optional in Node and workers.
  */
 export async function initWasm(): Promise<void> {
-  if (defaultKernel) return;
-  const key = moduleKey(DEFAULT_SHAPE, false);
-  if (!moduleCache.has(key)) moduleCache.set(key, await WebAssembly.compile(moduleBytes(DEFAULT_SHAPE, false)));
-  defaultKernel ??= createWasmMatmul();
+  const shape = currentShape();
+  const key = moduleKey(shape, false);
+  if (!moduleCache.has(key)) moduleCache.set(key, await WebAssembly.compile(moduleBytes(shape, false)));
+  defaultKernel();
 }
 
 /** The bytes of the default module (e.g. to post to workers). */
@@ -218,6 +266,5 @@ export function wasmMatmulModuleBytes(shape: KernelShape = DEFAULT_SHAPE): Uint8
  * Throws if WebAssembly SIMD is unavailable (check wasmSimdSupported() first).
  */
 export const matmulWasmInto: MatmulKernel<Float32Array> = (out, a, b, m, k, n, transA, transB) => {
-  defaultKernel ??= createWasmMatmul();
-  defaultKernel.matmulInto(out, a, b, m, k, n, transA, transB);
+  defaultKernel().matmulInto(out, a, b, m, k, n, transA, transB);
 };

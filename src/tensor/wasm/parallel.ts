@@ -9,35 +9,40 @@
 //      smaller one. About 4 chunks per thread, so a thread that starts late or runs slower (a
 //      busy machine) just takes fewer: threads claim chunks from a shared counter;
 //   2. lay out the shared memory (byte offsets, 64-aligned):
-//        [packA 0][packB 0] ... [packA N-1][packB N-1][A: m*k][B: k*n][C: roundUp(m,MR) x ldc]
+//        [packA 0][packB 0] ... [packA N-1][packB N-1][A: m*k][B: k*n][C: roundUp(m,MR) x ldc][C again]
 //      and copy A and B in once;
 //   3. post the job to the helpers, claim and compute chunks, copying each out as it is done;
 //   4. per helper: if it never started, cancel its post (CAS POSTED -> IDLE; all chunks are
-//      taken anyway); else wait for DONE. Copy out the chunks the helpers computed.
+//      taken anyway); else wait for DONE about as long as one of our chunks took. A helper still
+//      at work after that is late (descheduled, on a busy machine): this thread computes the chunks
+//      it has not flagged done again, into a second C (the helper may still write into the first),
+//      and the products that follow run on this thread's own kernel and memory until the helper is
+//      done (or retire the pool after timeoutMs). Copy out the chunks the helpers computed.
 // Every element is computed by one gemm call with the same kc blocking (blockPlan), so the
 // results are bit-identical to the single-threaded kernel's.
 //
 // Control block: an Int32Array over its own SharedArrayBuffer, slots of SLOT_INTS (128 bytes,
 // so threads do not share cache lines). Slot 0, the job: [NEXT] the chunk counter (Atomics.add),
-// [SPIN] spinMs in µs, [JOB..JOB+14] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
-// width, chunks.
+// [SPIN] spinMs in µs, [JOB..JOB+15] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
+// width, chunks, fma (which of the two kernels, plain or relaxed-SIMD FMA, every thread runs).
+// After the slots, one int per chunk: the job's sequence number (JOB+16) once a helper finished it.
 // Slot 1 + h, helper h: [STATE] IDLE | POSTED | TAKEN | DONE | FAILED | STOP | WAKE,
 // [READY] 1 once instantiated, [WAKES] counts its wake-ups (a heartbeat), [PACKA] [PACKB].
 // Caller: store STATE=WAKE, notify (the wake-up overlaps the copy of A and B); write the job;
 //   store STATE=POSTED, notify; claim chunks; then per helper CAS POSTED->IDLE, or wait while
-//   STATE=TAKEN: spin spinMs, then Atomics.wait in slices up to a deadline.
+//   STATE=TAKEN: spin spinMs, then Atomics.wait up to about one chunk's time (then it is late).
 // Helper: loop { if STATE=POSTED and CAS POSTED->TAKEN: claim and compute chunks; store DONE
 //   (FAILED if gemm threw); notify. STOP: return. Otherwise spin spinMs while STATE is
 //   unchanged, then Atomics.wait(STATE, seen); WAKES++ }.
 // Failure handling, never hanging: a helper's error or exit event, a FAILED state, a helper
-// that misses every post for timeoutMs without waking, or one that holds chunks past the
-// deadline (timeoutMs + 20x the caller's compute time) retires the pool with a one-time
+// that misses every post for timeoutMs without waking, or one that holds chunks of an earlier
+// product for more than timeoutMs retires the pool with a one-time
 // warning; that call and all later ones run single-threaded. (The call is redone on the
 // single-threaded kernel's own memory: a stuck helper may still write into the shared one.)
 // Atomics.wait is not allowed on a browser page's main thread: there threads are unavailable.
 
 import { DEFAULT_SHAPE } from './matmul-module.js';
-import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, growMemory, matmulWasmInto, wasmSimdSupported } from './matmul.js';
+import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, getFma, growMemory, matmulWasmInto, wasmFmaSupported, wasmSimdSupported } from './matmul.js';
 
 /** Callbacks a spawned worker reports to. */
 export interface WorkerEvents {
@@ -76,6 +81,8 @@ const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE] = [0, 1, 2, 3, 4, 5, 6];
 const [NEXT, SPIN, JOB] = [0, 1, 2]; // job slot
 const [STATE, READY, WAKES, PACKA, PACKB] = [0, 1, 2, 3, 4]; // helper slots
 const SLOT_INTS = 32;
+/** Chunks of one product at most (chunksPerThread is capped to fit): a done flag each in the control block. */
+const MAX_CHUNKS = 1024;
 
 /**
  * The helper's source: a plain script for a Blob-URL Web Worker, and for Node's `eval: true` workers,
@@ -86,12 +93,13 @@ export const WORKER_SOURCE = `"use strict";
 (() => {
   const node = typeof globalThis.__tsgradParentPort === "object";
   const port = node ? globalThis.__tsgradParentPort : self;
-  const start = ({ module, memory, control, slot }) => {
+  const start = ({ modules, memory, control, slot, doneOffset }) => {
     const job = new Int32Array(control, 0, ${SLOT_INTS});
+    const done = new Int32Array(control, doneOffset, ${MAX_CHUNKS});
     const ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
-    let gemm;
+    let gemms;
     try {
-      gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
+      gemms = modules.map((module) => module && new WebAssembly.Instance(module, { env: { memory } }).exports.gemm);
     } catch (e) {
       port.postMessage({ error: String(e) });
       return;
@@ -105,12 +113,14 @@ export const WORKER_SOURCE = `"use strict";
         if (Atomics.compareExchange(ctl, ${STATE}, ${POSTED}, ${TAKEN}) !== ${POSTED}) continue; // cancelled
         let r = ${DONE};
         try {
-          const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks] = job.subarray(${JOB}, ${JOB + 15});
+          const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks, fma, seq] = job.subarray(${JOB}, ${JOB + 17});
+          const gemm = gemms[fma];
           const pa = ctl[${PACKA}], pb = ctl[${PACKB}];
           for (let i = Atomics.add(job, ${NEXT}, 1); i < chunks; i = Atomics.add(job, ${NEXT}, 1)) {
             const lo = i * width, hi = Math.min(byCols ? n : m, lo + width);
             if (byCols) gemm(a, b, c, m, n, k, tA, tB, 0, m, lo, hi, pa, pb, mc, nc, kc, ldc);
             else gemm(a, b, c, m, n, k, tA, tB, lo, hi, 0, n, pa, pb, mc, nc, kc, ldc);
+            Atomics.store(done, i, seq);
           }
         } catch (e) {
           r = ${FAILED};
@@ -135,6 +145,8 @@ export const WORKER_SOURCE = `"use strict";
 
 interface Helper {
   handle: WorkerHandle;
+  /** Since when it has held chunks of an earlier product (late; else -1). */
+  lateSince: number;
   /** Its control slot. */
   ctl: Int32Array;
   /** Since when the helper has missed our posts without waking (else -1), and its WAKES then. */
@@ -168,19 +180,24 @@ class Pool {
   readonly helpers: Helper[] = [];
   readonly ready: Promise<number>;
   retired = false;
-  private readonly gemm: (...args: number[]) => void;
+  /** The gemm of the plain module, and of the FMA one where the engine has relaxed SIMD. */
+  private readonly gemms: (((...args: number[]) => void) | null)[];
   private readonly job: Int32Array;
+  /** Per chunk, the sequence number of the last product whose chunk a helper finished. */
+  private readonly done: Int32Array;
+  private seq = 0;
   private spinMs = 0.2;
   private chunksPerThread = 4;
   private timeoutMs = 2000;
   minWork = PARALLEL_MIN_WORK;
 
   constructor(spawn: SpawnWorker, threads: number, options: ThreadOptions) {
-    const module = compileSync(DEFAULT_SHAPE, true);
-    const exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports;
-    this.gemm = exports.gemm as (...args: number[]) => void;
-    const control = new SharedArrayBuffer(threads * SLOT_INTS * 4);
+    // Both kernels, so that setFma may switch at any time; every thread runs the one the job names.
+    const modules = [compileSync(DEFAULT_SHAPE, true), wasmFmaSupported() ? compileSync({ ...DEFAULT_SHAPE, fma: true }, true) : null];
+    this.gemms = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports.gemm as (...args: number[]) => void));
+    const control = new SharedArrayBuffer(threads * SLOT_INTS * 4 + MAX_CHUNKS * 4);
     this.job = new Int32Array(control, 0, SLOT_INTS);
+    this.done = new Int32Array(control, threads * SLOT_INTS * 4, MAX_CHUNKS);
     this.configure(options);
     let pending = threads - 1;
     let resolveReady!: (threads: number) => void;
@@ -202,8 +219,8 @@ class Pool {
       const ctl = new Int32Array(control, (slot + 1) * SLOT_INTS * 4, SLOT_INTS);
       try {
         const handle = spawn(WORKER_SOURCE, events);
-        this.helpers.push({ handle, ctl, missedSince: -1, wakes: 0 });
-        handle.postMessage({ module, memory: this.memory, control, slot });
+        this.helpers.push({ handle, ctl, missedSince: -1, wakes: 0, lateSince: -1 });
+        handle.postMessage({ modules, memory: this.memory, control, slot, doneOffset: threads * SLOT_INTS * 4 });
       } catch (e) {
         this.retire(`could not start worker ${slot + 1}: ${String(e)}`);
         settle();
@@ -216,7 +233,7 @@ class Pool {
     this.spinMs = options.spinMs ?? this.spinMs;
     this.timeoutMs = options.timeoutMs ?? this.timeoutMs;
     this.minWork = options.minWork ?? this.minWork;
-    this.chunksPerThread = options.chunksPerThread ?? this.chunksPerThread;
+    this.chunksPerThread = Math.min(Math.floor(MAX_CHUNKS / Math.max(1, this.helpers.length + 1)), options.chunksPerThread ?? this.chunksPerThread);
     Atomics.store(this.job, SPIN, Math.round(this.spinMs * 1000));
   }
 
@@ -239,8 +256,21 @@ class Pool {
 
   /** out = op(A) op(B) across the threads; inputs already validated. */
   matmul(out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
+    // A helper still busy with an earlier product (it was late and this thread computed its chunks
+    // instead) may still write into the shared memory: this product runs on this thread alone, in
+    // the single-thread kernel's own memory, until the helper is done (or is retired after timeoutMs).
+    for (const [i, h] of this.helpers.entries()) {
+      if (Atomics.load(h.ctl, STATE) !== TAKEN) {
+        h.lateSince = -1;
+        continue;
+      }
+      if (now() - h.lateSince > this.timeoutMs) this.retire(`worker ${i + 1} did not finish within the timeout`);
+      matmulWasmInto(out, a, b, m, k, n, transA, transB);
+      return;
+    }
     const { byCols, width, chunks } = planChunks(m, n, k, this.threads, this.chunksPerThread);
     const helpers = chunks > 1 ? this.helpers : [];
+    const seq = (this.seq = (this.seq + 1) | 0);
     for (const h of helpers) {
       // Wake idle helpers now: their wake-up overlaps our copy of A and B.
       if (Atomics.compareExchange(h.ctl, STATE, DONE, WAKE) === DONE || Atomics.compareExchange(h.ctl, STATE, IDLE, WAKE) === IDLE) {
@@ -254,12 +284,16 @@ class Pool {
     const aPtr = (helpers.length + 1) * packBytes;
     const bPtr = aPtr + align(m * k * 4);
     const cPtr = bPtr + align(k * n * 4);
-    growMemory(this.memory, cPtr + mPad * ldc * 4, SHARED_MAX_PAGES);
+    // A second C, for chunks this thread takes back from a late helper (which may still write its own).
+    const c2Ptr = cPtr + align(mPad * ldc * 4);
+    growMemory(this.memory, c2Ptr + mPad * ldc * 4, SHARED_MAX_PAGES);
     const heap = new Float32Array(this.memory.buffer);
     heap.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr / 4);
     heap.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr / 4);
 
-    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks];
+    const fma = getFma() && this.gemms[1] !== null ? 1 : 0;
+    const gemm = this.gemms[fma]!;
+    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks, fma, seq];
     this.job.set(job, JOB);
     Atomics.store(this.job, NEXT, 0);
     helpers.forEach((h, i) => {
@@ -270,16 +304,16 @@ class Pool {
     });
 
     const len = byCols ? n : m;
-    const compute = (i: number, packA: number): void => {
+    const compute = (i: number, packA: number, cAt = cPtr): void => {
       const lo = i * width;
       const hi = Math.min(len, lo + width);
       const [i0, i1, j0, j1] = byCols ? [0, m, lo, hi] : [lo, hi, 0, n];
-      this.gemm(aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, packA, packA + align(mc * kcPad * 4), mc, nc, kc, ldc);
+      gemm(aPtr, bPtr, cAt, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, packA, packA + align(mc * kcPad * 4), mc, nc, kc, ldc);
     };
-    const copyOut = (i: number): void => {
+    const copyOut = (i: number, cAt = cPtr): void => {
       const lo = i * width;
       const hi = Math.min(len, lo + width);
-      const c = cPtr / 4;
+      const c = cAt / 4;
       if (!byCols && ldc === n) out.set(heap.subarray(c + lo * n, c + hi * n), lo * n);
       else if (!byCols) for (let r = lo; r < hi; r++) out.set(heap.subarray(c + r * ldc, c + r * ldc + n), r * n);
       else for (let r = 0; r < m; r++) out.set(heap.subarray(c + r * ldc + lo, c + r * ldc + hi), r * n + lo);
@@ -295,6 +329,7 @@ class Pool {
     const ownMs = now() - t0;
 
     let failure: string | undefined; // retire only after every helper is done: retire() overwrites states
+    let late = false;
     for (const [i, h] of helpers.entries()) {
       if (Atomics.compareExchange(h.ctl, STATE, POSTED, IDLE) === POSTED) {
         // It has not started (slow to wake, or dead): nothing was left for it.
@@ -305,18 +340,29 @@ class Pool {
         continue;
       }
       h.missedSince = -1;
-      const state = this.wait(h.ctl, now() + this.timeoutMs + 20 * ownMs);
-      if (state === TAKEN || state === FAILED) {
-        this.retire(state === TAKEN ? `worker ${i + 1} did not finish within the timeout` : `worker ${i + 1} failed`);
+      // Wait about one of our chunks' time: a helper that is running finishes its last chunk by then.
+      // One that is not (descheduled on a busy machine) is late: we compute what it has not finished.
+      const state = this.wait(h.ctl, now() + Math.max(0.05, ownMs / Math.max(1, mine.reduce((s, x) => s + x, 0))));
+      if (state === FAILED) {
+        this.retire(`worker ${i + 1} failed`);
         matmulWasmInto(out, a, b, m, k, n, transA, transB);
         return;
       }
+      if (state === TAKEN) late = true;
     }
     let ours = 0;
     for (let i = 0; i < chunks; i++) {
       if (mine[i]) ours++;
-      else copyOut(i);
+      else if (late && Atomics.load(this.done, i) !== seq) {
+        // A late helper's chunk (claimed, not finished): computed again here, into the second C,
+        // with the same code and blocking, so the same bits as the helper's would be.
+        compute(i, 0, c2Ptr);
+        copyOut(i, c2Ptr);
+        ours++;
+        stats.retaken++;
+      } else copyOut(i);
     }
+    if (late) for (const h of helpers) if (Atomics.load(h.ctl, STATE) === TAKEN && h.lateSince < 0) h.lateSince = now();
     stats.chunks += chunks;
     stats.byHelpers += chunks - ours;
     if (failure !== undefined) this.retire(failure);
@@ -328,7 +374,7 @@ class Pool {
     let s = Atomics.load(ctl, STATE);
     while (s === TAKEN && now() < spinEnd) s = Atomics.load(ctl, STATE);
     while (s === TAKEN && now() < deadline) {
-      Atomics.wait(ctl, STATE, TAKEN, Math.min(100, Math.max(1, deadline - now())));
+      Atomics.wait(ctl, STATE, TAKEN, Math.min(100, Math.max(0.05, deadline - now())));
       s = Atomics.load(ctl, STATE);
     }
     return s;
@@ -336,10 +382,13 @@ class Pool {
 }
 
 let pool: Pool | null = null;
-const stats = { chunks: 0, byHelpers: 0 };
+const stats = { chunks: 0, byHelpers: 0, retaken: 0 };
 
-/** Chunks of products computed on the pool so far, and how many of them by the helpers. */
-export function getThreadStats(): { chunks: number; byHelpers: number } {
+/**
+ * Chunks of products computed on the pool so far, how many of them by the helpers, and how many the
+ * calling thread computed again because a helper was late with them.
+ */
+export function getThreadStats(): { chunks: number; byHelpers: number; retaken: number } {
   return { ...stats };
 }
 

@@ -1,0 +1,149 @@
+// Products with a 0/1 operand (binarized images): op(S)·M for S of 0s and 1s is, row by row, a sum
+// of M's rows at the 1s of S's row, and needs no multiplication. With ~13% of MNIST's pixels on, the
+// encoder's x·W1ᵀ and its weight gradient G1ᵀ·x do ~7× fewer additions than the dense product's
+// multiply-adds. Same contract as matmul (./matmul.ts), plus which operand is the 0/1 one; any other
+// value in it sends the call to the dense kernel, so a wrong flag never gives a wrong answer.
+import type { Data } from "./dtype.js";
+import type { MatmulKernel } from "./matmul.js";
+
+/** Which operand of a product is the 0/1 one. */
+export type BinarySide = "a" | "b";
+
+/**
+ * The 1s of op(S) by row, CSR-style: row r's columns are idx[ptr[r] .. ptr[r+1]), ascending.
+ * Grow-only buffers, valid until the next call.
+ */
+export interface BinaryPattern {
+  readonly ptr: Int32Array;
+  readonly idx: Int32Array;
+  readonly nnz: number;
+}
+
+let ptrBuf = new Int32Array(0);
+let idxBuf = new Int32Array(0);
+let csrPtr = new Int32Array(0);
+let csrIdx = new Int32Array(0);
+
+/**
+ * The pattern of op(S), rows × cols, where S is stored rows×cols (cols×rows when `trans`); null if
+ * any of its values is not 0 or 1. One pass over S (its rows' 1s), then for `trans` a pass over the
+ * 1s alone to regroup them by column.
+ */
+export function binaryPattern(s: Data, rows: number, cols: number, trans: boolean): BinaryPattern | null {
+  // The stored rows of S and their 1s.
+  const [sRows, sCols] = trans ? [cols, rows] : [rows, cols];
+  if (csrPtr.length < sRows + 1) csrPtr = new Int32Array(sRows + 1);
+  if (csrIdx.length < sRows * sCols) csrIdx = new Int32Array(sRows * sCols);
+  const ptr = csrPtr;
+  const idx = csrIdx;
+  let t = 0;
+  if (s instanceof Float32Array) {
+    // The bits as integers (faster than float compares in V8): +0 is 0, 1 is 0x3f800000.
+    const u = new Int32Array(s.buffer, s.byteOffset, sRows * sCols);
+    for (let r = 0; r < sRows; r++) {
+      ptr[r] = t;
+      const base = r * sCols;
+      for (let c = 0; c < sCols; c++) {
+        const v = u[base + c];
+        if (v === 0) continue;
+        if (v !== 0x3f800000) return null;
+        idx[t++] = c;
+      }
+    }
+  } else {
+    for (let r = 0; r < sRows; r++) {
+      ptr[r] = t;
+      const base = r * sCols;
+      for (let c = 0; c < sCols; c++) {
+        const v = s[base + c];
+        if (v === 1) idx[t++] = c;
+        else if (v !== 0) return null;
+      }
+    }
+  }
+  ptr[sRows] = t;
+  if (!trans) return { ptr, idx, nnz: t };
+  // Regroup by column of S (a row of op(S)): count, prefix sums, then place in row order of S.
+  if (ptrBuf.length < rows + 1) ptrBuf = new Int32Array(rows + 1);
+  if (idxBuf.length < t) idxBuf = new Int32Array(Math.max(t, 2 * idxBuf.length));
+  const tp = ptrBuf;
+  const ti = idxBuf;
+  tp.fill(0, 0, rows + 1);
+  for (let q = 0; q < t; q++) tp[idx[q] + 1]++;
+  for (let r = 0; r < rows; r++) tp[r + 1] += tp[r];
+  for (let c = 0; c < sRows; c++) {
+    for (let q = ptr[c]; q < ptr[c + 1]; q++) ti[tp[idx[q]]++] = c;
+  }
+  // tp[r] is now the start of row r + 1: shift back.
+  for (let r = rows; r > 0; r--) tp[r] = tp[r - 1];
+  tp[0] = 0;
+  return { ptr: tp, idx: ti, nnz: t };
+}
+
+/** dst (cols×rows, row stride ldDst) = srcᵀ for src rows×cols row-major, in 32×32 blocks. */
+export function transposeInto(dst: Data, src: Data, rows: number, cols: number, ldDst = rows): void {
+  const B = 32;
+  for (let i0 = 0; i0 < rows; i0 += B) {
+    const i1 = Math.min(rows, i0 + B);
+    for (let j0 = 0; j0 < cols; j0 += B) {
+      const j1 = Math.min(cols, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        const row = i * cols;
+        for (let j = j0; j < j1; j++) dst[j * ldDst + i] = src[row + j];
+      }
+    }
+  }
+}
+
+/** out[r, :n] = Σ_{c in row r of the pattern} M[c, :n], out and M with row strides ldo and ldm. */
+export function binaryRowSumsJs(out: Data, ldo: number, m: Data, ldm: number, p: BinaryPattern, rows: number, n: number): void {
+  const { ptr, idx } = p;
+  for (let r = 0; r < rows; r++) {
+    const o = r * ldo;
+    out.fill(0, o, o + n);
+    for (let t = ptr[r]; t < ptr[r + 1]; t++) {
+      const base = idx[t] * ldm;
+      for (let j = 0; j < n; j++) out[o + j] += m[base + j];
+    }
+  }
+}
+
+let scratchM32 = new Float32Array(0);
+let scratchM64 = new Float64Array(0);
+let scratchT32 = new Float32Array(0);
+let scratchT64 = new Float64Array(0);
+function scratchLike(like: Data, n: number, which: "m" | "t"): Data {
+  if (like instanceof Float64Array) {
+    if (which === "m") return scratchM64.length >= n ? scratchM64 : (scratchM64 = new Float64Array(n));
+    return scratchT64.length >= n ? scratchT64 : (scratchT64 = new Float64Array(n));
+  }
+  if (which === "m") return scratchM32.length >= n ? scratchM32 : (scratchM32 = new Float32Array(n));
+  return scratchT32.length >= n ? scratchT32 : (scratchT32 = new Float32Array(n));
+}
+
+/**
+ * The product op(A)·op(B) with one 0/1 operand, by row sums; `dense` runs it when that operand turns
+ * out to hold another value. Binary A: out = op(A)·M with M = op(B) (B transposed into scratch when
+ * transB). Binary B: outᵀ = op(B)ᵀ·op(A)ᵀ, computed into scratch and transposed into out.
+ */
+export function matmulBinaryWith<D extends Data>(
+  rowSums: typeof binaryRowSumsJs,
+  dense: MatmulKernel<D>,
+  out: D, a: D, b: D, m: number, k: number, n: number, transA: boolean, transB: boolean, binary: BinarySide,
+): void {
+  if (binary === "a") {
+    const p = binaryPattern(a, m, k, transA);
+    if (p === null) return dense(out, a, b, m, k, n, transA, transB);
+    let M: Data = b;
+    if (transB) transposeInto((M = scratchLike(b, k * n, "m")), b, n, k);
+    rowSums(out, n, M, n, p, m, n);
+  } else {
+    const p = binaryPattern(b, n, k, !transB);
+    if (p === null) return dense(out, a, b, m, k, n, transA, transB);
+    let M: Data = a;
+    if (!transA) transposeInto((M = scratchLike(a, k * m, "m")), a, m, k);
+    const T = scratchLike(out, n * m, "t");
+    rowSums(T, m, M, m, p, n, m);
+    transposeInto(out, T, n, m);
+  }
+}

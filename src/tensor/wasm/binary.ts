@@ -1,0 +1,104 @@
+// Runtime of the 0/1-sparse product in WebAssembly (./binary-module.ts): the 0/1 operand is copied
+// into this module's own memory and its pattern found there (regrouped by column in TypeScript when
+// the product needs it), the other operand is copied (or transposed) in, and the row sums and the
+// transposes run there. Same results as the TypeScript
+// row sums up to the order of float32 additions (both add rows in the pattern's order).
+import type { BinarySide } from '../binary.js';
+import type { MatmulKernel } from '../matmul.js';
+import { buildBinaryModule, type BinaryExports } from './binary-module.js';
+import { wasmSimdSupported } from './matmul.js';
+
+const PAGE = 65536;
+const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+const align = (bytes: number): number => roundUp(bytes, 64);
+
+let instance: { memory: WebAssembly.Memory; k: BinaryExports } | null | undefined;
+
+function get(): { memory: WebAssembly.Memory; k: BinaryExports } | null {
+  if (instance === undefined) {
+    try {
+      if (!wasmSimdSupported()) instance = null;
+      else {
+        const memory = new WebAssembly.Memory({ initial: 16 });
+        const k = new WebAssembly.Instance(new WebAssembly.Module(buildBinaryModule()), { env: { memory } }).exports as unknown as BinaryExports;
+        instance = { memory, k };
+      }
+    } catch {
+      instance = null;
+    }
+  }
+  return instance;
+}
+
+/** True if the WebAssembly version can run here. */
+export function wasmBinaryAvailable(): boolean {
+  return get() !== null;
+}
+
+/**
+ * matmulBinary in WebAssembly: out (m×n) = op(A)·op(B) with `binary` the 0/1 operand; `dense` runs
+ * the product when that operand holds another value (or the module cannot run here).
+ */
+export function matmulBinaryWasmInto(
+  dense: MatmulKernel<Float32Array>,
+  out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean, binary: BinarySide,
+): void {
+  const w = get();
+  if (w === null) return dense(out, a, b, m, k, n, transA, transB);
+  if (m * n === 0) return;
+  // Z: the 0/1 operand as stored, zRows × zCols; `regroup` when the rows of the product's 0/1 factor
+  // (op(A), or op(B)ᵀ) are Z's columns. S: the summed operand as stored; M: it as the k rows that are
+  // summed (ld a multiple of 4). Binary A: out = op(A)·op(B), M = op(B). Binary B: outᵀ = op(B)ᵀ·op(A)ᵀ,
+  // M = op(A)ᵀ.
+  const [Z, zRows, zCols, regroup] = binary === 'a' ? [a, transA ? k : m, transA ? m : k, transA] : [b, transB ? n : k, transB ? k : n, !transB];
+  const [S, sRows, sCols, mIsS] = binary === 'a' ? [b, transB ? n : k, transB ? k : n, !transB] : [a, transA ? k : m, transA ? m : k, transA];
+  const width = binary === 'a' ? n : m; // columns of M
+  const rows = binary === 'a' ? m : n; // rows of the row sums
+  const ld = roundUp(width, 4);
+  const zSize = zRows * zCols;
+  const zPtr = 0;
+  const zpPtr = zPtr + align(zSize * 4); // Z's pattern by its rows
+  const ziPtr = zpPtr + align((zRows + 1) * 4);
+  const ptrPtr = ziPtr + align(zSize * 4); // the pattern by the product's rows, when regrouped
+  const idxPtr = ptrPtr + align((rows + 1) * 4);
+  const sPtr = idxPtr + align(regroup ? zSize * 4 : 0);
+  const mPtr = sPtr + align(sRows * sCols * 4);
+  const oPtr = mPtr + align(k * ld * 4);
+  const tPtr = oPtr + align(rows * ld * 4);
+  const end = tPtr + (binary === 'b' ? m * n * 4 : 0);
+  const have = w.memory.buffer.byteLength;
+  if (end > have) w.memory.grow(Math.ceil((Math.max(end, have * 1.25) - have) / PAGE));
+  const heap = new Float32Array(w.memory.buffer);
+  heap.set(Z.subarray(0, zSize), zPtr / 4);
+  const nnz = w.k.pattern(zPtr, zRows, zCols, zpPtr, ziPtr);
+  if (nnz < 0) return dense(out, a, b, m, k, n, transA, transB);
+  let [ptr, idx] = [zpPtr, ziPtr];
+  if (regroup) {
+    // By column of Z: count, prefix sums, then place in row order of Z (nnz-proportional, in TypeScript).
+    const ints = new Int32Array(w.memory.buffer);
+    const [zp, zi, tp, ti] = [zpPtr / 4, ziPtr / 4, ptrPtr / 4, idxPtr / 4];
+    ints.fill(0, tp, tp + rows + 1);
+    for (let q = 0; q < nnz; q++) ints[tp + ints[zi + q] + 1]++;
+    for (let r = 0; r < rows; r++) ints[tp + r + 1] += ints[tp + r];
+    for (let zr = 0; zr < zRows; zr++) {
+      for (let q = ints[zp + zr]; q < ints[zp + zr + 1]; q++) ints[ti + ints[tp + ints[zi + q]]++] = zr;
+    }
+    for (let r = rows; r > 0; r--) ints[tp + r] = ints[tp + r - 1];
+    ints[tp] = 0;
+    [ptr, idx] = [ptrPtr, idxPtr];
+  }
+  if (mIsS && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
+  else if (mIsS) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
+  else {
+    heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
+    w.k.transpose(mPtr, ld, sPtr, sCols, sRows, sCols);
+  }
+  w.k.rowSums(oPtr, ld, mPtr, ld, ptr, idx, rows, ld / 4);
+  if (binary === 'a') {
+    if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
+    else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);
+  } else {
+    w.k.transpose(tPtr, n, oPtr, ld, n, m);
+    out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
+  }
+}
