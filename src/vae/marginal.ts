@@ -2,7 +2,9 @@
 // the mode of the posterior p(z|x) and the Laplace approximation there, and the ELBO of the encoder's
 // q(z|x) by quadrature (so that log p(x) − ELBO = KL(q ‖ p(z|x)) carries no Monte Carlo noise).
 import { grad, hvp, noGrad } from "../autograd/index.js";
+import { Random } from "../tensor/random.js";
 import { Tensor } from "../tensor/tensor.js";
+import { iwae, sampleEps } from "./elbo.js";
 import { LOG_2PI, logBernoulli, logStandardNormal } from "./densities.js";
 import type { VAE } from "./model.js";
 
@@ -88,6 +90,15 @@ function logJointOnGrids(model: VAE, images: Float32Array, boxes: Box[], n: numb
   return logJointAt(model, images, points);
 }
 
+/** q(z|x)'s mean [B, 2] and variance (a number, or the log-variances [B, 2]), as row-major values. */
+function encoded(model: VAE, images: Float32Array): { mean: Tensor; variance: number | Tensor } {
+  const D = model.config.inputSize;
+  return noGrad(() => {
+    const { mean, variance } = model.encode(new Tensor(images, [images.length / D, D]));
+    return { mean: mean.contiguous(), variance: typeof variance === "number" ? variance : variance.contiguous() };
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // The mode and the Laplace approximation
 
@@ -141,7 +152,7 @@ export function posteriorMode(model: VAE, images: Float32Array, options: ModeOpt
     const zt = new Tensor(Float32Array.from(z), [B, 2]);
     return logBernoulli(x, model.decodeLogits(zt)).add(logStandardNormal(zt)).data;
   });
-  const z = Float64Array.from(options.start ?? noGrad(() => model.encode(x).mean.data));
+  const z = Float64Array.from(options.start ?? noGrad(() => model.encode(x).mean.contiguous().data));
   if (z.length !== 2 * B) throw new Error(`posteriorMode: start has ${z.length} values, expected ${2 * B} (2 per image)`);
   const e1 = new Tensor(Float32Array.from({ length: 2 * B }, (_, i) => (i % 2 === 0 ? 1 : 0)), [B, 2]);
   const e2 = new Tensor(Float32Array.from({ length: 2 * B }, (_, i) => (i % 2 === 1 ? 1 : 0)), [B, 2]);
@@ -323,7 +334,7 @@ function marginalBatch(model: VAE, images: Float32Array, options: MarginalOption
   if (!(scanRadius > 0)) throw new Error(`logMarginal: scanRadius must be a positive number, got ${scanRadius}`);
   const B = images.length / model.config.inputSize;
   const modes = posteriorMode(model, images);
-  const encoder = noGrad(() => model.encode(new Tensor(images, [B, model.config.inputSize])));
+  const encoder = encoded(model, images);
   const qStd = (b: number, i: number) => Math.sqrt(typeof encoder.variance === "number" ? encoder.variance : Math.exp(encoder.variance.data[2 * b + i]));
 
   // The box around the mode, from the Laplace Gaussian's spread (q's where −H is not definite).
@@ -446,7 +457,7 @@ function ringValues(v: Float64Array, n: number): number[] {
 export function elboByQuadrature(model: VAE, images: Float32Array, n = 48): Float64Array {
   const B = checkImages(model, images, "elboByQuadrature");
   const D = model.config.inputSize;
-  const { mean, variance } = noGrad(() => model.encode(new Tensor(images, [B, D])));
+  const { mean, variance } = encoded(model, images);
   const sigma = (b: number, i: number) => Math.sqrt(typeof variance === "number" ? variance : Math.exp(variance.data[2 * b + i]));
   const h = 12 / n;
   const u = Array.from({ length: n }, (_, j) => -6 + (j + 0.5) * h);
@@ -468,4 +479,61 @@ export function elboByQuadrature(model: VAE, images: Float32Array, n = 48): Floa
     for (let k = 0; k < n * n; k++) s += Math.exp(logW[k] - norm) * values[b * n * n + k];
     return s + (1 + LOG_2PI) + Math.log(sigma(b, 0)) + Math.log(sigma(b, 1));
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every quantity on the same images
+
+/** The importance-weighted bound of each image with K draws (`iwae`), in batches of at most ~4M logits. */
+export function iwaePerImage(model: VAE, images: Float32Array, k: number, rng: Random): Float64Array {
+  const count = checkImages(model, images, "iwaePerImage");
+  const D = model.config.inputSize;
+  const out = new Float64Array(count);
+  const batch = Math.max(1, Math.floor(CHUNK_LOGITS / (k * D)));
+  noGrad(() => {
+    for (let start = 0; start < count; start += batch) {
+      const b = Math.min(batch, count - start);
+      out.set(iwae(model, new Tensor(images.subarray(start * D, (start + b) * D), [b, D]), sampleEps(rng, k, b, 2)).data, start);
+    }
+  });
+  return out;
+}
+
+export const EXACT_KS = [1, 10, 100, 1000, 5000] as const;
+
+export interface ExactImage {
+  /** The ELBO of q(z|x) by quadrature (`elboByQuadrature`). */
+  elbo: number;
+  /** IWAE_K for each K (K = 1 is a one-draw Monte Carlo ELBO). */
+  iwae: Record<number, number>;
+  logMarginal: number;
+  logMarginalError: number;
+  laplace: number;
+  /** log p(x) − ELBO = KL(q(z|x) ‖ p(z|x)). */
+  gap: number;
+  marginal: MarginalResult;
+  laplaceResult: Laplace;
+}
+
+/**
+ * The ELBO, IWAE_K for each of `ks`, log p(x) with its error estimate, and Laplace, for each image: every
+ * quantity on the same images. The IWAE draws come from one Random(seed) stream, K by K.
+ */
+export function exactBounds(model: VAE, images: Float32Array, options: { ks?: readonly number[]; seed?: number; marginal?: MarginalOptions } = {}): ExactImage[] {
+  const { ks = EXACT_KS, seed = 12345 } = options;
+  const marginal = logMarginal(model, images, options.marginal);
+  const lap = laplace(model, images);
+  const elbo = elboByQuadrature(model, images);
+  const rng = new Random(seed);
+  const bounds = ks.map((k) => iwaePerImage(model, images, k, rng));
+  return marginal.map((m, b) => ({
+    elbo: elbo[b],
+    iwae: Object.fromEntries(ks.map((k, i) => [k, bounds[i][b]])),
+    logMarginal: m.logMarginal,
+    logMarginalError: m.error,
+    laplace: lap[b].logMarginal,
+    gap: m.logMarginal - elbo[b],
+    marginal: m,
+    laplaceResult: lap[b],
+  }));
 }
