@@ -12,7 +12,8 @@ import { encoderMeans, evaluateElbo, evaluateIwae } from "../vae/train.js";
 import { loadMnist, type Split } from "../node/mnist.js";
 import { loadModel, readMetrics, runFiles, saveModel } from "../node/checkpoint.js";
 import { writeFileAtomic } from "../node/atomic.js";
-import { writeReport, type ReportData } from "../node/report.js";
+import { writeReport, type ExactPosterior, type ExactReport, type ReportData } from "../node/report.js";
+import { noGrad } from "../autograd/index.js";
 import { SEED_MAX, UsageError, choiceOption, intOption, stringOption, type Command, type Values } from "./args.js";
 
 export interface Io {
@@ -22,7 +23,7 @@ export interface Io {
   isTTY: boolean;
 }
 
-export const DEFAULTS = { seed: 0, hidden: 500, sampleSeed: 1, samples: 1000, iwae: 500, iwaeImages: 100 };
+export const DEFAULTS = { seed: 0, hidden: 500, sampleSeed: 1, samples: 1000, iwae: 500, iwaeImages: 100, reportExact: 20 };
 
 /** Binarized images (docs/derivation.md: 1 if p > 127) and labels of a split, optionally its first `limit`. */
 export function loadImages(split: Split, limit?: number) {
@@ -249,6 +250,7 @@ export const reportCommand: Command = {
     out: { value: "FILE", help: "where to write the report (default DIR/report.html)" },
     iwae: { value: "K", help: "importance samples per image, if DIR/eval.json is missing or stale (default 100)" },
     "iwae-images": { value: "N", help: "test images for that IWAE bound (default 100)" },
+    exact: { value: "N", help: `log p(x), Laplace, IWAE_K and the ELBO by quadrature on the first N test images, and the true posteriors of three of them (default ${DEFAULTS.reportExact}, 0 to skip)` },
     ...allowNonFiniteOption,
   },
 };
@@ -261,6 +263,7 @@ export async function report(values: Values, io: Io): Promise<number> {
   const out = stringOption(values, "out") ?? files.report;
   const iwaeK = intOption(values, "iwae", 100, 0);
   const iwaeImages = intOption(values, "iwae-images", 100, 1);
+  const exactImages = intOption(values, "exact", DEFAULTS.reportExact, 0, 10000);
   const metrics = readMetrics(files.metrics);
   const { model, metadata } = loadChecked(files.model, values, io);
   const { inputSize: D, latent } = model.config;
@@ -300,10 +303,33 @@ export async function report(values: Values, io: Io): Promise<number> {
       Object.assign(data.final, { iwae: evaluateIwae(model, first(n), { samples: iwaeK }), iwaeK, iwaeImages: n, elboOnIwaeImages: evaluateElbo(model, first(n)) });
     }
   }
+  if (exactImages > 0) data.exact = exactReport(model, test.images.subarray(0, Math.min(exactImages, test.count) * D), test.labels);
   data.title = `VAE on binarized MNIST: ${dir}`;
   await writeReport(out, data);
   io.out(`wrote ${resolve(out)}\n`);
   return 0;
+}
+
+/** The report's exact section: the means, and the posteriors of the images with the smallest, median and largest gap. */
+function exactReport(model: VAE, images: Float32Array, labels: Uint8Array): ExactReport {
+  const r = exactBounds(model, images);
+  const { gapPerImage, ...summary } = exactSummary(r);
+  const order = gapPerImage.map((g, i) => [g, i]).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+  const picks: [string, number][] = [["smallest gap", order[0]], ["median gap", order[Math.floor((order.length - 1) / 2)]], ["largest gap", order.at(-1)!]];
+  const D = model.config.inputSize;
+  const posteriors = picks.filter(([, i], k) => picks.findIndex(([, j]) => j === i) === k).map(([which, i]): ExactPosterior => {
+    const e = r[i];
+    const q = noGrad(() => model.encode(new Tensor(images.subarray(i * D, (i + 1) * D), [1, D])));
+    const variance = typeof q.variance === "number" ? [q.variance, q.variance] : Array.from(q.variance.contiguous().data, Math.exp);
+    const c = e.laplaceResult.covariance;
+    return {
+      which, index: i, label: labels[i], gap: e.gap, logMarginal: e.logMarginal, elbo: e.elbo, laplace: e.laplace,
+      box: e.marginal.box, points: e.marginal.points, logPosterior: e.marginal.logPosterior!,
+      encoderMean: [q.mean.contiguous().data[0], q.mean.contiguous().data[1]], qStd: [Math.sqrt(variance[0]), Math.sqrt(variance[1])],
+      mode: e.marginal.mode.mode, laplaceCovariance: [c[0], c[1], c[2], c[3]],
+    };
+  });
+  return { ...summary, posteriors };
 }
 
 function parseJson(text: string | undefined): Record<string, any> {
