@@ -265,3 +265,14 @@ describe("on a small trained model (hidden 20, learned variance, 1000 Adam steps
     expect(checked).toBeGreaterThanOrEqual(5);
   });
 });
+
+describe("non-finite models", () => {
+  it("posteriorMode, laplace and logMarginal refuse a model whose log p(x, z) is not finite, naming the image", () => {
+    const model = new VAE({ inputSize: 30, hidden: 4 }, { seed: 1 });
+    const bias = Float32Array.from(model.namedParameters().get("decoder.layers.1.bias")!.data);
+    bias[3] = Number.NaN;
+    model.setParameter("decoder.layers.1.bias", new Tensor(bias, [30], true));
+    const x = new Float32Array(60);
+    for (const f of [posteriorMode, laplace, logMarginal]) expect(() => f(model, x)).toThrow(/log p\(x, z\) of image 0 is NaN at the start/);
+  });
+});

@@ -303,7 +303,8 @@ export async function report(values: Values, io: Io): Promise<number> {
       Object.assign(data.final, { iwae: evaluateIwae(model, first(n), { samples: iwaeK }), iwaeK, iwaeImages: n, elboOnIwaeImages: evaluateElbo(model, first(n)) });
     }
   }
-  if (exactImages > 0) data.exact = exactReport(model, test.images.subarray(0, Math.min(exactImages, test.count) * D), test.labels);
+  const finite = [...model.namedParameters().values()].every((t) => t.data.every(Number.isFinite));
+  if (exactImages > 0 && finite) data.exact = exactReport(model, test.images.subarray(0, Math.min(exactImages, test.count) * D), test.labels);
   data.title = `VAE on binarized MNIST: ${dir}`;
   await writeReport(out, data);
   io.out(`wrote ${resolve(out)}\n`);

@@ -159,6 +159,8 @@ export function posteriorMode(model: VAE, images: Float32Array, options: ModeOpt
   const active = new Array<boolean>(B).fill(true);
   const iterations = new Array<number>(B).fill(0);
   let value = Float64Array.from(perImage(z));
+  const bad = value.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new Error(`posteriorMode: log p(x, z) of image ${bad} is ${value[bad]} at the start (${z[2 * bad]}, ${z[2 * bad + 1]}); the model's parameters or the start are not finite`);
   let g = new Float64Array(2 * B);
   let H = new Float64Array(4 * B);
   const derivatives = () => {
