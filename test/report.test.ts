@@ -138,3 +138,68 @@ describe("writeReport", () => {
     }
   });
 });
+
+describe("renderReport: the truth behind the bounds", () => {
+  // A Gaussian posterior with covariance R(30°) diag(0.04, 0.01) R(30°)ᵀ around the mode (0.3, 0.6), on a 40×40 grid.
+  const theta = Math.PI / 6;
+  const [c, s] = [Math.cos(theta), Math.sin(theta)];
+  const cov: [number, number, number, number] = [0.04 * c * c + 0.01 * s * s, (0.04 - 0.01) * c * s, (0.04 - 0.01) * c * s, 0.04 * s * s + 0.01 * c * c];
+  const n = 40;
+  const box = { z1: [-1, 1] as [number, number], z2: [-0.5, 1.5] as [number, number] };
+  const logPosterior = new Float64Array(n * n);
+  const det = cov[0] * cov[3] - cov[1] * cov[2];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const [d1, d2] = [-1 + (j + 0.5) * 0.05 - 0.3, -0.5 + (i + 0.5) * 0.05 - 0.6];
+      logPosterior[i * n + j] = -0.5 * (cov[3] * d1 * d1 - 2 * cov[1] * d1 * d2 + cov[0] * d2 * d2) / det - Math.log(2 * Math.PI * Math.sqrt(det));
+    }
+  }
+  const posterior = (which: string, index: number) => ({ which, index, label: 3, gap: 1.5, logMarginal: -100, elbo: -101.5, laplace: -100.01, box, points: n, logPosterior, encoderMean: [0, 0.2] as [number, number], qStd: [0.1, 0.1] as [number, number], mode: [0.3, 0.6] as [number, number], laplaceCovariance: cov });
+  const data = (): ReportData => ({
+    ...synthetic(),
+    exact: {
+      images: 20, elbo: -101.234, iwae: { 1: -101.3, 10: -100.9, 100: -100.5, 1000: -100.3, 5000: -100.25 }, laplace: -100.01, logMarginal: -100.123, logMarginalError: 1e-4, logMarginalMaxError: 3e-3,
+      gap: 1.111, gapMin: 0.2, gapMedian: 1.0, gapMax: 4.5,
+      posteriors: [posterior("smallest gap", 4), posterior("median gap", 9), posterior("largest gap", 17)],
+    },
+  });
+  const attr = (el: string, name: string) => Number(new RegExp(`\\b${name}="(-?[\\d.]+)"`).exec(el)![1]);
+
+  it("adds the bounds against K, the summary table on the same images and three posterior maps", async () => {
+    const html = await renderReport(data());
+    expect(html).toContain("The truth behind the bounds");
+    expect(html).toContain("K, importance samples (log scale)");
+    for (const v of ["-101.234", "-100.250", "-100.010", "-100.123", "1.111", "smallest 0.200", "largest 4.500", "same first 20 test images"]) expect(html).toContain(v);
+    const maps = svgs(html).filter((x) => x.includes('class="posterior"'));
+    expect(maps).toHaveLength(3);
+    for (const which of ["smallest gap: test image 4 (a 3)", "median gap: test image 9", "largest gap: test image 17"]) expect(html).toContain(which);
+  });
+
+  it("draws q's 1σ and 2σ ellipses around g(x), the Laplace ellipses along the covariance's axes, and the heat map's peak under the mode's +", async () => {
+    const svg = svgs(await renderReport(data())).find((x) => x.includes('class="posterior"'))!;
+    const ellipse = (cls: string) => svg.match(new RegExp(`<ellipse class="${cls}"[^>]*>`))![0];
+    const scale = attr(ellipse("q1"), "rx") / 0.1; // pixels per unit of z
+    expect(attr(ellipse("q1"), "ry")).toBeCloseTo(0.1 * scale, 1);
+    expect(attr(ellipse("q2"), "rx")).toBeCloseTo(0.2 * scale, 1);
+    const l1 = ellipse("laplace1");
+    expect(attr(l1, "rx")).toBeCloseTo(0.2 * scale, 1); // √0.04
+    expect(attr(l1, "ry")).toBeCloseTo(0.1 * scale, 1); // √0.01
+    expect(l1).toMatch(/rotate\(-30 /); // 30° counterclockwise in z is clockwise on a screen whose y points down
+    expect(attr(ellipse("laplace2"), "rx")).toBeCloseTo(0.4 * scale, 1);
+    // The mode's + and g(x)'s ellipse are 0.3 and 0.4 apart in z, as on the screen.
+    const plus = /class="mode" d="M(-?[\d.]+) (-?[\d.]+)/.exec(svg)!;
+    const [mx, my] = [Number(plus[1]) + 6, Number(plus[2])];
+    expect(mx - attr(ellipse("q1"), "cx")).toBeCloseTo(0.3 * scale, 0);
+    expect(attr(ellipse("q1"), "cy") - my).toBeCloseTo(0.4 * scale, 0);
+    // The darkest pixel of the heat map lies under the + (within a grid cell and a pixel).
+    const image = /<image x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"[^>]*base64,([A-Za-z0-9+/=]+)"/.exec(svg)!;
+    const png = PNG.sync.read(Buffer.from(image[4], "base64"));
+    let [best, at] = [Infinity, 0];
+    for (let k = 0; k < png.width * png.height; k++) if (png.data[4 * k] < best) [best, at] = [png.data[4 * k], k];
+    const px = Number(image[1]) + ((at % png.width) + 0.5) * (Number(image[3]) / png.width);
+    const py = Number(image[2]) + (Math.floor(at / png.width) + 0.5) * (Number(image[3]) / png.height);
+    const tolerance = 0.05 * scale + Number(image[3]) / png.width;
+    expect(Math.abs(px - mx)).toBeLessThan(tolerance);
+    expect(Math.abs(py - my)).toBeLessThan(tolerance);
+  });
+});

@@ -7,11 +7,13 @@ import { estimateElbo } from "../vae/elbo.js";
 import { binarize } from "../vae/idx.js";
 import { VAE } from "../vae/model.js";
 import { quantileGrid } from "../vae/quantile.js";
+import { EXACT_KS, exactBounds, type ExactImage } from "../vae/marginal.js";
 import { encoderMeans, evaluateElbo, evaluateIwae } from "../vae/train.js";
 import { loadMnist, type Split } from "../node/mnist.js";
 import { loadModel, readMetrics, runFiles, saveModel } from "../node/checkpoint.js";
 import { writeFileAtomic } from "../node/atomic.js";
-import { writeReport, type ReportData } from "../node/report.js";
+import { writeReport, type ExactPosterior, type ExactReport, type ReportData } from "../node/report.js";
+import { noGrad } from "../autograd/index.js";
 import { SEED_MAX, UsageError, choiceOption, intOption, stringOption, type Command, type Values } from "./args.js";
 
 export interface Io {
@@ -21,7 +23,7 @@ export interface Io {
   isTTY: boolean;
 }
 
-export const DEFAULTS = { seed: 0, hidden: 500, sampleSeed: 1, samples: 1000, iwae: 500, iwaeImages: 100 };
+export const DEFAULTS = { seed: 0, hidden: 500, sampleSeed: 1, samples: 1000, iwae: 500, iwaeImages: 100, reportExact: 20 };
 
 /** Binarized images (docs/derivation.md: 1 if p > 127) and labels of a split, optionally its first `limit`. */
 export function loadImages(split: Split, limit?: number) {
@@ -92,9 +94,19 @@ export const elboCommand: Command = {
     split: { value: "train|test", help: "data set (default train)" },
     samples: { value: "K", help: `draws of ε (default ${DEFAULTS.samples})` },
     "sample-seed": { value: "S", help: `seed of the draws of ε (default ${DEFAULTS.sampleSeed})` },
+    exact: { help: `also log p(x) by quadrature over z (± its error estimate), the Laplace approximation, IWAE_K for K = ${EXACT_KS.join(", ")}, and the gap log p(x) − ELBO (2-D latent only)` },
     json: { help: "print one JSON object" },
   },
 };
+
+/** The exact quantities of one image, as JSON keys. */
+function exactJson(e: ExactImage) {
+  return { logMarginal: e.logMarginal, logMarginalError: e.logMarginalError, laplace: e.laplace, iwae: e.iwae, elboQuadrature: e.elbo, gap: e.gap, mode: e.marginal.mode.mode, grid: e.marginal.points };
+}
+
+function requireTwoD(model: VAE): void {
+  if (model.config.latent !== 2) throw new UsageError(`--exact integrates over a 2-D latent space; the model's has ${model.config.latent} dimensions`);
+}
 
 export function elbo(values: Values, io: Io): number {
   const split = choiceOption(values, "split", ["train", "test"] as const, "train");
@@ -108,8 +120,10 @@ export function elbo(values: Values, io: Io): number {
   const x = new Tensor(binarize(data.images.subarray(index * D, (index + 1) * D)), [1, D]);
   const e = estimateElbo(model, x, k, new Random(sampleSeed));
   const label = data.labels[index];
+  if (values.exact) requireTwoD(model);
+  const exact = values.exact ? exactBounds(model, x.data as Float32Array, { seed: sampleSeed })[0] : undefined;
   if (values.json) {
-    io.out(JSON.stringify({ ...e, index, split, label, sampleSeed, model: source }) + "\n");
+    io.out(JSON.stringify({ ...e, index, split, label, sampleSeed, model: source, ...(exact && exactJson(exact)) }) + "\n");
     return 0;
   }
   const f = (v: number) => v.toFixed(4).padStart(12);
@@ -120,9 +134,22 @@ export function elbo(values: Values, io: Io): number {
       `  E[log p(x|z)]   ${f(e.logLikelihood)}\n` +
       `  E[-log q(z|x)]  ${f(e.negLogQ)}\n` +
       `  g(x)            (${e.encoderMean.map((v) => v.toFixed(8)).join(", ")})\n` +
+      (exact ? exactText(exact) : "") +
       `note: g(x), the encoder's mean, is a ${e.encoderMean.length}-vector; the ELBO is one number (the seed's part 3 answer [-0.10000038, -0.10000038] has the shape of g(x): docs/derivation.md, "Part 3")\n`,
   );
   return 0;
+}
+
+function exactText(e: ExactImage): string {
+  const f = (v: number) => v.toFixed(4).padStart(12);
+  const n = e.marginal.points;
+  return (
+    `  log p(x)        ${f(e.logMarginal)} ± ${e.logMarginalError.toExponential(1)} nats (quadrature over z, ${n}×${n} grid; the error estimate)\n` +
+    `  Laplace         ${f(e.laplace)}    (at the mode ẑ = (${e.marginal.mode.mode.map((v) => v.toFixed(4)).join(", ")}))\n` +
+    EXACT_KS.map((k) => `  IWAE K = ${String(k).padEnd(5)}  ${f(e.iwae[k])}\n`).join("") +
+    `  ELBO (quadrature)${f(e.elbo).slice(1)}    (no Monte Carlo noise)\n` +
+    `  gap             ${f(e.gap)}    log p(x) − ELBO = KL(q(z|x) ‖ p(z|x))\n`
+  );
 }
 
 export const evalCommand: Command = {
@@ -134,6 +161,7 @@ export const evalCommand: Command = {
     limit: { value: "N", help: "use the first N test images for the ELBO (default all 10000)" },
     iwae: { value: "K2", help: `importance samples per image for the IWAE bound, 0 to skip (default ${DEFAULTS.iwae})` },
     "iwae-images": { value: "N", help: `first N test images for the IWAE bound (default ${DEFAULTS.iwaeImages})` },
+    exact: { value: "N", help: `also, on the first N test images: log p(x) by quadrature, Laplace, IWAE_K for K = ${EXACT_KS.join(", ")}, the ELBO by quadrature and the gap log p(x) − ELBO, as means (and the gap per image in the JSON)` },
     out: { value: "FILE", help: "also write the result as JSON to FILE" },
     json: { help: "print one JSON object" },
     ...allowNonFiniteOption,
@@ -146,7 +174,9 @@ export function evaluate(values: Values, io: Io): number {
   const limit = values.limit === undefined ? undefined : intOption(values, "limit", 0, 1);
   const iwaeK = intOption(values, "iwae", DEFAULTS.iwae, 0);
   const iwaeImages = intOption(values, "iwae-images", DEFAULTS.iwaeImages, 1);
+  const exactImages = values.exact === undefined ? undefined : intOption(values, "exact", 0, 1, 10000);
   const { model, metadata } = loadChecked(checkpoint, values, io);
+  if (exactImages !== undefined) requireTwoD(model);
   const test = loadImages("test", limit);
   const t0 = performance.now();
   const result: Record<string, unknown> = { checkpoint, epoch: numberOrNull(metadata.epoch), step: numberOrNull(metadata.step), testElbo: evaluateElbo(model, test.images, { samples }), samples, images: test.count };
@@ -155,6 +185,11 @@ export function evaluate(values: Values, io: Io): number {
     const first = test.images.subarray(0, n * model.config.inputSize);
     // The ELBO of the same images, so that the two bounds can be compared.
     Object.assign(result, { iwae: evaluateIwae(model, first, { samples: iwaeK }), iwaeK, iwaeImages: n, elboOnIwaeImages: evaluateElbo(model, first, { samples }) });
+  }
+  if (exactImages !== undefined) {
+    const t1 = performance.now();
+    const images = (exactImages <= test.count ? test : loadImages("test", exactImages)).images.subarray(0, exactImages * model.config.inputSize);
+    result.exact = { ...exactSummary(exactBounds(model, images)), seconds: (performance.now() - t1) / 1000 };
   }
   result.seconds = (performance.now() - t0) / 1000;
   const out = stringOption(values, "out");
@@ -166,9 +201,43 @@ export function evaluate(values: Values, io: Io): number {
       const n = result.iwaeImages;
       io.out(`IWAE bound ${(result.iwae as number).toFixed(2)} nats per image (K = ${iwaeK}, first ${n} test images; the ELBO of the same ${n} images is ${(result.elboOnIwaeImages as number).toFixed(2)})\n`);
     }
+    if (result.exact) io.out(exactTable(result.exact as ReturnType<typeof exactSummary>));
     if (out) io.out(`wrote ${out}\n`);
   }
   return 0;
+}
+
+/** Means over the images of every exact quantity, and the gap per image. */
+export function exactSummary(r: ExactImage[]) {
+  const mean = (f: (e: ExactImage) => number) => r.reduce((a, e) => a + f(e), 0) / r.length;
+  const gaps = r.map((e) => e.gap);
+  const sorted = [...gaps].sort((a, b) => a - b);
+  return {
+    images: r.length,
+    elbo: mean((e) => e.elbo),
+    iwae: Object.fromEntries(EXACT_KS.map((k) => [k, mean((e) => e.iwae[k])])),
+    laplace: mean((e) => e.laplace),
+    logMarginal: mean((e) => e.logMarginal),
+    logMarginalError: mean((e) => e.logMarginalError),
+    logMarginalMaxError: Math.max(...r.map((e) => e.logMarginalError)),
+    gap: mean((e) => e.gap),
+    gapMedian: sorted[Math.floor((sorted.length - 1) / 2)],
+    gapMin: sorted[0],
+    gapMax: sorted.at(-1)!,
+    gapPerImage: gaps,
+  };
+}
+
+function exactTable(s: ReturnType<typeof exactSummary> & { seconds?: number }): string {
+  const f = (v: number) => v.toFixed(3).padStart(10);
+  const rows: [string, string][] = [
+    ["ELBO (quadrature)", f(s.elbo)],
+    ...EXACT_KS.map((k): [string, string] => [`IWAE K = ${k}`, f(s.iwae[k])]),
+    ["Laplace", f(s.laplace)],
+    ["log p(x) (quadrature)", `${f(s.logMarginal)}  (error estimate: mean ${s.logMarginalError.toExponential(1)}, largest ${s.logMarginalMaxError.toExponential(1)})`],
+    ["gap log p(x) − ELBO", `${f(s.gap)}  (= KL(q ‖ p(z|x)); per image: smallest ${s.gapMin.toFixed(3)}, median ${s.gapMedian.toFixed(3)}, largest ${s.gapMax.toFixed(3)})`],
+  ];
+  return `exact, on the first ${s.images} test images (means in nats per image${s.seconds === undefined ? "" : `; ${s.seconds.toFixed(1)} s`}):\n` + rows.map(([k, v]) => `  ${k.padEnd(22)}${v}\n`).join("");
 }
 
 const numberOrNull = (s: string | undefined) => (s === undefined ? null : Number(s));
@@ -181,6 +250,7 @@ export const reportCommand: Command = {
     out: { value: "FILE", help: "where to write the report (default DIR/report.html)" },
     iwae: { value: "K", help: "importance samples per image, if DIR/eval.json is missing or stale (default 100)" },
     "iwae-images": { value: "N", help: "test images for that IWAE bound (default 100)" },
+    exact: { value: "N", help: `log p(x), Laplace, IWAE_K and the ELBO by quadrature on the first N test images, and the true posteriors of three of them (default ${DEFAULTS.reportExact}, 0 to skip)` },
     ...allowNonFiniteOption,
   },
 };
@@ -193,6 +263,7 @@ export async function report(values: Values, io: Io): Promise<number> {
   const out = stringOption(values, "out") ?? files.report;
   const iwaeK = intOption(values, "iwae", 100, 0);
   const iwaeImages = intOption(values, "iwae-images", 100, 1);
+  const exactImages = intOption(values, "exact", DEFAULTS.reportExact, 0, 10000);
   const metrics = readMetrics(files.metrics);
   const { model, metadata } = loadChecked(files.model, values, io);
   const { inputSize: D, latent } = model.config;
@@ -232,10 +303,34 @@ export async function report(values: Values, io: Io): Promise<number> {
       Object.assign(data.final, { iwae: evaluateIwae(model, first(n), { samples: iwaeK }), iwaeK, iwaeImages: n, elboOnIwaeImages: evaluateElbo(model, first(n)) });
     }
   }
+  const finite = [...model.namedParameters().values()].every((t) => t.data.every(Number.isFinite));
+  if (exactImages > 0 && finite) data.exact = exactReport(model, test.images.subarray(0, Math.min(exactImages, test.count) * D), test.labels);
   data.title = `VAE on binarized MNIST: ${dir}`;
   await writeReport(out, data);
   io.out(`wrote ${resolve(out)}\n`);
   return 0;
+}
+
+/** The report's exact section: the means, and the posteriors of the images with the smallest, median and largest gap. */
+function exactReport(model: VAE, images: Float32Array, labels: Uint8Array): ExactReport {
+  const r = exactBounds(model, images);
+  const { gapPerImage, ...summary } = exactSummary(r);
+  const order = gapPerImage.map((g, i) => [g, i]).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+  const picks: [string, number][] = [["smallest gap", order[0]], ["median gap", order[Math.floor((order.length - 1) / 2)]], ["largest gap", order.at(-1)!]];
+  const D = model.config.inputSize;
+  const posteriors = picks.filter(([, i], k) => picks.findIndex(([, j]) => j === i) === k).map(([which, i]): ExactPosterior => {
+    const e = r[i];
+    const q = noGrad(() => model.encode(new Tensor(images.subarray(i * D, (i + 1) * D), [1, D])));
+    const variance = typeof q.variance === "number" ? [q.variance, q.variance] : Array.from(q.variance.contiguous().data, Math.exp);
+    const c = e.laplaceResult.covariance;
+    return {
+      which, index: i, label: labels[i], gap: e.gap, logMarginal: e.logMarginal, elbo: e.elbo, laplace: e.laplace,
+      box: e.marginal.box, points: e.marginal.points, logPosterior: e.marginal.logPosterior!,
+      encoderMean: [q.mean.contiguous().data[0], q.mean.contiguous().data[1]], qStd: [Math.sqrt(variance[0]), Math.sqrt(variance[1])],
+      mode: e.marginal.mode.mode, laplaceCovariance: [c[0], c[1], c[2], c[3]],
+    };
+  });
+  return { ...summary, posteriors };
 }
 
 function parseJson(text: string | undefined): Record<string, any> {

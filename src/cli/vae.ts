@@ -34,9 +34,9 @@ The variational autoencoder of docs/derivation.md on binarized MNIST with a 2-D 
 commands:
   (none)    the walkthrough: part 3 of the seed, a short training run, evaluation and the HTML report
   init      write a freshly initialized model
-  elbo      part 3 of the seed: the ELBO of one image, ± its standard error, its terms and g(x)
+  elbo      part 3 of the seed: the ELBO of one image, ± its standard error, its terms and g(x); --exact adds log p(x)
   train     train with minibatch Adam; Ctrl-C saves, --resume continues
-  eval      test-set ELBO and IWAE bound of a checkpoint
+  eval      test-set ELBO and IWAE bound of a checkpoint; --exact N adds log p(x), Laplace and the gap
   report    the HTML report of a training run
 
 \`npm run vae -- <command> --help\` describes each command's options.

@@ -1,6 +1,6 @@
 import { writeFileAtomic } from "./atomic.js";
 import type { TopLevelSpec } from "vega-lite";
-import { imageGridPng } from "./png.js";
+import { encodePng, imageGridPng } from "./png.js";
 
 export interface EpochMetrics { epoch: number; trainElbo: number; testElbo: number; seconds: number }
 
@@ -16,6 +16,45 @@ export interface ReportData {
   /** The test ELBO of `testImages` images; the IWAE bound of the first `iwaeImages`, and the ELBO of those same images. */
   final?: { testElbo: number; testImages?: number; iwae?: number; iwaeK?: number; iwaeImages?: number; elboOnIwaeImages?: number };
   config?: Record<string, unknown>;
+  /** Every exact quantity on the same test images (`eval --exact`), and the true posterior of a few of them. */
+  exact?: ExactReport;
+}
+
+/** One image's true posterior p(z|x) on its quadrature grid, with q(z|x), the mode and the Laplace Gaussian. */
+export interface ExactPosterior {
+  /** Why this image: "smallest gap", "median gap", "largest gap". */
+  which: string;
+  index: number;
+  label?: number;
+  gap: number;
+  logMarginal: number;
+  elbo: number;
+  laplace: number;
+  box: { z1: [number, number]; z2: [number, number] };
+  points: number;
+  /** log p(z|x) at the n×n cell midpoints, row i (z₂ increasing), column j (z₁ increasing). */
+  logPosterior: Float64Array;
+  encoderMean: [number, number];
+  /** q(z|x)'s standard deviation in each coordinate. */
+  qStd: [number, number];
+  mode: [number, number];
+  /** (−H)⁻¹ at the mode, row-major. */
+  laplaceCovariance: [number, number, number, number];
+}
+
+export interface ExactReport {
+  images: number;
+  elbo: number;
+  iwae: Record<string, number>;
+  laplace: number;
+  logMarginal: number;
+  logMarginalError: number;
+  logMarginalMaxError?: number;
+  gap: number;
+  gapMin: number;
+  gapMedian: number;
+  gapMax: number;
+  posteriors: ExactPosterior[];
 }
 
 const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
@@ -161,6 +200,127 @@ function metricsTable(metrics: EpochMetrics[]): string {
   return `<details><summary>per-epoch numbers</summary><table class="num"><tr><th>epoch</th><th>train ELBO</th><th>test ELBO</th><th>seconds</th></tr>${rows.join("")}</table></details>`;
 }
 
+function boundsChart(e: ExactReport): Promise<string> {
+  const ks = Object.keys(e.iwae).map(Number).sort((a, b) => a - b);
+  const iwae = ks.map((k) => ({ K: k, bound: e.iwae[k], kind: "IWAE_K" }));
+  const lines = [
+    { value: e.logMarginal, kind: "log p(x), quadrature" },
+    { value: e.laplace, kind: "Laplace" },
+    { value: e.elbo, kind: "ELBO, quadrature" },
+  ];
+  const domain = ["IWAE_K", ...lines.map((l) => l.kind)];
+  const color = { field: "kind", type: "nominal" as const, title: null, scale: { domain, range: ["#1f77b4", "#d62728", "#2ca02c", "#7f7f7f"] }, legend: { orient: "bottom-right" as const, labelLimit: 300 } };
+  return toSvg({
+    width: 640,
+    height: 300,
+    config: CHART_CONFIG,
+    layer: [
+      {
+        data: { values: iwae },
+        mark: { type: "line", point: true },
+        encoding: {
+          x: { field: "K", type: "quantitative", title: "K, importance samples (log scale)", scale: { type: "log" }, axis: { values: ks, format: "d" } },
+          y: { field: "bound", type: "quantitative", title: `mean over ${e.images} test images (nats)`, scale: { zero: false } },
+          color,
+        },
+      },
+      { data: { values: lines }, mark: { type: "rule", strokeDash: [6, 3] }, encoding: { y: { field: "value", type: "quantitative" }, color } },
+    ],
+  });
+}
+
+/** A white-to-blue colour for t in [0, 1]. */
+function blues(t: number): [number, number, number] {
+  const stops: [number, number, number][] = [[255, 255, 255], [158, 202, 225], [33, 113, 181], [8, 48, 107]];
+  const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+  const i = Math.min(stops.length - 2, Math.floor(x));
+  const f = x - i;
+  return stops[i].map((c, k) => Math.round(c + f * (stops[i + 1][k] - c))) as [number, number, number];
+}
+
+/**
+ * The heat map of p(z|x) (linear in density, white at 0) over a square window that holds the posterior's
+ * mass, q's 2σ ellipse and the mode, with q(z|x)'s 1σ and 2σ ellipses (solid, dashed), the encoder mean (red
+ * ×), the mode ẑ (black +) and the Laplace Gaussian's 1σ and 2σ ellipses (orange).
+ */
+function posteriorSvg(p: ExactPosterior): string {
+  const n = p.points;
+  const h1 = (p.box.z1[1] - p.box.z1[0]) / n;
+  const h2 = (p.box.z2[1] - p.box.z2[0]) / n;
+  const peak = p.logPosterior.reduce((a, v) => Math.max(a, v), -Infinity);
+  let [a1, b1, a2, b2] = [Math.min(p.mode[0], p.encoderMean[0] - 2 * p.qStd[0]), Math.max(p.mode[0], p.encoderMean[0] + 2 * p.qStd[0]), Math.min(p.mode[1], p.encoderMean[1] - 2 * p.qStd[1]), Math.max(p.mode[1], p.encoderMean[1] + 2 * p.qStd[1])];
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      if (p.logPosterior[i * n + j] < peak - 10) continue; // e⁻¹⁰ of the peak density
+      const [z1, z2] = [p.box.z1[0] + (j + 0.5) * h1, p.box.z2[0] + (i + 0.5) * h2];
+      [a1, b1, a2, b2] = [Math.min(a1, z1 - h1), Math.max(b1, z1 + h1), Math.min(a2, z2 - h2), Math.max(b2, z2 + h2)];
+    }
+  }
+  const span = 1.15 * Math.max(b1 - a1, b2 - a2);
+  const [c1, c2] = [(a1 + b1) / 2, (a2 + b2) / 2];
+  const [x0, y1] = [c1 - span / 2, c2 + span / 2]; // left, top
+  const R = 150; // heat map resolution
+  const rgba = new Uint8Array(R * R * 4);
+  for (let py = 0; py < R; py++) {
+    for (let px = 0; px < R; px++) {
+      const z1 = x0 + ((px + 0.5) / R) * span;
+      const z2 = y1 - ((py + 0.5) / R) * span;
+      const j = Math.floor((z1 - p.box.z1[0]) / h1);
+      const i = Math.floor((z2 - p.box.z2[0]) / h2);
+      const t = i >= 0 && i < n && j >= 0 && j < n ? Math.exp(p.logPosterior[i * n + j] - peak) : 0;
+      rgba.set([...blues(t), 255], 4 * (py * R + px));
+    }
+  }
+  const [left, top, S] = [58, 8, 300];
+  const X = (z1: number) => +(left + ((z1 - x0) / span) * S).toFixed(2);
+  const Y = (z2: number) => +(top + ((y1 - z2) / span) * S).toFixed(2);
+  const scale = S / span;
+  const parts = [`<image x="${left}" y="${top}" width="${S}" height="${S}" preserveAspectRatio="none" href="data:image/png;base64,${Buffer.from(encodePng(R, R, rgba)).toString("base64")}"/>`];
+  parts.push(`<rect x="${left}" y="${top}" width="${S}" height="${S}" fill="none" stroke="#999"/>`);
+  const [g1, g2] = [X(p.encoderMean[0]), Y(p.encoderMean[1])];
+  for (const [k, dash] of [[1, ""], [2, ' stroke-dasharray="5 3"']] as const) {
+    parts.push(`<ellipse class="q${k}" cx="${g1}" cy="${g2}" rx="${+(k * p.qStd[0] * scale).toFixed(2)}" ry="${+(k * p.qStd[1] * scale).toFixed(2)}" fill="none" stroke="#d62728" stroke-width="1.5"${dash}/>`);
+  }
+  // The Laplace ellipses: the eigenvectors of the covariance; the screen's y axis points down, so the angle flips.
+  const [s11, s12, , s22] = p.laplaceCovariance;
+  const m = (s11 + s22) / 2;
+  const r = Math.hypot((s11 - s22) / 2, s12);
+  const [big, small] = [m + r, Math.max(m - r, 0)];
+  const angle = (0.5 * Math.atan2(2 * s12, s11 - s22) * 180) / Math.PI;
+  const [m1, m2] = [X(p.mode[0]), Y(p.mode[1])];
+  for (const [k, dash] of [[1, ""], [2, ' stroke-dasharray="5 3"']] as const) {
+    parts.push(`<ellipse class="laplace${k}" cx="${m1}" cy="${m2}" rx="${+(k * Math.sqrt(big) * scale).toFixed(2)}" ry="${+(k * Math.sqrt(small) * scale).toFixed(2)}" transform="rotate(${+(-angle).toFixed(2)} ${m1} ${m2})" fill="none" stroke="#ff7f0e" stroke-width="1.5"${dash}/>`);
+  }
+  parts.push(`<path class="mean" d="M${g1 - 5} ${g2 - 5}L${g1 + 5} ${g2 + 5}M${g1 - 5} ${g2 + 5}L${g1 + 5} ${g2 - 5}" stroke="#d62728" stroke-width="2"/>`);
+  parts.push(`<path class="mode" d="M${m1 - 6} ${m2}L${m1 + 6} ${m2}M${m1} ${m2 - 6}L${m1} ${m2 + 6}" stroke="#000" stroke-width="2"/>`);
+  const label = (v: number) => fmt(v).replace(/^-/, "−");
+  for (const t of [0, 0.5, 1]) {
+    parts.push(`<text x="${left + t * S}" y="${top + S + 14}" text-anchor="middle">${label(x0 + t * span)}</text>`);
+    parts.push(`<text x="${left - 4}" y="${top + (1 - t) * S + 4}" text-anchor="end">${label(y1 - span + t * span)}</text>`);
+  }
+  parts.push(`<text x="${left + S / 2}" y="${top + S + 30}" text-anchor="middle">z₁</text><text x="10" y="${top + S / 2}" text-anchor="middle">z₂</text>`);
+  const title = `${p.which}: test image ${p.index}${p.label === undefined ? "" : ` (a ${p.label})`}`;
+  return `<svg class="posterior" role="img" aria-label="${escapeHtml(`posterior of ${title}`)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${left + S + 20} ${top + S + 36}" style="font-size: 11px">${parts.join("")}</svg>
+<div class="posterior-caption"><b>${escapeHtml(title)}</b><br>gap ${fmt(p.gap, 3)}, log p(x) ${fmt(p.logMarginal)}, ELBO ${fmt(p.elbo)}, Laplace ${fmt(p.laplace)}</div>`;
+}
+
+function exactSection(e: ExactReport): Promise<string> {
+  return boundsChart(e).then((chart) => {
+    const rows: [string, string][] = [
+      ["ELBO (by quadrature)", fmt(e.elbo, 3)],
+      ...Object.keys(e.iwae).map(Number).sort((a, b) => a - b).map((k): [string, string] => [`IWAE bound, K = ${k}`, fmt(e.iwae[k], 3)]),
+      ["Laplace approximation", fmt(e.laplace, 3)],
+      ["log p(x) (by quadrature)", `${fmt(e.logMarginal, 3)} (error estimate: mean ${e.logMarginalError.toExponential(1)}${e.logMarginalMaxError === undefined ? "" : `, largest ${e.logMarginalMaxError.toExponential(1)}`})`],
+      ["gap log p(x) − ELBO = KL(q ‖ p(z|x))", `${fmt(e.gap, 3)} (per image: smallest ${fmt(e.gapMin, 3)}, median ${fmt(e.gapMedian, 3)}, largest ${fmt(e.gapMax, 3)})`],
+    ];
+    const maps = e.posteriors.map((p) => `<div class="posterior-cell">${posteriorSvg(p)}</div>`).join("");
+    return `<p>Every number below is a mean over the same first ${e.images} test images, in nats per image.</p>
+${table(rows, "num")}
+${figure(chart, `The importance-weighted bound IWAE_K against K (log scale), against log p(x) computed by quadrature over z, the Laplace approximation and the ELBO (also by quadrature, without Monte Carlo noise). IWAE_K rises toward log p(x) as K grows; what remains at K = 5000 is the part of the gap that the encoder's q(z|x) is too poor a proposal to close.`)}
+${figure(`<div class="posteriors">${maps}</div>`, `The true posterior p(z|x) (blue, linear in density) of the images with the smallest, the median and the largest gap among the ${e.images}: q(z|x)'s 1σ and 2σ ellipses (red, solid and dashed) around the encoder mean g(x) (red ×), the mode ẑ of p(x, z) (black +) and the Laplace Gaussian's 1σ and 2σ ellipses (orange). The gap is KL(q ‖ p(z|x)): large where q sits away from the posterior or is narrower than it.`)}`;
+  });
+}
+
 const CSS = `
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 960px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
@@ -170,6 +330,7 @@ img.manifold, svg.manifold { width: 720px; }
 svg.manifold text { font-size: 10px; fill: #333; font-variant-numeric: tabular-nums; }
 table { border-collapse: collapse; margin: 0.5em 0; } th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; }
 table.num td { text-align: right; font-variant-numeric: tabular-nums; }
+.posteriors { display: flex; flex-wrap: wrap; gap: 1em; } .posterior-cell { width: 300px; } svg.posterior { width: 300px; } .posterior-caption { font-size: 0.85em; }
 `;
 
 /**
@@ -200,11 +361,12 @@ export async function renderReport(data: ReportData): Promise<string> {
   const title = data.title ?? "VAE on binarized MNIST";
   const { manifold: m, reconstructions: r, samples: s, metrics } = data;
   const n = data.latent.labels.length;
-  const [curve, scatter] = await Promise.all([
+  const [curve, scatter, exact] = await Promise.all([
     metrics.length
       ? elboChart(metrics).then((svg) => figure(svg, "Mean ELBO per image on the training and test sets after each epoch (higher is better).") + metricsTable(metrics))
       : "<p><em>no epochs yet</em></p>",
     n ? latentChart(data.latent).then((svg) => figure(svg, `Encoder means g(x) of ${n} test images, coloured by digit.`)) : "<p><em>no latent points</em></p>",
+    data.exact ? exactSection(data.exact).then((html) => `<h2>The truth behind the bounds</h2>\n${html}`) : "",
   ]);
   const manifoldPng = () => imageGridPng(m.images, m.grid * m.grid, m.grid, { side: m.side, pad: 0 });
   const manifoldCaption = `Decoder means f(z) for a ${m.grid}×${m.grid} grid of latent points z placed at Gaussian quantiles of the prior
@@ -228,6 +390,7 @@ as in figure 4 of Kingma &amp; Welling (2014).${m.z ? " The axes give each colum
 <h1>${escapeHtml(title)}</h1>
 <h2>Summary</h2>
 ${summary(data)}
+${exact}
 <h2>ELBO per epoch</h2>
 ${curve}
 <h2>Latent space</h2>

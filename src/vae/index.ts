@@ -5,3 +5,4 @@ export { binarize, binarize64, parseIdx } from "./idx.js";
 export * from "./train.js";
 export * from "./quantile.js";
 export { MODEL_FORMAT, TRAIN_FORMAT, modelBytes, modelFromBytes, modelMetadata } from "./checkpoint-meta.js";
+export * from "./marginal.js";

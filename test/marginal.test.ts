@@ -1,0 +1,278 @@
+// log p(x) by quadrature, the posterior mode and the Laplace approximation (src/vae/marginal.ts), each against
+// an answer found another way: a closed form, a brute-force grid written here with plain loops, the
+// autodiff's `hessian` and finite differences, and the bounds that must lie below log p(x).
+import { beforeAll, describe, expect, it } from "vitest";
+import { hessian, noGrad } from "../src/autograd/index.js";
+import { Random } from "../src/tensor/random.js";
+import { Tensor } from "../src/tensor/tensor.js";
+import { analyticKl, elboSamples, sampleEps } from "../src/vae/elbo.js";
+import { binarize } from "../src/vae/idx.js";
+import { elboByQuadrature, exactBounds, laplace, logJointAt, logMarginal, posteriorMode } from "../src/vae/marginal.js";
+import { VAE } from "../src/vae/model.js";
+import { Trainer } from "../src/vae/train.js";
+import { loadMnist } from "../src/node/mnist.js";
+
+/** log p(x, z) for one image, from the model's weights in float64 with plain loops (no tensors). */
+function referenceLogJoint(model: VAE, x: ArrayLike<number>) {
+  const p = model.namedParameters();
+  const [W0, b0, W1, b1] = ["decoder.layers.0.weight", "decoder.layers.0.bias", "decoder.layers.1.weight", "decoder.layers.1.bias"].map((n) => Float64Array.from(p.get(n)!.data));
+  const { hidden: H, inputSize: D } = model.config;
+  const h = new Float64Array(H);
+  return (z1: number, z2: number) => {
+    for (let k = 0; k < H; k++) h[k] = Math.tanh(W0[2 * k] * z1 + W0[2 * k + 1] * z2 + b0[k]);
+    let ll = 0;
+    for (let j = 0; j < D; j++) {
+      let l = b1[j];
+      for (let k = 0; k < H; k++) l += W1[j * H + k] * h[k];
+      ll += x[j] * l - (Math.max(l, 0) + Math.log1p(Math.exp(-Math.abs(l)))); // x·l − softplus(l)
+    }
+    return ll - 0.5 * (z1 * z1 + z2 * z2) - Math.log(2 * Math.PI);
+  };
+}
+
+/** log ∫ p(x, z) dz over [−R, R]² by the midpoint rule with n² cells, by brute force in float64. */
+function bruteForce(f: (z1: number, z2: number) => number, R: number, n: number): number {
+  const h = (2 * R) / n;
+  const values = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) values[i * n + j] = f(-R + (j + 0.5) * h, -R + (i + 0.5) * h);
+  const m = values.reduce((a, v) => Math.max(a, v), -Infinity);
+  return m + Math.log(values.reduce((a, v) => a + Math.exp(v - m), 0)) + 2 * Math.log(h);
+}
+
+const setParameter = (model: VAE, name: string, values: number[]) => model.setParameter(name, new Tensor(Float32Array.from(values), model.namedParameters().get(name)!.shape as number[], true));
+
+/**
+ * A small decoder (30 pixels, 4 hidden units) whose logits are even in z₁: hidden units in pairs (a, c)
+ * and (−a, c) with the same bias and output weights, so p(z|x) is symmetric in z₁ and, for an image drawn
+ * at z₁ = ±1.5, has two peaks.
+ */
+function twoPeaks(): { model: VAE; x: Float32Array } {
+  const D = 30;
+  const model = new VAE({ inputSize: D, hidden: 4 }, { seed: 1 });
+  setParameter(model, "decoder.layers.0.weight", [2, 0.7, -2, 0.7, 1.2, -1.5, -1.2, -1.5]);
+  setParameter(model, "decoder.layers.0.bias", [0.3, 0.3, -0.4, -0.4]);
+  const rng = new Random(5);
+  const V: number[] = [];
+  for (let j = 0; j < D; j++) {
+    const [u, v] = [3 * rng.normal(), 3 * rng.normal()];
+    V.push(u, u, v, v);
+  }
+  setParameter(model, "decoder.layers.1.weight", V);
+  const probabilities = model.decode(new Tensor(Float32Array.from([1.5, 0.2]), [1, 2])).data;
+  return { model, x: Float32Array.from(probabilities, (p) => (p > 0.5 ? 1 : 0)) };
+}
+
+describe("logMarginal: known answers", () => {
+  it("a decoder that ignores z (first-layer weights 0): log p(x) = log p(x|z) exactly, and Laplace and the quadrature ELBO are exact too", () => {
+    const model = new VAE({ hidden: 16 }, { seed: 2 });
+    setParameter(model, "decoder.layers.0.weight", new Array(32).fill(0));
+    const x = binarize(loadMnist("test", { limit: 3 }).images);
+    const exact = Array.from({ length: 3 }, (_, b) => referenceLogJoint(model, x.subarray(b * 784, (b + 1) * 784))(0, 0) + Math.log(2 * Math.PI)); // log p(x|z), any z
+    const r = logMarginal(model, x);
+    r.forEach((m, b) => {
+      expect(Math.abs(m.logMarginal - exact[b])).toBeLessThan(1e-3);
+      expect(m.error).toBeLessThan(0.01);
+      expect(m.converged).toBe(true);
+    });
+    laplace(model, x).forEach((l, b) => {
+      expect(Math.hypot(...l.mode)).toBeLessThan(1e-4); // the prior's mode
+      expect(Math.abs(l.logMarginal - exact[b])).toBeLessThan(1e-3);
+    });
+    // ELBO = log p(x|z) − KL(q ‖ p), KL in closed form.
+    const q = noGrad(() => model.encode(new Tensor(x, [3, 784])));
+    const kl = analyticKl(q.mean, q.variance).data;
+    elboByQuadrature(model, x).forEach((e, b) => expect(Math.abs(e - (exact[b] - kl[b]))).toBeLessThan(1e-3));
+  });
+
+  it("equals a brute-force 800×800 grid over [−8, 8]² written with plain loops in float64, on a fresh model and on a posterior with two peaks", () => {
+    const fresh = new VAE({ inputSize: 30, hidden: 6 }, { seed: 4 });
+    const rng = new Random(3);
+    const xFresh = Float32Array.from({ length: 30 }, () => (rng.uniform() < 0.5 ? 1 : 0));
+    const { model, x } = twoPeaks();
+    for (const [m, image] of [[fresh, xFresh], [model, x]] as const) {
+      const reference = bruteForce(referenceLogJoint(m, image), 8, 800);
+      const [r] = logMarginal(m, image);
+      expect(Math.abs(r.logMarginal - reference)).toBeLessThan(Math.max(r.error, 2e-4));
+      expect(r.error).toBeLessThan(0.01);
+    }
+  });
+
+  it("finds both peaks of a two-peaked posterior: a grid around the Newton mode alone would miss log 2", () => {
+    const { model, x } = twoPeaks();
+    const [r] = logMarginal(model, x);
+    const [m] = posteriorMode(model, x);
+    expect(Math.abs(Math.abs(m.mode[0]) - 1.5)).toBeLessThan(0.5);
+    // The posterior's mass on each side of z₁ = 0 (the grid's columns) is one half.
+    const n = r.points;
+    const h1 = (r.box.z1[1] - r.box.z1[0]) / n;
+    const h2 = (r.box.z2[1] - r.box.z2[0]) / n;
+    let left = 0;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        const p = Math.exp(r.logPosterior![i * n + j]) * h1 * h2;
+        total += p;
+        if (r.box.z1[0] + (j + 0.5) * h1 < 0) left += p;
+      }
+    }
+    expect(total).toBeCloseTo(1, 6);
+    expect(left).toBeGreaterThan(0.4);
+    expect(left).toBeLessThan(0.6);
+    // Laplace sees one peak: about log 2 below.
+    const [l] = laplace(model, x);
+    expect(r.logMarginal - l.logMarginal).toBeGreaterThan(0.4);
+  });
+
+  it("converges as the grid is refined, and the error estimate covers the error", () => {
+    const { model, x } = twoPeaks();
+    const reference = bruteForce(referenceLogJoint(model, x), 8, 800);
+    const errors = [8, 16, 32, 64].map((n) => Math.abs(logMarginal(model, x, { initialPoints: n, maxPoints: n })[0].logMarginal - reference));
+    for (let i = 1; i < errors.length; i++) expect(errors[i]).toBeLessThan(errors[i - 1]);
+    expect(errors[3]).toBeLessThan(1e-3);
+    for (const tolerance of [0.1, 0.01, 0.001]) {
+      const [r] = logMarginal(model, x, { tolerance, initialPoints: 8 });
+      expect(r.converged).toBe(true);
+      expect(Math.abs(r.logMarginal - reference)).toBeLessThanOrEqual(r.error + 2e-4);
+      expect(r.error).toBeLessThan(tolerance + 1e-6);
+    }
+  });
+
+  it("logJointAt equals the plain-loop log p(x, z) at scattered points, for several images at once", () => {
+    const model = new VAE({ inputSize: 30, hidden: 6 }, { seed: 4 });
+    const rng = new Random(9);
+    const x = Float32Array.from({ length: 60 }, () => (rng.uniform() < 0.5 ? 1 : 0));
+    const points = Float64Array.from({ length: 2 * 2 * 5 }, () => 3 * rng.normal());
+    const v = logJointAt(model, x, points);
+    for (let b = 0; b < 2; b++) {
+      const f = referenceLogJoint(model, x.subarray(30 * b, 30 * (b + 1)));
+      for (let g = 0; g < 5; g++) expect(v[b * 5 + g]).toBeCloseTo(f(points[2 * (b * 5 + g)], points[2 * (b * 5 + g) + 1]), 4);
+    }
+  });
+
+  it("refuses a latent space that is not 2-D and pixels that are not whole images", () => {
+    expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3, latent: 3 }), new Float32Array(10))).toThrow(/2-D latent/);
+    expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3 }), new Float32Array(15))).toThrow(/not a positive number of 10-pixel images/);
+    expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3 }), new Float32Array(10), { tolerance: 0 })).toThrow(/tolerance/);
+  });
+});
+
+describe("posteriorMode and laplace", () => {
+  it("the batched Hessian blocks equal `hessian` of one image's log p(x, z) and central differences; the gradient vanishes at the mode", () => {
+    const model = new VAE({ inputSize: 30, hidden: 6 }, { seed: 4 });
+    const rng = new Random(3);
+    const x = Float32Array.from({ length: 90 }, () => (rng.uniform() < 0.5 ? 1 : 0));
+    const modes = posteriorMode(model, x);
+    modes.forEach((m, b) => {
+      const image = x.subarray(30 * b, 30 * (b + 1));
+      expect(m.gradientNorm).toBeLessThan(1e-3);
+      const xt = new Tensor(image, [1, 30]);
+      const H = hessian((z) => model.decodeLogits(z.reshape([1, 2])).mul(xt).sum().sub(model.decodeLogits(z.reshape([1, 2])).softplus().sum()).sub(z.square().sum().mul(0.5)))(new Tensor(Float32Array.from(m.mode), [2])).data;
+      m.hessian.forEach((h, i) => expect(h).toBeCloseTo(H[i], 2));
+      const f = referenceLogJoint(model, image);
+      const e = 1e-3;
+      const [z1, z2] = m.mode;
+      const fd = [(f(z1 + e, z2) - 2 * f(z1, z2) + f(z1 - e, z2)) / e ** 2, (f(z1 + e, z2 + e) - f(z1 + e, z2 - e) - f(z1 - e, z2 + e) + f(z1 - e, z2 - e)) / (4 * e * e), (f(z1, z2 + e) - 2 * f(z1, z2) + f(z1, z2 - e)) / e ** 2];
+      expect(m.hessian[0]).toBeCloseTo(fd[0], 1);
+      expect(m.hessian[1]).toBeCloseTo(fd[1], 1);
+      expect(m.hessian[3]).toBeCloseTo(fd[2], 1);
+      // A maximum: no neighbour is higher.
+      for (const [d1, d2] of [[1e-2, 0], [-1e-2, 0], [0, 1e-2], [0, -1e-2]]) expect(f(z1 + d1, z2 + d2)).toBeLessThan(f(z1, z2) + 1e-6);
+    });
+  });
+
+  it("never diverges and leaves a saddle: from (25, −30) the first Newton step lands on the symmetry axis z₁ = 0, a saddle, and it still ends at a maximum", () => {
+    const { model, x } = twoPeaks();
+    const [m] = posteriorMode(model, x, { start: Float32Array.from([25, -30]) });
+    expect(m.positiveDefinite).toBe(true);
+    expect(m.gradientNorm).toBeLessThan(1e-3);
+    expect(Math.hypot(...m.mode)).toBeLessThan(5);
+  });
+
+  it("refuses, naming the image, when −H is not positive definite at the end", () => {
+    const { model, x } = twoPeaks();
+    // Newton started exactly on the symmetry axis z₁ = 0 stays on it; there the posterior has a saddle.
+    expect(() => laplace(model, x, { start: Float32Array.from([0, 0.2]), maxIterations: 0 })).toThrow(/image 0: −H at the mode .* is not positive definite/);
+  });
+});
+
+describe("on a small trained model (hidden 20, learned variance, 1000 Adam steps on 500 images)", () => {
+  const N = 20;
+  let model: VAE;
+  let x: Float32Array;
+  let r: ReturnType<typeof exactBounds>;
+  beforeAll(() => {
+    model = new VAE({ hidden: 20, encoderVariance: "learned" }, { seed: 0 });
+    const trainer = new Trainer(model, binarize(loadMnist("train", { limit: 500 }).images), { batchSize: 50, lr: 3e-3, seed: 0 });
+    for (let i = 0; i < 1000; i++) trainer.step();
+    x = binarize(loadMnist("test", { limit: N }).images);
+    r = exactBounds(model, x);
+  }, 60_000);
+
+  /** The 5000 importance weights' effective sample size (Σw)²/Σw² for image b. */
+  const ess = (b: number) => {
+    const s = noGrad(() => elboSamples(model, new Tensor(x.subarray(784 * b, 784 * (b + 1)), [1, 784]), sampleEps(new Random(77 + b), 5000, 1, 2)));
+    const w = Array.from(s.elbo.data);
+    const m = Math.max(...w);
+    const e = w.map((v) => Math.exp(v - m));
+    return e.reduce((a, v) => a + v, 0) ** 2 / e.reduce((a, v) => a + v * v, 0);
+  };
+
+  it("the quadrature converged on every image, and the ELBO (by quadrature) is below log p(x) on every image: the gap KL(q ‖ p(z|x)) ≥ 0", () => {
+    for (const e of r) {
+      expect(e.marginal.converged).toBe(true);
+      expect(e.logMarginalError).toBeLessThan(0.01);
+      expect(e.gap).toBeGreaterThan(-e.logMarginalError);
+    }
+  });
+
+  it("means over the same images: ELBO ≤ IWAE_10 ≤ IWAE_1000 and every IWAE_K ≤ log p(x)", () => {
+    const mean = (f: (e: (typeof r)[number]) => number) => r.reduce((a, e) => a + f(e), 0) / r.length;
+    const logp = mean((e) => e.logMarginal);
+    expect(mean((e) => e.elbo)).toBeLessThan(mean((e) => e.iwae[10]));
+    expect(mean((e) => e.iwae[10])).toBeLessThan(mean((e) => e.iwae[1000]));
+    for (const k of [1, 10, 100, 1000, 5000]) expect(mean((e) => e.iwae[k])).toBeLessThan(logp + 0.05);
+    // IWAE_1 is a one-draw ELBO: within its Monte Carlo noise of the quadrature's.
+    expect(Math.abs(mean((e) => e.iwae[1] - e.elbo))).toBeLessThan(1);
+  });
+
+  it("IWAE_5000 is within 0.1 nats of the quadrature on every image where its weights have an effective sample size ≥ 500", () => {
+    const good = r.map((_, b) => b).filter((b) => ess(b) >= 500);
+    expect(good.length).toBeGreaterThanOrEqual(5);
+    for (const b of good) expect(Math.abs(r[b].iwae[5000] - r[b].logMarginal)).toBeLessThan(0.1);
+  });
+
+  it("Laplace is within 0.05 nats of the quadrature where the posterior on the grid has the Laplace covariance (within 10%)", () => {
+    let checked = 0;
+    r.forEach((e) => {
+      const { box, points: n, logPosterior } = e.marginal;
+      const h1 = (box.z1[1] - box.z1[0]) / n;
+      const h2 = (box.z2[1] - box.z2[0]) / n;
+      const m = [0, 0, 0, 0, 0]; // E z1, E z2, E z1², E z1z2, E z2²
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          const [z1, z2] = [box.z1[0] + (j + 0.5) * h1, box.z2[0] + (i + 0.5) * h2];
+          const p = Math.exp(logPosterior![i * n + j]) * h1 * h2;
+          [z1, z2, z1 * z1, z1 * z2, z2 * z2].forEach((v, k) => (m[k] += p * v));
+        }
+      }
+      const cov = [m[2] - m[0] ** 2, m[3] - m[0] * m[1], m[4] - m[1] ** 2];
+      const lc = e.laplaceResult.covariance;
+      const close = Math.abs(cov[0] / lc[0] - 1) < 0.1 && Math.abs(cov[2] / lc[3] - 1) < 0.1 && Math.abs(cov[1] - lc[1]) < 0.1 * Math.sqrt(lc[0] * lc[3]);
+      if (!close) return;
+      checked++;
+      expect(Math.abs(e.laplace - e.logMarginal)).toBeLessThan(0.05);
+    });
+    expect(checked).toBeGreaterThanOrEqual(5);
+  });
+});
+
+describe("non-finite models", () => {
+  it("posteriorMode, laplace and logMarginal refuse a model whose log p(x, z) is not finite, naming the image", () => {
+    const model = new VAE({ inputSize: 30, hidden: 4 }, { seed: 1 });
+    const bias = Float32Array.from(model.namedParameters().get("decoder.layers.1.bias")!.data);
+    bias[3] = Number.NaN;
+    model.setParameter("decoder.layers.1.bias", new Tensor(bias, [30], true));
+    const x = new Float32Array(60);
+    for (const f of [posteriorMode, laplace, logMarginal]) expect(() => f(model, x)).toThrow(/log p\(x, z\) of image 0 is NaN at the start/);
+  });
+});
