@@ -5,6 +5,7 @@
 //
 //   node --import tsx bench/jvp.ts [--json] [--reps N]
 import { parseArgs } from "node:util";
+import { medianMs } from "./timing.js";
 import { Random, Tensor, VAE, getBackend, jvp, linear, noGrad, tensor, vjp } from "../src/index.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean" }, reps: { type: "string" }, help: { type: "boolean", short: "h" } } });
@@ -33,17 +34,7 @@ function forwardMode(t: Tensor, dt: Tensor): [Tensor, Tensor] {
   });
 }
 
-function median(f: () => void): number {
-  for (let i = 0; i < 3; i++) f();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    f();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const median = (f: () => unknown) => medianMs(f, reps);
 
 // The two ways agree (to float32 rounding) before anything is timed.
 const [, viaVjp] = jvp(f, [x], [v]);

@@ -4,6 +4,7 @@
 //
 //   node --import tsx bench/views.ts [--json] [--reps N]
 import { parseArgs } from "node:util";
+import { medianMs } from "./timing.js";
 import { Tensor, getBackend, matmul, noGrad, randn } from "../src/index.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean" }, reps: { type: "string" }, help: { type: "boolean", short: "h" } } });
@@ -13,17 +14,7 @@ if (values.help) {
 }
 const reps = Number(values.reps ?? 40);
 
-function median(f: () => unknown): number {
-  for (let i = 0; i < 3; i++) f();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    f();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
+const median = (f: () => unknown) => medianMs(f, reps);
 
 // x [B, in] · Wᵀ with W [out, in]: the forward products of the seed's four layers.
 const shapes: [number, number, number][] = [[100, 784, 500], [100, 500, 2], [100, 2, 500], [100, 500, 784]];
