@@ -1,6 +1,6 @@
 import { allocate, dtypeOf, type Data } from "../tensor/dtype.js";
 import { fmt, sameShape } from "../tensor/shape.js";
-import { Tensor, astype, dense, type GradNode } from "../tensor/tensor.js";
+import { Tensor, astype, dense, zeros, type GradNode } from "../tensor/tensor.js";
 import { add, cast } from "./elementwise.js";
 import { clone } from "./shape.js";
 
@@ -338,7 +338,7 @@ export function gradients(root: Tensor, targets: readonly Tensor[], options: Gra
   }
   const grads = targets.map((t) => {
     const g = found.get(t);
-    if (g === undefined) return new Tensor(allocate(t.dtype, t.size), t.shape);
+    if (g === undefined) return zeros(t.shape, { dtype: t.dtype });
     return createGraph ? clone(g) : accumulate(null, g);
   });
   return { grads };

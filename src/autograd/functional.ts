@@ -3,7 +3,7 @@
 // one (or inside a graph that backward() will walk) records what it computes.
 import { allocate } from "../tensor/dtype.js";
 
-import { Tensor } from "../tensor/tensor.js";
+import { Tensor, ones, zeros } from "../tensor/tensor.js";
 import { enableGrad, gradients, isGradEnabled, noGrad, record } from "./engine.js";
 import { mul } from "./elementwise.js";
 import { sum } from "./reduce.js";
@@ -72,9 +72,7 @@ function trace(f: Fn, args: Tensor[], wanted: number[], op: string): Trace {
   return { out, targets, nested };
 }
 
-function zerosLike(t: Tensor): Tensor {
-  return new Tensor(allocate(t.dtype, t.size), t.shape);
-}
+const zerosLike = (t: Tensor) => zeros(t.shape, { dtype: t.dtype });
 
 /** The pullback of a trace: cotangent ↦ one gradient per target (zeros where out does not depend on it). */
 function pullback(tr: Trace, cotangent: Tensor, retain: boolean): Tensor[] {
@@ -100,7 +98,7 @@ export function valueAndGrad<A extends number | number[] = number>(f: Fn, option
   return (...args: Tensor[]): [Tensor, Grads<A>] => {
     const tr = trace(f, args, wanted, "grad");
     if (tr.out.size !== 1) throw new Error(`grad: f must return a scalar tensor, got shape [${tr.out.shape.join(",")}]; use jacrev or vjp for other outputs`);
-    const grads = pullback(tr, new Tensor(allocate(tr.out.dtype, 1).fill(1), tr.out.shape), false);
+    const grads = pullback(tr, ones(tr.out.shape, { dtype: tr.out.dtype }), false);
     return [result(tr), (typeof argnums === "number" ? grads[0] : grads) as Grads<A>];
   };
 }
@@ -139,14 +137,25 @@ export function jvp(f: Fn, primals: Tensor[], tangents: Tensor[]): [Tensor, Tens
     }
   });
   const tr = trace(f, primals, primals.map((_, i) => i), "jvp");
-  if (!tr.out.requiresGrad) return [result(tr), zerosLike(tr.out)];
-  const u = zerosLike(tr.out);
-  u.requiresGrad = true;
-  const pulled = enableGrad(() => gradients(tr.out, tr.targets, { gradient: u, createGraph: true }).grads);
-  const inner = enableGrad(() => pulled.reduce<Tensor | null>((s, g, i) => (g.requiresGrad ? (s === null ? sum(mul(g, tangents[i])) : s.add(sum(mul(g, tangents[i])))) : s), null));
-  if (inner === null) return [result(tr), zerosLike(tr.out)];
+  const { u, pulled } = linearizedPullback(tr);
+  if (u === null) return [result(tr), zerosLike(tr.out)];
+  // ⟨uᵀJ, v⟩ over the primals the output depends on; it is linear in u, and its gradient in u is J·v.
+  const terms = enableGrad(() => pulled.flatMap((g, i) => (g.requiresGrad ? [sum(mul(g, tangents[i]))] : [])));
+  if (terms.length === 0) return [result(tr), zerosLike(tr.out)];
+  const inner = enableGrad(() => terms.reduce((s, t) => s.add(t)));
   const [tangent] = gradients(inner, [u], { createGraph: tr.nested }).grads;
   return [result(tr), tangent];
+}
+
+/**
+ * uᵀ·J recorded as a function of a cotangent leaf u (zeros; its value does not matter, the pullback
+ * is linear in it): the gradient in u of ⟨uᵀJ, v⟩ is J·v. u is null when the output is a constant.
+ */
+function linearizedPullback(tr: Trace): { u: Tensor | null; pulled: Tensor[] } {
+  if (!tr.out.requiresGrad) return { u: null, pulled: [] };
+  const u = zerosLike(tr.out);
+  u.requiresGrad = true;
+  return { u, pulled: enableGrad(() => gradients(tr.out, tr.targets, { gradient: u, createGraph: true }).grads) };
 }
 
 /** The one-hot tensors of a shape, one per element, in row-major order. */
@@ -166,7 +175,7 @@ export function jacrev(f: (x: Tensor) => Tensor) {
   return (x: Tensor): Tensor => {
     const tr = trace(f, [x], [0], "jacrev");
     const rows = basis(tr.out).map((e) => reshape(pullback(tr, e, true)[0], [1, ...x.shape]));
-    return assemble(rows, 0, [...tr.out.shape, ...x.shape]);
+    return assemble(rows, 0, [...tr.out.shape, ...x.shape], tr.out.dtype);
   };
 }
 
@@ -176,19 +185,18 @@ export function jacrev(f: (x: Tensor) => Tensor) {
  */
 export function jacfwd(f: (x: Tensor) => Tensor) {
   return (x: Tensor): Tensor => {
-    let outShape: readonly number[] = [];
-    const columns = basis(x).map((e) => {
-      const [y, t] = jvp(f, [x], [e]);
-      outShape = y.shape;
-      return reshape(t, [t.size, 1]);
-    });
-    if (columns.length === 0) return new Tensor(allocate(x.dtype, 0), [...f(x).shape, ...x.shape]);
-    return assemble(columns, 1, [...outShape, ...x.shape]);
+    // One trace and one recorded pullback, then a reverse pass through it per input element.
+    const tr = trace(f, [x], [0], "jacfwd");
+    const shape = [...tr.out.shape, ...x.shape];
+    const { u, pulled } = linearizedPullback(tr);
+    if (u === null || !pulled[0].requiresGrad) return zeros(shape, { dtype: tr.out.dtype });
+    const columns = basis(x).map((e) => reshape(gradients(pulled[0], [u], { gradient: e, retainGraph: true, createGraph: tr.nested }).grads[0], [tr.out.size, 1]));
+    return assemble(columns, 1, shape, tr.out.dtype);
   };
 }
 
-function assemble(parts: Tensor[], axis: number, shape: number[]): Tensor {
-  if (parts.length === 0) return new Tensor(allocate("float32", 0), shape);
+function assemble(parts: Tensor[], axis: number, shape: number[], dtype: Tensor["dtype"]): Tensor {
+  if (parts.length === 0) return zeros(shape, { dtype });
   return reshape(parts.length === 1 ? parts[0] : concat(parts, axis), shape);
 }
 

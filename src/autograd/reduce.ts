@@ -22,7 +22,8 @@ export function mean(x: Tensor, axis?: number, keepdims = false): Tensor {
   const r = reduction(x, axis, keepdims, "mean");
   const out = reduceSum(x, r);
   const scale = 1 / r.len;
-  for (let i = 0; i < out.size; i++) out.data[i] *= scale;
+  const values = out.data;
+  for (let i = 0; i < values.length; i++) values[i] *= scale;
   return record(out, "mean", [x], (g) => [mul(expand(g, x, axis), scale)], []);
 }
 

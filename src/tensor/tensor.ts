@@ -78,6 +78,8 @@ export class Tensor {
   readonly offset: number;
   readonly storage: Storage;
   readonly dtype: DType;
+  /** The number of elements (the product of the shape). */
+  readonly size: number;
   requiresGrad: boolean;
   grad: Tensor | null = null;
   /** How this tensor was computed, while a graph is recorded; null for leaves. */
@@ -92,6 +94,7 @@ export class Tensor {
   constructor(data: Data | Storage, shape: Shape, requiresGrad = false, strides?: readonly number[], offset = 0) {
     checkShape(shape, "tensor");
     const size = sizeOf(shape);
+    this.size = size;
     if (data instanceof Storage) {
       this.storage = data;
     } else {
@@ -142,9 +145,6 @@ export class Tensor {
     return this.span !== null;
   }
 
-  get size(): number {
-    return sizeOf(this.shape);
-  }
 
   get ndim(): number {
     return this.shape.length;
