@@ -220,32 +220,30 @@ if (want("heap")) {
   }
 }
 
-if (want("jvp")) {
-  progress("forward mode on the seed encoder");
-  const child = spawnSync(process.execPath, ["--import", "tsx", "bench/jvp.ts", "--json", "--reps", quick ? "10" : "30"], { encoding: "utf8" });
+/** Runs a bench script in a child process with --json and hands its JSON to `show`; a failure becomes a note. */
+function childSection<T>(name: string, what: string, script: string, args: string[], show: (r: T) => void): void {
+  if (!want(name as Section)) return;
+  progress(what);
+  const child = spawnSync(process.execPath, ["--import", "tsx", script, "--json", ...args], { encoding: "utf8" });
   try {
-    const r = JSON.parse(child.stdout.slice(child.stdout.indexOf("{"))) as { msMedian: Record<string, number>; agreement: number };
-    report.jvp = r;
-    const base = r.msMedian["forward pass"];
-    log(`\nforward mode on the seed encoder (784 → 500 → 2, tanh, batch 100), medians:`);
-    table(Object.entries(r.msMedian).map(([name, ms]) => ({ "": name, ms: ms.toFixed(2), "× forward": (ms / base).toFixed(1) })));
+    const r = JSON.parse(child.stdout.slice(child.stdout.indexOf("{"))) as T;
+    report[name] = r;
+    show(r);
   } catch {
-    notes.push(`jvp section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
+    notes.push(`${name} section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
   }
 }
 
-if (want("views")) {
-  progress("transposed views as matmul operands");
-  const child = spawnSync(process.execPath, ["--import", "tsx", "bench/views.ts", "--json", "--reps", quick ? "10" : "40"], { encoding: "utf8" });
-  try {
-    const r = JSON.parse(child.stdout.slice(child.stdout.indexOf("{"))) as { gflops: Record<string, string | number>[] };
-    report.views = r;
-    log(`\nthe seed's NT products through a transposed view, GFLOP/s (one thread, medians):`);
-    table(r.gflops.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "number" ? v.toFixed(1) : v]))));
-  } catch {
-    notes.push(`views section failed: ${child.stderr.trim().split("\n").slice(-3).join(" ")}`);
-  }
-}
+childSection<{ msMedian: Record<string, number> }>("jvp", "forward mode on the seed encoder", "bench/jvp.ts", ["--reps", quick ? "10" : "30"], (r) => {
+  const base = r.msMedian["forward pass"];
+  log(`\nforward mode on the seed encoder (784 → 500 → 2, tanh, batch 100), medians:`);
+  table(Object.entries(r.msMedian).map(([name, ms]) => ({ "": name, ms: ms.toFixed(2), "× forward": (ms / base).toFixed(1) })));
+});
+
+childSection<{ gflops: Record<string, string | number>[] }>("views", "transposed views as matmul operands", "bench/views.ts", ["--reps", quick ? "10" : "40"], (r) => {
+  log(`\nthe seed's NT products through a transposed view, GFLOP/s (one thread, medians):`);
+  table(r.gflops.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "number" ? v.toFixed(1) : v]))));
+});
 
 for (const section of ["layers", "fma", "epoch"] as const) {
   if (!want(section)) continue;
