@@ -56,6 +56,13 @@ export function logJointAt(model: VAE, images: Float32Array, points: Float64Arra
   return out;
 }
 
+/** The largest of `values` and `start`, in a loop: spreading a 512² grid into Math.max overflows the stack. */
+function maxOf(values: ArrayLike<number>, start: number): number {
+  let m = start;
+  for (let i = 0; i < values.length; i++) if (values[i] > m) m = values[i];
+  return m;
+}
+
 function logSumExp(values: ArrayLike<number>, from = 0, to = values.length): number {
   let m = -Infinity;
   for (let i = from; i < to; i++) if (values[i] > m) m = values[i];
@@ -248,15 +255,18 @@ export interface Laplace extends Mode {
  * is not positive definite at the end (no Gaussian to integrate).
  */
 export function laplace(model: VAE, images: Float32Array, options: ModeOptions = {}): Laplace[] {
-  return posteriorMode(model, images, options).map((m, b) => {
-    const [h11, h12, , h22] = m.hessian;
+  return posteriorMode(model, images, options).map(laplaceAt);
+}
+
+/** The Laplace approximation at a mode already found (image b of its batch, for the error message). */
+function laplaceAt(m: Mode, b: number): Laplace {
+  const [h11, h12, , h22] = m.hessian;
+  if (!m.positiveDefinite) {
     const [lo, hi] = eigenvalues2(-h11, -h12, -h22);
-    if (!(lo > 0)) {
-      throw new Error(`laplace: image ${b}: −H at the mode (${m.mode.map((v) => v.toFixed(4)).join(", ")}) is not positive definite (eigenvalues ${lo.toExponential(3)}, ${hi.toExponential(3)}), so the Laplace approximation does not exist`);
-    }
-    const det = h11 * h22 - h12 * h12; // det(−H) = det(H) for 2×2
-    return { ...m, logMarginal: m.logJoint + LOG_2PI - 0.5 * Math.log(det), covariance: [-h22 / det, h12 / det, h12 / det, -h11 / det] };
-  });
+    throw new Error(`laplace: image ${b}: −H at the mode (${m.mode.map((v) => v.toFixed(4)).join(", ")}) is not positive definite (eigenvalues ${lo.toExponential(3)}, ${hi.toExponential(3)}), so the Laplace approximation does not exist`);
+  }
+  const det = h11 * h22 - h12 * h12; // det(−H) = det(H) for 2×2
+  return { ...m, logMarginal: m.logJoint + LOG_2PI - 0.5 * Math.log(det), covariance: [-h22 / det, h12 / det, h12 / det, -h11 / det] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,7 +366,7 @@ function marginalBatch(model: VAE, images: Float32Array, options: MarginalOption
   const cell = (2 * scanRadius) / S;
   boxes.forEach((box, b) => {
     const values = scan.subarray(b * S * S, (b + 1) * S * S);
-    const peak = Math.max(modes[b].logJoint, ...values);
+    const peak = maxOf(values, modes[b].logJoint);
     for (let i = 0; i < S; i++) {
       for (let j = 0; j < S; j++) {
         if (values[i * S + j] < peak - NEGLIGIBLE) continue;
@@ -381,7 +391,7 @@ function marginalBatch(model: VAE, images: Float32Array, options: MarginalOption
       group.forEach((b, k) => {
         const s = state[b];
         const v = values.subarray(k * n * n, (k + 1) * n * n);
-        const peak = Math.max(modes[b].logJoint, ...v);
+        const peak = maxOf(v, modes[b].logJoint);
         // A side whose border is not negligible is pushed out by half the box, and the refinement starts again.
         const border = borderMaxima(v, n);
         const [w1, w2] = [s.box.z1[1] - s.box.z1[0], s.box.z2[1] - s.box.z2[0]];
@@ -487,7 +497,7 @@ export function elboByQuadrature(model: VAE, images: Float32Array, n = 48): Floa
 // Every quantity on the same images
 
 /** The importance-weighted bound of each image with K draws (`iwae`), in batches of at most ~4M logits. */
-export function iwaePerImage(model: VAE, images: Float32Array, k: number, rng: Random): Float64Array {
+function iwaePerImage(model: VAE, images: Float32Array, k: number, rng: Random): Float64Array {
   const count = checkImages(model, images, "iwaePerImage");
   const D = model.config.inputSize;
   const out = new Float64Array(count);
@@ -524,7 +534,7 @@ export interface ExactImage {
 export function exactBounds(model: VAE, images: Float32Array, options: { ks?: readonly number[]; seed?: number; marginal?: MarginalOptions } = {}): ExactImage[] {
   const { ks = EXACT_KS, seed = 12345 } = options;
   const marginal = logMarginal(model, images, options.marginal);
-  const lap = laplace(model, images);
+  const lap = marginal.map((m, b) => laplaceAt(m.mode, b)); // the modes logMarginal found: Newton runs once
   const elbo = elboByQuadrature(model, images);
   const rng = new Random(seed);
   const bounds = ks.map((k) => iwaePerImage(model, images, k, rng));
