@@ -126,9 +126,7 @@ export function kernelFor<K extends KernelName, T extends DType>(op: K, backend:
  * @example kernel("matmul", "float32")(out, a, b, m, k, n, false, true)
  */
 export function kernel<K extends KernelName, T extends DType>(op: K, dtype: T): Kernel<K, T> {
-  const entries = (table ?? loaded())[op];
-  const fn = entries?.[slot(getBackend(), dtype)] ?? entries?.[slot("js", dtype)];
-  return fn === undefined ? kernelFor(op, getBackend(), dtype) : (fn as unknown as Kernel<K, T>);
+  return kernelFor(op, getBackend(), dtype);
 }
 
 /** Whether `backend` has an entry of its own for (op, dtype), not counting the fallback to "js". */

@@ -321,12 +321,14 @@ class Pool {
 
     const mine = new Uint8Array(chunks);
     const t0 = now();
+    let own = 0;
     for (let i = Atomics.add(this.job, NEXT, 1); i < chunks; i = Atomics.add(this.job, NEXT, 1)) {
       compute(i, 0);
       copyOut(i); // while the helpers work on theirs
       mine[i] = 1;
+      own++;
     }
-    const ownMs = now() - t0;
+    const chunkMs = Math.max(0.05, (now() - t0) / Math.max(1, own)); // one of our chunks' time
 
     let failure: string | undefined; // retire only after every helper is done: retire() overwrites states
     let late = false;
@@ -342,7 +344,7 @@ class Pool {
       h.missedSince = -1;
       // Wait about one of our chunks' time: a helper that is running finishes its last chunk by then.
       // One that is not (descheduled on a busy machine) is late: we compute what it has not finished.
-      const state = this.wait(h.ctl, now() + Math.max(0.05, ownMs / Math.max(1, mine.reduce((s, x) => s + x, 0))));
+      const state = this.wait(h.ctl, now() + chunkMs);
       if (state === FAILED) {
         this.retire(`worker ${i + 1} failed`);
         matmulWasmInto(out, a, b, m, k, n, transA, transB);
