@@ -114,13 +114,13 @@ export function elbo(values: Values, io: Io): number {
   const k = intOption(values, "samples", DEFAULTS.samples, 2);
   const sampleSeed = intOption(values, "sample-seed", DEFAULTS.sampleSeed, 0, SEED_MAX);
   const { model, source } = modelFrom(values, io);
+  if (values.exact) requireTwoD(model); // before loading the data and the K-draw ELBO
   const data = loadMnist(split);
   if (index >= data.count) throw new UsageError(`--index must be in 0..${data.count - 1} for the ${split} split, got ${index}`);
   const D = model.config.inputSize;
   const x = new Tensor(binarize(data.images.subarray(index * D, (index + 1) * D)), [1, D]);
   const e = estimateElbo(model, x, k, new Random(sampleSeed));
   const label = data.labels[index];
-  if (values.exact) requireTwoD(model);
   const exact = values.exact ? exactBounds(model, x.data as Float32Array, { seed: sampleSeed })[0] : undefined;
   if (values.json) {
     io.out(JSON.stringify({ ...e, index, split, label, sampleSeed, model: source, ...(exact && exactJson(exact)) }) + "\n");

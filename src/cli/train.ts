@@ -54,7 +54,7 @@ export async function train(values: Values, io: Io): Promise<number> {
       const removed = removeStaleTemporaries(dir);
       io.err(`note: took over ${lock.path} from process ${lock.stale}, which is no longer running${removed ? ` (removed ${removed} partly written file${removed === 1 ? "" : "s"} it left)` : ""}\n`);
     }
-    return await trainLocked(values, io, dir, files, epochs);
+    return await trainLocked(values, io, dir, files, epochs, lock);
   } finally {
     lock.release();
     if (created && readdirSync(dir).length === 0) rmdirSync(dir);
@@ -73,7 +73,7 @@ function removeStaleTemporaries(dir: string): number {
   return removed;
 }
 
-async function trainLocked(values: Values, io: Io, dir: string, files: ReturnType<typeof runFiles>, epochs: number): Promise<number> {
+async function trainLocked(values: Values, io: Io, dir: string, files: ReturnType<typeof runFiles>, epochs: number, lock: { release(): void }): Promise<number> {
   const existing = [files.state, files.model].find((f) => existsSync(f));
   if (!values.resume && !values.force && existing) {
     throw new UsageError(`${dir} already holds a training run (${existing}); continue it with --resume, or replace it with --force`);
@@ -150,7 +150,7 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
     if (stop) {
       if (reason === "npm ended") return;
       io.err(`\nsecond ${said[reason]}: exiting without saving\n`);
-      rmSync(join(dir, "train.lock"), { force: true });
+      lock.release(); // only if it is still ours
       process.exit(reason === "SIGINT" ? 130 : 143);
     }
     stop = reason;
