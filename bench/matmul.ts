@@ -2,26 +2,10 @@ import type { MatmulKernel } from "../src/tensor/matmul.js";
 import { matmulInto, matmulNaiveInto, Random } from "../src/index.js";
 import { medians } from "./lib.js";
 
-export interface MatmulShape {
-  label: string;
-  m: number;
-  k: number;
-  n: number;
-  transA: boolean;
-  transB: boolean;
-}
+export { vaeShapes, type MatmulShape } from "./shapes.js";
+import type { MatmulShape } from "./shapes.js";
 
 const square = (s: number): MatmulShape => ({ label: `${s}×${s}·${s}×${s}`, m: s, k: s, n: s, transA: false, transB: false });
-
-/** The six products of a seed training step (batch 100, H = 500, D = 784). */
-export const vaeShapes: MatmulShape[] = [
-  { label: "(100×784)·(784×500)", m: 100, k: 784, n: 500, transA: false, transB: false },
-  { label: "(100×500)·(500×784)", m: 100, k: 500, n: 784, transA: false, transB: false },
-  { label: "(100×784)ᵀ·(100×500)", m: 784, k: 100, n: 500, transA: true, transB: false },
-  { label: "(100×500)ᵀ·(100×784)", m: 500, k: 100, n: 784, transA: true, transB: false },
-  { label: "(100×500)·(784×500)ᵀ", m: 100, k: 500, n: 784, transA: false, transB: true },
-  { label: "(100×784)·(500×784)ᵀ", m: 100, k: 784, n: 500, transA: false, transB: true },
-];
 
 export const squareShapes = [64, 128, 256, 512, 1024].map(square);
 

@@ -31,7 +31,9 @@ Options:
                     binarized batch: the 0/1-sparse kernel and the dense one), fma (the six
                     products with relaxed-SIMD FMA on and off), epoch (an epoch of the seed
                     recipe from the command line against PyTorch on one thread, when python3
-                    with torch is installed; the last three from bench/speed.ts); default: all
+                    with torch is installed; the last three from bench/speed.ts), browser (in-page
+                    training speed in headless Chromium, hidden 500, beside Node's, and the six
+                    products in both; from bench/browser.ts, skipped without Chromium); default: all
   --pairs N         epoch: alternating pairs, ours and PyTorch (default 1; the issue's figure: 3)
   --ours-only       leave the peer libraries out
   -h, --help        this text`;
@@ -50,7 +52,7 @@ if (values.help) {
   console.log(help);
   process.exit(0);
 }
-const sectionNames = ["matmul", "step", "heap", "jvp", "views", "peers", "layers", "fma", "epoch"] as const;
+const sectionNames = ["matmul", "step", "heap", "jvp", "views", "peers", "layers", "fma", "epoch", "browser"] as const;
 type Section = (typeof sectionNames)[number];
 const only = (values.only ?? sectionNames.join(",")).split(",").map((s) => s.trim());
 for (const s of only) {
@@ -256,6 +258,23 @@ for (const section of ["layers", "fma", "epoch"] as const) {
   else if (!json) process.stdout.write(child.stdout);
   else report[section] = (JSON.parse(child.stdout.slice(child.stdout.indexOf("{"))) as Record<string, unknown>)[section];
 }
+
+interface BrowserBench {
+  skipped?: string;
+  hidden: number;
+  threads: number;
+  node: { imagesPerSecond: number; version: string };
+  chromium: { imagesPerSecond: number; version: string };
+  products: { product: string; node: number; chromium: number }[];
+}
+childSection<{ browser: BrowserBench }>("browser", "in-page training in Chromium", "bench/browser.ts", quick ? ["--quick"] : [], ({ browser: r }) => {
+  if (r.skipped) return log(`\nin-page training in Chromium: skipped, ${r.skipped}`);
+  log(`\nin-page training speed (a module worker in headless Chromium ${r.chromium.version}) beside Node ${r.node.version}, hidden ${r.hidden}, batch 100, ${r.threads} threads, medians:`);
+  table([
+    { "": "training, images/s", Node: r.node.imagesPerSecond.toFixed(0), Chromium: r.chromium.imagesPerSecond.toFixed(0), "Chromium ÷ Node": (r.chromium.imagesPerSecond / r.node.imagesPerSecond).toFixed(2) },
+    ...r.products.map((p) => ({ "": `${p.product} GFLOP/s`, Node: p.node.toFixed(1), Chromium: p.chromium.toFixed(1), "Chromium ÷ Node": (p.chromium / p.node).toFixed(2) })),
+  ]);
+});
 
 const loadAtStart = Number(String(report.loadAverageAtStart).split(" ")[0]);
 if (loadAtStart > 1) notes.push(`the machine was not idle: 1-minute load average ${loadAtStart.toFixed(2)} on ${os.cpus().length} cores before this run started; figures are slower and noisier than on an idle machine, the two-thread ones most`);
