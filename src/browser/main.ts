@@ -10,7 +10,7 @@ import { modelFromBytes } from "../vae/checkpoint-meta.js";
 import { drawManifold, setHover } from "./decoder.js";
 import { $, showError } from "./dom.js";
 import { analyzeDrawn, clearPad } from "./draw-pad.js";
-import { drawOverlay, renderLatent } from "./latent-plot.js";
+import { drawOverlay, renderLatent, setPosterior } from "./latent-plot.js";
 import type { ExplorerInfo } from "./protocol.js";
 import { D, explorer, state } from "./state.js";
 import { drawChart, onTrainedModel } from "./training.js";
@@ -36,6 +36,8 @@ async function refreshAll(): Promise<void> {
   if (state.means) state.lim = latentLimit(state.means);
   drawManifold();
   if (explorer.hover) setHover(explorer.hover.z);
+  // A drawn digit's posterior belongs to the previous model: off the plot until the worker's new one arrives.
+  setPosterior(null);
   if (explorer.drawn) analyzeDrawn(true);
   await renderLatent();
   drawOverlay();
