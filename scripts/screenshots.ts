@@ -55,7 +55,7 @@ const explorer = await startExplorer({ checkpoint, port: 0 });
 const untrained = await startExplorer({ port: 0, cwd: scratch });
 const chromium = await launchChromium({ width: 1240, height: 1500 });
 const { page } = chromium;
-type W = { __explorer: { ready: boolean; errors: string[]; drawn: { elbo: unknown } | null; training: { state: string; imagesPerSecond: number }; latentToClient(a: number, b: number): { x: number; y: number } } };
+type W = { __explorer: { ready: boolean; errors: string[]; drawn: { elbo: unknown; exact: unknown; seq: number } | null; plot: { posteriorSeq: number | null }; training: { state: string; imagesPerSecond: number }; latentToClient(a: number, b: number): { x: number; y: number } } };
 const ready = () => page.waitForFunction(() => (window as unknown as W).__explorer?.ready || (window as unknown as W).__explorer?.errors.length > 0, null, { timeout: 120_000 });
 const shot = async (name: string, selector?: string) => {
   const path = join(out, name);
@@ -67,6 +67,8 @@ const drawn = async (strokes: [number, number][][]) => {
   await page.click("#clear");
   for (const s of strokes) await drawStroke(page, "#pad", s);
   await page.waitForFunction(() => (window as unknown as W).__explorer.drawn?.elbo != null && !/computing|…/.test(document.getElementById("t-elbo")!.textContent ?? ""), null, { timeout: 60_000 });
+  // Then its log p(x) from the worker, and the latent plot redrawn with its posterior.
+  await page.waitForFunction(() => { const e = (window as unknown as W).__explorer; return e.drawn?.exact != null && e.plot.posteriorSeq === e.drawn.seq; }, null, { timeout: 120_000 });
 };
 
 try {

@@ -57,10 +57,13 @@ describe("vae elbo --exact", () => {
     const json = JSON.parse((await vae(["elbo", "--checkpoint", checkpoint, "--split", "test", "--index", "3", "--exact", "--json"])).out);
     expect(text.code).toBe(0);
     const line = (label: string) => Number(new RegExp(`${label.replace(/[()=]/g, "\\$&")}\\s+(-?[\\d.]+)`).exec(text.out)?.[1]);
-    expect(line("log p(x)")).toBeCloseTo(json.logMarginal, 3);
+    // The rows of src/charts/exact-rows.ts, as the eval table and the report lay them out too.
+    expect(line("log p(x) (quadrature)")).toBeCloseTo(json.logMarginal, 3);
+    expect(line("ELBO (quadrature)")).toBeCloseTo(json.elboQuadrature, 3);
     expect(line("Laplace")).toBeCloseTo(json.laplace, 3);
     for (const k of ["1", "10", "100", "1000", "5000"]) expect(line(`IWAE K = ${k}`)).toBeCloseTo(json.iwae[k], 3);
-    expect(line("gap")).toBeCloseTo(json.gap, 3);
+    expect(line("gap log p(x) − ELBO")).toBeCloseTo(json.gap, 3);
+    expect(text.out).toContain(`${json.grid}×${json.grid} grid`);
     expect(text.out).toContain("KL(q(z|x) ‖ p(z|x))");
   }, 60_000);
 
@@ -98,6 +101,11 @@ describe("vae eval --exact N", () => {
     const r = await vae(["eval", "--checkpoint", checkpoint, "--limit", "20", "--iwae", "0", "--exact", "3"]);
     expect(r.code).toBe(0);
     for (const s of ["exact, on the first 3 test images", "ELBO (quadrature)", "IWAE K = 5000", "Laplace", "log p(x) (quadrature)", "gap log p(x) − ELBO"]) expect(r.out).toContain(s);
+    const json = JSON.parse((await vae(["eval", "--checkpoint", checkpoint, "--limit", "20", "--iwae", "0", "--exact", "3", "--json"])).out).exact;
+    const line = (label: string) => Number(new RegExp(`${label.replace(/[()=]/g, "\\$&")}\\s+(-?[\\d.]+)`).exec(r.out)?.[1]);
+    expect(line("log p(x) (quadrature)")).toBeCloseTo(json.logMarginal, 3);
+    expect(line("gap log p(x) − ELBO")).toBeCloseTo(json.gap, 3);
+    expect(r.out).toContain(`largest ${json.gapMax.toFixed(4)}`);
     for (const bad of ["0", "-2", "x", "10001"]) {
       const e = await vae(["eval", "--checkpoint", checkpoint, "--exact", bad]);
       expect(e.code).toBe(2);

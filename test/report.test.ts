@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { PNG } from "pngjs";
 import { describe, expect, it } from "vitest";
+import { posteriorWindow } from "../src/charts/index.js";
 import { encodePng, imageGridPng } from "../src/node/png.js";
 import { renderReport, writeReport, type ReportData } from "../src/node/report.js";
 
@@ -170,36 +171,25 @@ describe("renderReport: the truth behind the bounds", () => {
     expect(html).toContain("The truth behind the bounds");
     expect(html).toContain("K, importance samples (log scale)");
     for (const v of ["-101.234", "-100.250", "-100.010", "-100.123", "1.111", "smallest 0.200", "largest 4.500", "same first 20 test images"]) expect(html).toContain(v);
-    const maps = svgs(html).filter((x) => x.includes('class="posterior"'));
+    const maps = [...html.matchAll(/<div class="posterior-cell"[\s\S]*?<\/svg>/g)].map((m) => m[0]);
     expect(maps).toHaveLength(3);
     for (const which of ["smallest gap: test image 4 (a 3)", "median gap: test image 9", "largest gap: test image 17"]) expect(html).toContain(which);
   });
 
-  it("draws q's 1σ and 2σ ellipses around g(x), the Laplace ellipses along the covariance's axes, and the heat map's peak under the mode's +", async () => {
-    const svg = svgs(await renderReport(data())).find((x) => x.includes('class="posterior"'))!;
-    const ellipse = (cls: string) => svg.match(new RegExp(`<ellipse class="${cls}"[^>]*>`))![0];
-    const scale = attr(ellipse("q1"), "rx") / 0.1; // pixels per unit of z
-    expect(attr(ellipse("q1"), "ry")).toBeCloseTo(0.1 * scale, 1);
-    expect(attr(ellipse("q2"), "rx")).toBeCloseTo(0.2 * scale, 1);
-    const l1 = ellipse("laplace1");
-    expect(attr(l1, "rx")).toBeCloseTo(0.2 * scale, 1); // √0.04
-    expect(attr(l1, "ry")).toBeCloseTo(0.1 * scale, 1); // √0.01
-    expect(l1).toMatch(/rotate\(-30 /); // 30° counterclockwise in z is clockwise on a screen whose y points down
-    expect(attr(ellipse("laplace2"), "rx")).toBeCloseTo(0.4 * scale, 1);
-    // The mode's + and g(x)'s ellipse are 0.3 and 0.4 apart in z, as on the screen.
-    const plus = /class="mode" d="M(-?[\d.]+) (-?[\d.]+)/.exec(svg)!;
-    const [mx, my] = [Number(plus[1]) + 6, Number(plus[2])];
-    expect(mx - attr(ellipse("q1"), "cx")).toBeCloseTo(0.3 * scale, 0);
-    expect(attr(ellipse("q1"), "cy") - my).toBeCloseTo(0.4 * scale, 0);
-    // The darkest pixel of the heat map lies under the + (within a grid cell and a pixel).
-    const image = /<image x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"[^>]*base64,([A-Za-z0-9+/=]+)"/.exec(svg)!;
-    const png = PNG.sync.read(Buffer.from(image[4], "base64"));
-    let [best, at] = [Infinity, 0];
-    for (let k = 0; k < png.width * png.height; k++) if (png.data[4 * k] < best) [best, at] = [png.data[4 * k], k];
-    const px = Number(image[1]) + ((at % png.width) + 0.5) * (Number(image[3]) / png.width);
-    const py = Number(image[2]) + (Math.floor(at / png.width) + 0.5) * (Number(image[3]) / png.height);
-    const tolerance = 0.05 * scale + Number(image[3]) / png.width;
-    expect(Math.abs(px - mx)).toBeLessThan(tolerance);
-    expect(Math.abs(py - my)).toBeLessThan(tolerance);
+  it("draws each posterior with the shared chart (src/charts' posteriorSpec): heat map, q's and Laplace's 1σ and 2σ ellipses, g(x)'s × and the mode's +, the darkest cell under the +", async () => {
+    const html = await renderReport(data());
+    const map = /<div class="posterior-cell"[\s\S]*?<\/svg>/.exec(html)![0];
+    const groups = (name: string) => [...map.matchAll(new RegExp(`<g class="mark-[a-z]+ role-mark ${name}_marks"[^>]*>([\\s\\S]*?)</g>`, "g"))].map((m) => m[1]);
+    expect(groups("q_ellipses")).toHaveLength(2);
+    expect(groups("laplace_ellipses")).toHaveLength(2);
+    expect(groups("encoder_mean")).toHaveLength(1);
+    const [mx, my] = /translate\((-?[\d.]+),(-?[\d.]+)\)/.exec(groups("mode")[0])!.slice(1).map(Number);
+    const cells = [...groups("posterior_heat")[0].matchAll(/d="M(-?[\d.]+),(-?[\d.]+)h(-?[\d.]+)v(-?[\d.]+)[^"]*" fill="rgb\((\d+), (\d+), (\d+)\)"/g)].map((m) => m.slice(1).map(Number));
+    const darkest = cells.reduce((a, b) => (b[4] + b[5] + b[6] < a[4] + a[5] + a[6] ? b : a));
+    // Within one quadrature cell (0.05 of z) and one heat cell of the mode.
+    const w = posteriorWindow(data().exact!.posteriors[0]);
+    const pxPerZ = (Math.abs(darkest[2]) * 72) / (w.z1[1] - w.z1[0]); // 72 heat cells across the window
+    expect(Math.abs(darkest[0] + darkest[2] / 2 - mx)).toBeLessThan(0.05 * pxPerZ + Math.abs(darkest[2]));
+    expect(Math.abs(darkest[1] + darkest[3] / 2 - my)).toBeLessThan(0.05 * pxPerZ + Math.abs(darkest[3]));
   });
 });

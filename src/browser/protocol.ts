@@ -1,4 +1,5 @@
-// Messages between the explorer page (main.ts) and its training worker (worker.ts).
+// Messages between the explorer page and its workers (worker.ts): one trains (training.ts), another computes
+// the true posterior of a drawn digit (posterior.ts).
 
 export interface TrainRequest {
   type: "train";
@@ -15,7 +16,41 @@ export interface TrainRequest {
   evalImages: number;
 }
 
-export type ToWorker = TrainRequest | { type: "stop" };
+/** log p(x) by quadrature, the posterior on its grid and the ELBO by quadrature of one image, under the model given. */
+export interface ExactRequest {
+  type: "exact";
+  /** Echoed in the answer, so that the page keeps only the answer for its latest drawing. */
+  id: number;
+  /** The model as a safetensors file (modelBytes). */
+  model: Uint8Array;
+  /** The binarized image, 0 or 1 per pixel. */
+  pixels: Float32Array;
+}
+
+export type ToWorker = TrainRequest | ExactRequest | { type: "stop" };
+
+/** What `logMarginal`, `elboByQuadrature` and `laplaceAt` give for the image of an ExactRequest. */
+export interface ExactResult {
+  type: "exact";
+  id: number;
+  logMarginal: number;
+  /** logMarginal's error estimate, and whether the refinement met its tolerance. */
+  error: number;
+  converged: boolean;
+  box: { z1: [number, number]; z2: [number, number] };
+  points: number;
+  /** log p(z|x) at the grid's cell midpoints, row i (z₂ increasing), column j (z₁ increasing). */
+  logPosterior: Float64Array;
+  mode: [number, number];
+  /** The ELBO by quadrature, and the gap log p(x) − ELBO = KL(q ‖ p(z|x)). */
+  elbo: number;
+  gap: number;
+  /** The Laplace approximation and its covariance (−H)⁻¹, absent where −H is not positive definite at the mode. */
+  laplace?: number;
+  laplaceCovariance?: [number, number, number, number];
+  /** Seconds the worker spent. */
+  seconds: number;
+}
 
 export interface EpochMessage {
   type: "epoch";
@@ -44,7 +79,9 @@ export type FromWorker =
   | { type: "step"; epoch: number; batch: number; batches: number; elbo: number; trainElbo: number; imagesPerSecond: number }
   | EpochMessage
   | { type: "done" | "stopped"; epochs: number; seconds: number; images: number }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string }
+  | ExactResult
+  | { type: "exact-error"; id: number; message: string };
 
 /** What the page asks for first (GET /api/info). */
 export interface ExplorerInfo {

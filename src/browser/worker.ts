@@ -1,8 +1,10 @@
-// The explorer's training worker: trains the seed model with this library's Trainer (minibatch Adam, docs/derivation.md
-// part 2's estimator) on a slice of MNIST fetched from the server, and posts progress, the parameters and the
-// test set's encoder means after each epoch.
-import { Trainer, VAE, binarize, encoderMeans, evaluateElbo, getThreads, initWasm, trainLoop, useWebWorkers } from "../index.js";
-import type { EpochMessage, FromWorker, ToWorker, TrainRequest } from "./protocol.js";
+// The explorer's worker, of which the page starts two: one trains the seed model with this library's Trainer
+// (minibatch Adam, docs/derivation.md part 2's estimator) on a slice of MNIST fetched from the server, and posts
+// progress, the parameters and the test set's encoder means after each epoch; the other computes the true
+// posterior of a drawn digit (logMarginal: seconds of decoding, which would freeze the page).
+import { Trainer, VAE, binarize, elboByQuadrature, encoderMeans, evaluateElbo, getThreads, initWasm, laplaceAt, logMarginal, trainLoop, useWebWorkers } from "../index.js";
+import { modelFromBytes } from "../vae/checkpoint-meta.js";
+import type { EpochMessage, ExactRequest, ExactResult, FromWorker, ToWorker, TrainRequest } from "./protocol.js";
 
 interface WorkerScope {
   onmessage: ((e: MessageEvent<ToWorker>) => void) | null;
@@ -17,7 +19,9 @@ let running = false;
 scope.onmessage = (e) => {
   const msg = e.data;
   if (msg.type === "stop") stopRequested = true;
-  else if (msg.type === "train") {
+  else if (msg.type === "exact") {
+    exact(msg).catch((err: unknown) => post({ type: "exact-error", id: msg.id, message: err instanceof Error ? err.message : String(err) }));
+  } else if (msg.type === "train") {
     if (running) return post({ type: "error", message: "already training" });
     running = true;
     stopRequested = false;
@@ -92,4 +96,30 @@ async function train(req: TrainRequest): Promise<void> {
   }
   // Seconds and images/s count the steps (and the short yields between them), not the evaluations after each epoch.
   post({ type: result === "done" ? "done" : "stopped", epochs: trainer.epoch, seconds: totalSeconds, images: totalImages });
+}
+
+/** The same functions as Node's `vae elbo --exact` on the same pixels: logMarginal (default options), elboByQuadrature, laplaceAt. */
+async function exact(req: ExactRequest): Promise<void> {
+  await initWasm();
+  const t0 = performance.now();
+  const { model } = modelFromBytes(req.model, "the page's model");
+  const [m] = logMarginal(model, req.pixels);
+  const [elbo] = elboByQuadrature(model, req.pixels);
+  const lap = m.mode.positiveDefinite ? laplaceAt(m.mode) : undefined;
+  const result: ExactResult = {
+    type: "exact",
+    id: req.id,
+    logMarginal: m.logMarginal,
+    error: m.error,
+    converged: m.converged,
+    box: m.box,
+    points: m.points,
+    logPosterior: m.logPosterior!,
+    mode: m.mode.mode,
+    elbo,
+    gap: m.logMarginal - elbo,
+    ...(lap && { laplace: lap.logMarginal, laplaceCovariance: lap.covariance }),
+    seconds: (performance.now() - t0) / 1000,
+  };
+  post(result, [result.logPosterior.buffer]);
 }

@@ -12,6 +12,7 @@ import { encoderMeans, evaluateElbo, evaluateIwae } from "../vae/train.js";
 import { loadMnist, type Split } from "../node/mnist.js";
 import { loadModel, readMetrics, runFiles, saveModel } from "../node/checkpoint.js";
 import { writeFileAtomic } from "../node/atomic.js";
+import { exactRowsText } from "../charts/exact-rows.js";
 import { writeReport, type ExactPosterior, type ExactReport, type ReportData } from "../node/report.js";
 import { noGrad } from "../autograd/index.js";
 import { SEED_MAX, UsageError, choiceOption, intOption, stringOption, type Command, type Values } from "./args.js";
@@ -141,15 +142,7 @@ export function elbo(values: Values, io: Io): number {
 }
 
 function exactText(e: ExactImage): string {
-  const f = (v: number) => v.toFixed(4).padStart(12);
-  const n = e.marginal.points;
-  return (
-    `  log p(x)        ${f(e.logMarginal)} ± ${e.logMarginalError.toExponential(1)} nats (quadrature over z, ${n}×${n} grid; the error estimate)\n` +
-    `  Laplace         ${f(e.laplace)}    (at the mode ẑ = (${e.marginal.mode.mode.map((v) => v.toFixed(4)).join(", ")}))\n` +
-    EXACT_KS.map((k) => `  IWAE K = ${String(k).padEnd(5)}  ${f(e.iwae[k])}\n`).join("") +
-    `  ELBO (quadrature)${f(e.elbo).slice(1)}    (no Monte Carlo noise)\n` +
-    `  gap             ${f(e.gap)}    log p(x) − ELBO = KL(q(z|x) ‖ p(z|x))\n`
-  );
+  return exactRowsText({ ...e, points: e.marginal.points, mode: e.marginal.mode.mode });
 }
 
 export const evalCommand: Command = {
@@ -229,15 +222,7 @@ export function exactSummary(r: ExactImage[]) {
 }
 
 function exactTable(s: ReturnType<typeof exactSummary> & { seconds?: number }): string {
-  const f = (v: number) => v.toFixed(3).padStart(10);
-  const rows: [string, string][] = [
-    ["ELBO (quadrature)", f(s.elbo)],
-    ...EXACT_KS.map((k): [string, string] => [`IWAE K = ${k}`, f(s.iwae[k])]),
-    ["Laplace", f(s.laplace)],
-    ["log p(x) (quadrature)", `${f(s.logMarginal)}  (error estimate: mean ${s.logMarginalError.toExponential(1)}, largest ${s.logMarginalMaxError.toExponential(1)})`],
-    ["gap log p(x) − ELBO", `${f(s.gap)}  (= KL(q ‖ p(z|x)); per image: smallest ${s.gapMin.toFixed(3)}, median ${s.gapMedian.toFixed(3)}, largest ${s.gapMax.toFixed(3)})`],
-  ];
-  return `exact, on the first ${s.images} test images (means in nats per image${s.seconds === undefined ? "" : `; ${s.seconds.toFixed(1)} s`}):\n` + rows.map(([k, v]) => `  ${k.padEnd(22)}${v}\n`).join("");
+  return `exact, on the first ${s.images} test images (means in nats per image${s.seconds === undefined ? "" : `; ${s.seconds.toFixed(1)} s`}):\n` + exactRowsText(s);
 }
 
 const numberOrNull = (s: string | undefined) => (s === undefined ? null : Number(s));

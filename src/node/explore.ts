@@ -44,7 +44,11 @@ export interface Explorer {
   close(): Promise<void>;
 }
 
-/** The page's two bundles, built in memory. */
+/**
+ * The page's two bundles, built in memory: main.js holds the page, the core and vega with vega-lite (the charts,
+ * src/charts), minified (about 1 MB instead of 2); worker.js the core. vega and vega-lite are optional peer
+ * dependencies: without them the page cannot be built, and this says what to install.
+ */
 export async function buildExplorerBundles(): Promise<Record<"main.js" | "worker.js", string>> {
   const result = await build({
     entryPoints: { main: join(browserDir, "main.ts"), worker: join(browserDir, "worker.ts") },
@@ -56,6 +60,12 @@ export async function buildExplorerBundles(): Promise<Record<"main.js" | "worker
     write: false,
     logLevel: "silent",
     legalComments: "none",
+    minify: true,
+  }).catch((e: { errors?: { text: string }[] }) => {
+    if (e.errors?.some((m) => /Could not resolve "vega(-lite)?"/.test(m.text))) {
+      throw new Error("explore: the page's charts need the packages vega and vega-lite (optional dependencies of tsgrad-vae), which are not installed; run `npm install vega vega-lite`");
+    }
+    throw e;
   });
   const files = Object.fromEntries(result.outputFiles.map((f) => [f.path.replace(/^.*[\\/]/, ""), f.text]));
   if (!files["main.js"] || !files["worker.js"]) throw new Error(`explore: esbuild produced ${Object.keys(files).join(", ")}, expected main.js and worker.js`);

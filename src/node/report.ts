@@ -1,8 +1,11 @@
+// The HTML report of a training run: one self-contained page. Its charts are the shared ones of src/charts
+// (vega-lite, rendered to inline SVG), its images PNGs in data URIs.
+import { boundsSpec, chartSvg, elboCurveSpec, exactRows, latentSpec, posteriorSpec } from "../charts/index.js";
+import type { EpochMetrics, ExactPosterior, ExactReport } from "../charts/types.js";
 import { writeFileAtomic } from "./atomic.js";
-import type { TopLevelSpec } from "vega-lite";
-import { encodePng, imageGridPng } from "./png.js";
+import { imageGridPng } from "./png.js";
 
-export interface EpochMetrics { epoch: number; trainElbo: number; testElbo: number; seconds: number }
+export type { EpochMetrics, ExactPosterior, ExactReport } from "../charts/types.js";
 
 export interface ReportData {
   title?: string;
@@ -20,46 +23,6 @@ export interface ReportData {
   exact?: ExactReport;
 }
 
-/** One image's true posterior p(z|x) on its quadrature grid, with q(z|x), the mode and the Laplace Gaussian. */
-export interface ExactPosterior {
-  /** Why this image: "smallest gap", "median gap", "largest gap". */
-  which: string;
-  index: number;
-  label?: number;
-  gap: number;
-  logMarginal: number;
-  elbo: number;
-  laplace: number;
-  box: { z1: [number, number]; z2: [number, number] };
-  points: number;
-  /** log p(z|x) at the n×n cell midpoints, row i (z₂ increasing), column j (z₁ increasing). */
-  logPosterior: Float64Array;
-  encoderMean: [number, number];
-  /** q(z|x)'s standard deviation in each coordinate. */
-  qStd: [number, number];
-  mode: [number, number];
-  /** (−H)⁻¹ at the mode, row-major. */
-  laplaceCovariance: [number, number, number, number];
-}
-
-export interface ExactReport {
-  images: number;
-  elbo: number;
-  iwae: Record<string, number>;
-  laplace: number;
-  logMarginal: number;
-  logMarginalError: number;
-  logMarginalMaxError?: number;
-  gap: number;
-  gapMin: number;
-  gapMedian: number;
-  gapMax: number;
-  posteriors: ExactPosterior[];
-}
-
-const DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-const CHART_CONFIG = { font: "system-ui, sans-serif", background: "white", view: { stroke: "#ddd" } };
-
 function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -68,71 +31,12 @@ function fmt(x: number, digits = 2): string {
   return Number.isFinite(x) ? x.toFixed(digits) : String(x);
 }
 
-// vega and vega-lite draw the charts. They are optional peer dependencies (about 11 MB that only the
-// report needs), imported on first use.
-let charting: Promise<{ vega: typeof import("vega"); vegaLite: typeof import("vega-lite") }> | undefined;
-function loadCharting(): NonNullable<typeof charting> {
-  return (charting ??= Promise.all([import("vega"), import("vega-lite")]).then(
-    ([vega, vegaLite]) => ({ vega, vegaLite }),
-    (e: NodeJS.ErrnoException) => {
-      charting = undefined;
-      if (e?.code !== "ERR_MODULE_NOT_FOUND" || !/vega/.test(e.message)) throw e;
-      throw new Error("report: the charts need the packages vega and vega-lite (optional dependencies of tsgrad-vae), which are not installed; run `npm install vega vega-lite`");
-    },
-  ));
-}
-
-/** Compiles a vega-lite spec, fills its named data sets and renders it to an SVG string in Node. */
-async function toSvg(spec: TopLevelSpec, data: Record<string, object[]> = {}): Promise<string> {
-  const { vega, vegaLite } = await loadCharting();
-  const view = new vega.View(vega.parse(vegaLite.compile(spec).spec), { renderer: "none" });
-  for (const [name, values] of Object.entries(data)) view.data(name, values);
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
-}
-
 function elboChart(metrics: EpochMetrics[]): Promise<string> {
-  const values = metrics.flatMap((m) => [
-    { epoch: m.epoch, set: "train", elbo: m.trainElbo },
-    { epoch: m.epoch, set: "test", elbo: m.testElbo },
-  ]);
-  return toSvg({
-    width: 640,
-    height: 300,
-    config: CHART_CONFIG,
-    data: { values },
-    mark: { type: "line", point: true },
-    encoding: {
-      x: { field: "epoch", type: "quantitative", title: "epoch", axis: { tickMinStep: 1, format: "d" } },
-      y: { field: "elbo", type: "quantitative", title: "ELBO (nats per image)", scale: { zero: false } },
-      color: { field: "set", type: "nominal", title: null, scale: { domain: ["train", "test"] }, legend: { orient: "bottom-right" } },
-    },
-  });
+  return chartSvg(elboCurveSpec({ epochs: metrics }), "report");
 }
 
-async function latentChart({ means, labels }: ReportData["latent"]): Promise<string> {
-  if (means.length !== 2 * labels.length) throw new Error(`latent: ${labels.length} labels need ${2 * labels.length} means, got ${means.length}`);
-  const values = Array.from(labels, (digit, i) => ({ z1: means[2 * i]!, z2: means[2 * i + 1]!, digit }));
-  const svg = await toSvg(
-    {
-      width: 520,
-      height: 520,
-      config: CHART_CONFIG,
-      data: { name: "points" },
-      mark: { type: "circle", size: 8, opacity: 0.6, aria: false },
-      encoding: {
-        x: { field: "z1", type: "quantitative", title: "z₁", scale: { zero: false, nice: true } },
-        y: { field: "z2", type: "quantitative", title: "z₂", scale: { zero: false, nice: true } },
-        color: { field: "digit", type: "nominal", title: "digit", scale: { domain: DIGITS, scheme: "category10" } },
-      },
-    },
-    { points: values },
-  );
-  // Ten thousand points: trim coordinates to 0.01 px to keep the page small.
-  return svg.replace(/translate\((-?[\d.]+),(-?[\d.]+)\)/g, (_, x: string, y: string) => `translate(${+(+x).toFixed(2)},${+(+y).toFixed(2)})`);
+function latentChart({ means, labels }: ReportData["latent"]): Promise<string> {
+  return chartSvg(latentSpec(means, labels, { size: 520 }), "report");
 }
 
 function img(png: Uint8Array, alt: string, cls?: string): string {
@@ -200,125 +104,21 @@ function metricsTable(metrics: EpochMetrics[]): string {
   return `<details><summary>per-epoch numbers</summary><table class="num"><tr><th>epoch</th><th>train ELBO</th><th>test ELBO</th><th>seconds</th></tr>${rows.join("")}</table></details>`;
 }
 
-function boundsChart(e: ExactReport): Promise<string> {
-  const ks = Object.keys(e.iwae).map(Number).sort((a, b) => a - b);
-  const iwae = ks.map((k) => ({ K: k, bound: e.iwae[k], kind: "IWAE_K" }));
-  const lines = [
-    { value: e.logMarginal, kind: "log p(x), quadrature" },
-    { value: e.laplace, kind: "Laplace" },
-    { value: e.elbo, kind: "ELBO, quadrature" },
-  ];
-  const domain = ["IWAE_K", ...lines.map((l) => l.kind)];
-  const color = { field: "kind", type: "nominal" as const, title: null, scale: { domain, range: ["#1f77b4", "#d62728", "#2ca02c", "#7f7f7f"] }, legend: { orient: "bottom-right" as const, labelLimit: 300 } };
-  return toSvg({
-    width: 640,
-    height: 300,
-    config: CHART_CONFIG,
-    layer: [
-      {
-        data: { values: iwae },
-        mark: { type: "line", point: true },
-        encoding: {
-          x: { field: "K", type: "quantitative", title: "K, importance samples (log scale)", scale: { type: "log" }, axis: { values: ks, format: "d" } },
-          y: { field: "bound", type: "quantitative", title: `mean over ${e.images} test images (nats)`, scale: { zero: false } },
-          color,
-        },
-      },
-      { data: { values: lines }, mark: { type: "rule", strokeDash: [6, 3] }, encoding: { y: { field: "value", type: "quantitative" }, color } },
-    ],
-  });
-}
-
-/** A white-to-blue colour for t in [0, 1]. */
-function blues(t: number): [number, number, number] {
-  const stops: [number, number, number][] = [[255, 255, 255], [158, 202, 225], [33, 113, 181], [8, 48, 107]];
-  const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
-  const i = Math.min(stops.length - 2, Math.floor(x));
-  const f = x - i;
-  return stops[i].map((c, k) => Math.round(c + f * (stops[i + 1][k] - c))) as [number, number, number];
-}
-
-/**
- * The heat map of p(z|x) (linear in density, white at 0) over a square window that holds the posterior's
- * mass, q's 2σ ellipse and the mode, with q(z|x)'s 1σ and 2σ ellipses (solid, dashed), the encoder mean (red
- * ×), the mode ẑ (black +) and the Laplace Gaussian's 1σ and 2σ ellipses (orange).
- */
-function posteriorSvg(p: ExactPosterior): string {
-  const n = p.points;
-  const h1 = (p.box.z1[1] - p.box.z1[0]) / n;
-  const h2 = (p.box.z2[1] - p.box.z2[0]) / n;
-  const peak = p.logPosterior.reduce((a, v) => Math.max(a, v), -Infinity);
-  let [a1, b1, a2, b2] = [Math.min(p.mode[0], p.encoderMean[0] - 2 * p.qStd[0]), Math.max(p.mode[0], p.encoderMean[0] + 2 * p.qStd[0]), Math.min(p.mode[1], p.encoderMean[1] - 2 * p.qStd[1]), Math.max(p.mode[1], p.encoderMean[1] + 2 * p.qStd[1])];
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (p.logPosterior[i * n + j] < peak - 10) continue; // e⁻¹⁰ of the peak density
-      const [z1, z2] = [p.box.z1[0] + (j + 0.5) * h1, p.box.z2[0] + (i + 0.5) * h2];
-      [a1, b1, a2, b2] = [Math.min(a1, z1 - h1), Math.max(b1, z1 + h1), Math.min(a2, z2 - h2), Math.max(b2, z2 + h2)];
-    }
-  }
-  const span = 1.15 * Math.max(b1 - a1, b2 - a2);
-  const [c1, c2] = [(a1 + b1) / 2, (a2 + b2) / 2];
-  const [x0, y1] = [c1 - span / 2, c2 + span / 2]; // left, top
-  const R = 150; // heat map resolution
-  const rgba = new Uint8Array(R * R * 4);
-  for (let py = 0; py < R; py++) {
-    for (let px = 0; px < R; px++) {
-      const z1 = x0 + ((px + 0.5) / R) * span;
-      const z2 = y1 - ((py + 0.5) / R) * span;
-      const j = Math.floor((z1 - p.box.z1[0]) / h1);
-      const i = Math.floor((z2 - p.box.z2[0]) / h2);
-      const t = i >= 0 && i < n && j >= 0 && j < n ? Math.exp(p.logPosterior[i * n + j] - peak) : 0;
-      rgba.set([...blues(t), 255], 4 * (py * R + px));
-    }
-  }
-  const [left, top, S] = [58, 8, 300];
-  const X = (z1: number) => +(left + ((z1 - x0) / span) * S).toFixed(2);
-  const Y = (z2: number) => +(top + ((y1 - z2) / span) * S).toFixed(2);
-  const scale = S / span;
-  const parts = [`<image x="${left}" y="${top}" width="${S}" height="${S}" preserveAspectRatio="none" href="data:image/png;base64,${Buffer.from(encodePng(R, R, rgba)).toString("base64")}"/>`];
-  parts.push(`<rect x="${left}" y="${top}" width="${S}" height="${S}" fill="none" stroke="#999"/>`);
-  const [g1, g2] = [X(p.encoderMean[0]), Y(p.encoderMean[1])];
-  for (const [k, dash] of [[1, ""], [2, ' stroke-dasharray="5 3"']] as const) {
-    parts.push(`<ellipse class="q${k}" cx="${g1}" cy="${g2}" rx="${+(k * p.qStd[0] * scale).toFixed(2)}" ry="${+(k * p.qStd[1] * scale).toFixed(2)}" fill="none" stroke="#d62728" stroke-width="1.5"${dash}/>`);
-  }
-  // The Laplace ellipses: the eigenvectors of the covariance; the screen's y axis points down, so the angle flips.
-  const [s11, s12, , s22] = p.laplaceCovariance;
-  const m = (s11 + s22) / 2;
-  const r = Math.hypot((s11 - s22) / 2, s12);
-  const [big, small] = [m + r, Math.max(m - r, 0)];
-  const angle = (0.5 * Math.atan2(2 * s12, s11 - s22) * 180) / Math.PI;
-  const [m1, m2] = [X(p.mode[0]), Y(p.mode[1])];
-  for (const [k, dash] of [[1, ""], [2, ' stroke-dasharray="5 3"']] as const) {
-    parts.push(`<ellipse class="laplace${k}" cx="${m1}" cy="${m2}" rx="${+(k * Math.sqrt(big) * scale).toFixed(2)}" ry="${+(k * Math.sqrt(small) * scale).toFixed(2)}" transform="rotate(${+(-angle).toFixed(2)} ${m1} ${m2})" fill="none" stroke="#ff7f0e" stroke-width="1.5"${dash}/>`);
-  }
-  parts.push(`<path class="mean" d="M${g1 - 5} ${g2 - 5}L${g1 + 5} ${g2 + 5}M${g1 - 5} ${g2 + 5}L${g1 + 5} ${g2 - 5}" stroke="#d62728" stroke-width="2"/>`);
-  parts.push(`<path class="mode" d="M${m1 - 6} ${m2}L${m1 + 6} ${m2}M${m1} ${m2 - 6}L${m1} ${m2 + 6}" stroke="#000" stroke-width="2"/>`);
-  const label = (v: number) => fmt(v).replace(/^-/, "−");
-  for (const t of [0, 0.5, 1]) {
-    parts.push(`<text x="${left + t * S}" y="${top + S + 14}" text-anchor="middle">${label(x0 + t * span)}</text>`);
-    parts.push(`<text x="${left - 4}" y="${top + (1 - t) * S + 4}" text-anchor="end">${label(y1 - span + t * span)}</text>`);
-  }
-  parts.push(`<text x="${left + S / 2}" y="${top + S + 30}" text-anchor="middle">z₁</text><text x="10" y="${top + S / 2}" text-anchor="middle">z₂</text>`);
+/** The posterior's heat map (src/charts' posteriorSpec) with a caption: which image, its gap and bounds. */
+async function posteriorFigure(p: ExactPosterior): Promise<string> {
   const title = `${p.which}: test image ${p.index}${p.label === undefined ? "" : ` (a ${p.label})`}`;
-  return `<svg class="posterior" role="img" aria-label="${escapeHtml(`posterior of ${title}`)}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${left + S + 20} ${top + S + 36}" style="font-size: 11px">${parts.join("")}</svg>
-<div class="posterior-caption"><b>${escapeHtml(title)}</b><br>gap ${fmt(p.gap, 3)}, log p(x) ${fmt(p.logMarginal)}, ELBO ${fmt(p.elbo)}, Laplace ${fmt(p.laplace)}</div>`;
+  const svg = await chartSvg(posteriorSpec(p, { size: 240 }), "report");
+  return `<div class="posterior-cell" role="img" aria-label="${escapeHtml(`posterior of ${title}`)}">${svg}
+<div class="posterior-caption"><b>${escapeHtml(title)}</b><br>gap ${fmt(p.gap, 3)}, log p(x) ${fmt(p.logMarginal)}, ELBO ${fmt(p.elbo)}, Laplace ${fmt(p.laplace)}</div></div>`;
 }
 
-function exactSection(e: ExactReport): Promise<string> {
-  return boundsChart(e).then((chart) => {
-    const rows: [string, string][] = [
-      ["ELBO (by quadrature)", fmt(e.elbo, 3)],
-      ...Object.keys(e.iwae).map(Number).sort((a, b) => a - b).map((k): [string, string] => [`IWAE bound, K = ${k}`, fmt(e.iwae[k], 3)]),
-      ["Laplace approximation", fmt(e.laplace, 3)],
-      ["log p(x) (by quadrature)", `${fmt(e.logMarginal, 3)} (error estimate: mean ${e.logMarginalError.toExponential(1)}${e.logMarginalMaxError === undefined ? "" : `, largest ${e.logMarginalMaxError.toExponential(1)}`})`],
-      ["gap log p(x) − ELBO = KL(q ‖ p(z|x))", `${fmt(e.gap, 3)} (per image: smallest ${fmt(e.gapMin, 3)}, median ${fmt(e.gapMedian, 3)}, largest ${fmt(e.gapMax, 3)})`],
-    ];
-    const maps = e.posteriors.map((p) => `<div class="posterior-cell">${posteriorSvg(p)}</div>`).join("");
-    return `<p>Every number below is a mean over the same first ${e.images} test images, in nats per image.</p>
-${table(rows, "num")}
+async function exactSection(e: ExactReport): Promise<string> {
+  const [chart, ...maps] = await Promise.all([chartSvg(boundsSpec(e), "report"), ...e.posteriors.map(posteriorFigure)]);
+  const rows = exactRows(e).map((r) => `<tr><th>${escapeHtml(r.label)}</th><td>${escapeHtml(r.formatted)}</td><td class="note">${escapeHtml(r.note)}</td></tr>`);
+  return `<p>Every number below is a mean over the same first ${e.images} test images, in nats per image.</p>
+<table class="num exact">${rows.join("")}</table>
 ${figure(chart, `The importance-weighted bound IWAE_K against K (log scale), against log p(x) computed by quadrature over z, the Laplace approximation and the ELBO (also by quadrature, without Monte Carlo noise). IWAE_K rises toward log p(x) as K grows; what remains at K = 5000 is the part of the gap that the encoder's q(z|x) is too poor a proposal to close.`)}
-${figure(`<div class="posteriors">${maps}</div>`, `The true posterior p(z|x) (blue, linear in density) of the images with the smallest, the median and the largest gap among the ${e.images}: q(z|x)'s 1σ and 2σ ellipses (red, solid and dashed) around the encoder mean g(x) (red ×), the mode ẑ of p(x, z) (black +) and the Laplace Gaussian's 1σ and 2σ ellipses (orange). The gap is KL(q ‖ p(z|x)): large where q sits away from the posterior or is narrower than it.`)}`;
-  });
+${figure(`<div class="posteriors">${maps.join("")}</div>`, `The true posterior p(z|x) (blue, linear in density) of the images with the smallest, the median and the largest gap among the ${e.images}: q(z|x)'s 1σ and 2σ ellipses (red, solid and dashed) around the encoder mean g(x) (red ×), the mode ẑ of p(x, z) (black +) and the Laplace Gaussian's 1σ and 2σ ellipses (orange, solid and dashed). The gap is KL(q ‖ p(z|x)): large where q sits away from the posterior or is narrower than it.`)}`;
 }
 
 const CSS = `
@@ -329,8 +129,8 @@ svg, img { max-width: 100%; height: auto; } img { image-rendering: pixelated; }
 img.manifold, svg.manifold { width: 720px; }
 svg.manifold text { font-size: 10px; fill: #333; font-variant-numeric: tabular-nums; }
 table { border-collapse: collapse; margin: 0.5em 0; } th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #eee; text-align: left; }
-table.num td { text-align: right; font-variant-numeric: tabular-nums; }
-.posteriors { display: flex; flex-wrap: wrap; gap: 1em; } .posterior-cell { width: 300px; } svg.posterior { width: 300px; } .posterior-caption { font-size: 0.85em; }
+table.num td { text-align: right; font-variant-numeric: tabular-nums; } table.exact td.note { text-align: left; color: #555; font-size: 0.9em; }
+.posteriors { display: flex; flex-wrap: wrap; gap: 1em; } .posterior-cell { width: 300px; } .posterior-caption { font-size: 0.85em; }
 `;
 
 /**

@@ -258,8 +258,8 @@ export function laplace(model: VAE, images: Float32Array, options: ModeOptions =
   return posteriorMode(model, images, options).map(laplaceAt);
 }
 
-/** The Laplace approximation at a mode already found (image b of its batch, for the error message). */
-function laplaceAt(m: Mode, b: number): Laplace {
+/** The Laplace approximation at a mode already found (e.g. `logMarginal`'s), image b of its batch for the error message. */
+export function laplaceAt(m: Mode, b = 0): Laplace {
   const [h11, h12, , h22] = m.hessian;
   if (!m.positiveDefinite) {
     const [lo, hi] = eigenvalues2(-h11, -h12, -h22);

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Random, Tensor, Trainer, VAE, binarize, estimateElbo, evaluateElbo, noGrad, trainLoop, type ElboEstimate } from "../../src/index.js";
+import { Random, Tensor, Trainer, VAE, binarize, elboByQuadrature, estimateElbo, evaluateElbo, laplaceAt, logMarginal, noGrad, trainLoop, type ElboEstimate } from "../../src/index.js";
 import { loadModel, saveModel } from "../../src/node/checkpoint.js";
 import { loadMnist } from "../../src/node/mnist.js";
 import { startExplorer, type Explorer } from "../../src/node/explore.js";
@@ -20,9 +20,25 @@ interface PageExplorer {
   elboSeed: number;
   lim: number;
   hover: { z: [number, number]; seq: number } | null;
-  drawn: { grey: number[]; pixels: number[]; encoderMean: number[]; elbo: ElboEstimate | null; seq: number } | null;
+  drawn: { grey: number[]; pixels: number[]; encoderMean: number[]; qStd: [number, number]; elbo: ElboEstimate | null; exact: PageExact | null; seq: number } | null;
+  plot: { renders: number; layers: string[]; posteriorSeq: number | null };
   training: { state: string; epochs: { epoch: number; trainElbo: number; testElbo: number; imagesPerSecond: number }[]; imagesPerSecond: number; error: string | null };
   latentToClient(z1: number, z2: number): { x: number; y: number };
+}
+interface PageExact {
+  logMarginal: number;
+  error: number;
+  converged: boolean;
+  box: { z1: [number, number]; z2: [number, number] };
+  points: number;
+  logPosterior: number[];
+  mode: [number, number];
+  elbo: number;
+  gap: number;
+  laplace?: number;
+  laplaceCovariance?: [number, number, number, number];
+  qStd: [number, number];
+  shown: Record<string, string>;
 }
 declare global {
   interface Window {
@@ -104,6 +120,31 @@ describe("latent explorer in Chromium", () => {
     await page.screenshot({ path: join(shots, "explorer-hover.png"), fullPage: true });
   }, 60_000);
 
+  it("maps latent points to the pixels where the chart (vega) draws them: the manifold's dashed square at ±Φ⁻¹(0.95)", async () => {
+    // The overlay (hover, ◆) and latentToClient use the chart's scales: the dashed edges vega drew must lie under them.
+    const offsets = await browser.page.evaluate(() => {
+      const canvas = document.querySelector("#scatter canvas") as HTMLCanvasElement;
+      const r = canvas.getBoundingClientRect();
+      const ctx = canvas.getContext("2d")!;
+      const edge = 1.6448536269514722;
+      return ([[edge, 0.3, true], [-edge, -0.2, true], [0.2, edge, false], [-0.3, -edge, false]] as const).map(([z1, z2, vertical]) => {
+        const { x, y } = window.__explorer.latentToClient(z1, z2);
+        const [px, py] = [Math.round(((x - r.left) * canvas.width) / r.width), Math.round(((y - r.top) * canvas.height) / r.height)];
+        // The darkest column (row) within ±10 px, over 80 px along the edge (the dashes' gaps included).
+        const ink = Array.from({ length: 21 }, (_, k) => {
+          let sum = 0;
+          for (let t = -40; t <= 40; t++) {
+            const d = vertical ? ctx.getImageData(px + k - 10, py + t, 1, 1).data : ctx.getImageData(px + t, py + k - 10, 1, 1).data;
+            sum += 255 - d[0];
+          }
+          return sum;
+        });
+        return ink.indexOf(Math.max(...ink)) - 10;
+      });
+    });
+    for (const o of offsets) expect(Math.abs(o), `offsets ${offsets}`).toBeLessThanOrEqual(1);
+  }, 30_000);
+
   it("gives a drawn digit Node's encoder mean and ELBO for the same binarized pixels", async () => {
     const { page } = browser;
     for (const stroke of SEVEN) await drawStroke(page, "#pad", stroke);
@@ -127,8 +168,49 @@ describe("latent explorer in Chromium", () => {
       expect(Math.abs(page_[key] - e[key]), `${key}: page ${page_[key]}, Node ${e[key]}`).toBeLessThan(1e-3 + 1e-5 * Math.abs(e[key]));
     }
     expect(page_.samples).toBe(1000);
-    await page.screenshot({ path: join(shots, "explorer-drawn.png"), fullPage: true });
   }, 60_000);
+
+  it("computes the drawn digit's log p(x) and posterior grid in the page as Node's logMarginal does, and shows the gap log p(x) − ELBO", async () => {
+    const { page } = browser;
+    // The worker's answer, then the latent plot redrawn with it.
+    await page.waitForFunction(() => window.__explorer.drawn?.exact != null && window.__explorer.plot.posteriorSeq === window.__explorer.drawn.seq, null, { timeout: 60_000 });
+    const drawn = (await page.evaluate(() => window.__explorer.drawn))!;
+    const exact = drawn.exact!;
+    const x = Float32Array.from(drawn.pixels);
+    const [m] = logMarginal(model, x);
+    const [elbo] = elboByQuadrature(model, x);
+    const lap = laplaceAt(m.mode);
+    // The same grid: the box comes from the Newton mode, so it agrees to the mode's float32 round-off.
+    expect(exact.points).toBe(m.points);
+    expect(exact.converged).toBe(m.converged);
+    for (const k of [0, 1] as const) {
+      expect(Math.abs(exact.box.z1[k] - m.box.z1[k])).toBeLessThan(1e-5);
+      expect(Math.abs(exact.box.z2[k] - m.box.z2[k])).toBeLessThan(1e-5);
+      expect(Math.abs(exact.mode[k] - m.mode.mode[k])).toBeLessThan(1e-5);
+    }
+    // Float rounding only (here the two agree to the bit): the page's WebAssembly kernels and Node's are the same code, but where one engine uses relaxed SIMD's FMA and the other does not, the decoder's float32
+    // logits summed over 784 pixels move log p(x, z) by ~1e-5 nats when z moves by the mode's round-off.
+    const tol = 1e-4;
+    expect(Math.abs(exact.logMarginal - m.logMarginal), `log p(x): page ${exact.logMarginal}, Node ${m.logMarginal}`).toBeLessThan(tol);
+    expect(Math.abs(exact.error - m.error)).toBeLessThan(tol);
+    expect(exact.logPosterior).toHaveLength(m.points * m.points);
+    const worst = exact.logPosterior.reduce((w, v, i) => Math.max(w, Math.abs(v - m.logPosterior![i])), 0);
+    expect(worst, "largest |Δ log p(z|x)| over the grid").toBeLessThan(tol);
+    expect(Math.abs(exact.elbo - elbo)).toBeLessThan(tol);
+    expect(Math.abs(exact.laplace! - lap.logMarginal)).toBeLessThan(tol);
+    exact.laplaceCovariance!.forEach((v, i) => expect(Math.abs(v - lap.covariance[i])).toBeLessThan(1e-4 * Math.abs(lap.covariance[0])));
+    // The gap is log p(x) − ELBO, in the numbers and in the table the page shows.
+    expect(exact.gap).toBe(exact.logMarginal - exact.elbo);
+    expect(exact.gap).toBeGreaterThan(0);
+    const shown = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("#exact-rows tr")].map((tr) => [(tr as HTMLElement).dataset.key, tr.lastElementChild!.textContent])));
+    expect(shown).toEqual(exact.shown);
+    expect(Number(shown.logMarginal)).toBeCloseTo(m.logMarginal, 3);
+    expect(Number(shown.elbo)).toBeCloseTo(elbo, 3);
+    expect(Math.abs(Number(shown.gap) - (Number(shown.logMarginal) - Number(shown.elbo)))).toBeLessThanOrEqual(1.01e-4); // each shown to 4 decimals
+    // On the latent plot: the posterior's heat map, q's and Laplace's ellipses, g(x) and the mode.
+    expect(await page.evaluate(() => window.__explorer.plot.layers)).toEqual(["points", "manifold_box", "posterior_heat", "q_ellipses", "laplace_ellipses", "encoder_mean", "mode"]);
+    await page.screenshot({ path: join(shots, "explorer-drawn.png"), fullPage: true });
+  }, 90_000);
 
   it("trains in a Web Worker, raising the ELBO, and downloads weights in the CLI's format", async () => {
     const { page, errors } = browser;
