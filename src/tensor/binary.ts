@@ -63,21 +63,28 @@ export function binaryPattern(s: Data, rows: number, cols: number, trans: boolea
   }
   ptr[sRows] = t;
   if (!trans) return { ptr, idx, nnz: t };
-  // Regroup by column of S (a row of op(S)): count, prefix sums, then place in row order of S.
   if (ptrBuf.length < rows + 1) ptrBuf = new Int32Array(rows + 1);
   if (idxBuf.length < t) idxBuf = new Int32Array(Math.max(t, 2 * idxBuf.length));
-  const tp = ptrBuf;
-  const ti = idxBuf;
-  tp.fill(0, 0, rows + 1);
-  for (let q = 0; q < t; q++) tp[idx[q] + 1]++;
-  for (let r = 0; r < rows; r++) tp[r + 1] += tp[r];
+  regroupByColumn(ptr, idx, sRows, rows, ptrBuf, idxBuf);
+  return { ptr: ptrBuf, idx: idxBuf, nnz: t };
+}
+
+/**
+ * The pattern by column: from the 1s of an sRows×cols matrix by row (ptr, idx, CSR), those of its
+ * transpose (cols rows) into (tp, ti), each row's columns ascending. Count per column, prefix sums,
+ * then place in row order; proportional to the number of 1s.
+ */
+export function regroupByColumn(ptr: Int32Array, idx: Int32Array, sRows: number, cols: number, tp: Int32Array, ti: Int32Array): void {
+  const nnz = ptr[sRows];
+  tp.fill(0, 0, cols + 1);
+  for (let q = 0; q < nnz; q++) tp[idx[q] + 1]++;
+  for (let r = 0; r < cols; r++) tp[r + 1] += tp[r];
   for (let c = 0; c < sRows; c++) {
     for (let q = ptr[c]; q < ptr[c + 1]; q++) ti[tp[idx[q]]++] = c;
   }
   // tp[r] is now the start of row r + 1: shift back.
-  for (let r = rows; r > 0; r--) tp[r] = tp[r - 1];
+  for (let r = cols; r > 0; r--) tp[r] = tp[r - 1];
   tp[0] = 0;
-  return { ptr: tp, idx: ti, nnz: t };
 }
 
 /** dst (cols×rows, row stride ldDst) = srcᵀ for src rows×cols row-major, in 32×32 blocks. */
