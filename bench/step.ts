@@ -181,9 +181,9 @@ const jsAdam = kernelFor("adam", "js", "float32");
 const adamTasks: Record<string, () => void> = {
   "wasm kernel, operands in its memory": () => sizes.forEach((_, k) => mem.step(k, adamStep)),
   "copies in and out alone": () => sizes.forEach((_, k) => { mem.p[k].set(params[k]); params[k].set(mem.p[k]); }),
-  "wasm table entry (copy in, kernel, copy out)": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.m[k], mem.v[k], adamStep)),
-  "wasm f64 table entry": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.m[k], mem.v[k], { ...adamStep, precision: "f64" })),
-  "TypeScript loop": () => sizes.forEach((_, k) => jsAdam(params[k], grads[k], jsState.m[k], jsState.v[k], adamStep)),
+  "wasm table entry (copy in, kernel, copy out)": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.slots[k], adamStep)),
+  "wasm f64 table entry": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.slots[k], { ...adamStep, precision: "f64" })),
+  "TypeScript loop": () => sizes.forEach((_, k) => jsAdam(params[k], grads[k], jsState.slots[k], adamStep)),
 };
 const adamTimes = Object.fromEntries(Object.keys(adamTasks).map((k) => [k, [] as number[]]));
 for (let rep = 0; rep < steps + 10; rep++) {
