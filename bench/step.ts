@@ -27,6 +27,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import * as here from "../src/index.js";
 import { loadMnist } from "../src/node/mnist.js";
+import { median } from "./timing.js";
 
 const help = `node --expose-gc --import tsx bench/step.ts [options]
 
@@ -110,12 +111,6 @@ class Runner {
     this.times.optimizer.push(t3 - t2);
   }
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
 
 const runners: Runner[] = [
   new Runner("default", here, {}),
