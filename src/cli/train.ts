@@ -1,11 +1,12 @@
 // The `train` command: minibatch Adam with per-epoch evaluation, checkpoints, Ctrl-C and --resume.
 import { backendInfo } from "../tensor/backend.js";
 import { existsSync, readdirSync, rmSync, rmdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { VAE } from "../vae/model.js";
 import { DivergenceError, Trainer, evaluateElbo, trainLoop, type StepResult } from "../vae/train.js";
 import { readMetrics, readTrainState, runFiles, saveModel, saveTrainState, writeMetrics, type TrainCheckpoint } from "../node/checkpoint.js";
-import { acquireLock, processAlive } from "../node/lock.js";
+import { removeStaleTemporaries } from "../node/atomic.js";
+import { acquireLock } from "../node/lock.js";
 import { onStopRequest, type StopReason } from "./signals.js";
 import { SEED_MAX, UsageError, intOption, positiveOption, stringOption, type Command, type Values } from "./args.js";
 import { DEFAULTS, loadImages, type Io } from "./commands.js";
@@ -51,7 +52,7 @@ export async function train(values: Values, io: Io): Promise<number> {
   const lock = acquireLock(join(dir, "train.lock"), `the run directory ${dir}`);
   try {
     if (lock.stale !== undefined) {
-      const removed = removeStaleTemporaries(dir);
+      const removed = removeStaleTemporaries(dir, [files.model, files.state, files.metrics].map((f) => basename(f)));
       io.err(`note: took over ${lock.path} from process ${lock.stale}, which is no longer running${removed ? ` (removed ${removed} partly written file${removed === 1 ? "" : "s"} it left)` : ""}\n`);
     }
     return await trainLocked(values, io, dir, files, epochs, lock);
@@ -59,18 +60,6 @@ export async function train(values: Values, io: Io): Promise<number> {
     lock.release();
     if (created && readdirSync(dir).length === 0) rmdirSync(dir);
   }
-}
-
-/** Removes the temporaries of writeFileAtomic (`<file>.<pid>.<random>.tmp`) left in `dir` by dead processes. */
-function removeStaleTemporaries(dir: string): number {
-  let removed = 0;
-  for (const name of readdirSync(dir)) {
-    const pid = /^(?:model\.safetensors|train-state\.safetensors|metrics\.jsonl)\.(\d+)\.\w+\.tmp$/.exec(name)?.[1];
-    if (pid === undefined || processAlive(Number(pid))) continue;
-    rmSync(join(dir, name), { force: true });
-    removed++;
-  }
-  return removed;
 }
 
 async function trainLocked(values: Values, io: Io, dir: string, files: ReturnType<typeof runFiles>, epochs: number, lock: { release(): void }): Promise<number> {
