@@ -45,10 +45,8 @@ const allowNonFiniteOption = {
 function loadChecked(path: string, values: Values, io: Io) {
   const allowNonFinite = values["allow-non-finite"] === true;
   const loaded = loadModel(path, { allowNonFinite });
-  if (allowNonFinite) {
-    const bad = [...loaded.model.namedParameters()].filter(([, p]) => !p.data.every(Number.isFinite)).map(([name]) => name);
-    if (bad.length > 0) io.err(`warning: ${path}: ${bad.join(", ")} hold${bad.length === 1 ? "s" : ""} NaN or ±Infinity (loaded with --allow-non-finite), so the bounds computed from it are not finite\n`);
-  }
+  const bad = loaded.nonFinite;
+  if (bad.length > 0) io.err(`warning: ${path}: ${bad.join(", ")} hold${bad.length === 1 ? "s" : ""} NaN or ±Infinity (loaded with --allow-non-finite), so the bounds computed from it are not finite\n`);
   return loaded;
 }
 
@@ -265,7 +263,7 @@ export async function report(values: Values, io: Io): Promise<number> {
   const iwaeImages = intOption(values, "iwae-images", 100, 1);
   const exactImages = intOption(values, "exact", DEFAULTS.reportExact, 0, 10000);
   const metrics = readMetrics(files.metrics);
-  const { model, metadata } = loadChecked(files.model, values, io);
+  const { model, metadata, nonFinite } = loadChecked(files.model, values, io);
   const { inputSize: D, latent } = model.config;
   if (latent !== 2) throw new Error(`${files.model}: the report's manifold needs a 2-D latent space, the model has ${latent}`);
   const side = Math.round(Math.sqrt(D));
@@ -303,8 +301,7 @@ export async function report(values: Values, io: Io): Promise<number> {
       Object.assign(data.final, { iwae: evaluateIwae(model, first(n), { samples: iwaeK }), iwaeK, iwaeImages: n, elboOnIwaeImages: evaluateElbo(model, first(n)) });
     }
   }
-  const finite = [...model.namedParameters().values()].every((t) => t.data.every(Number.isFinite));
-  if (exactImages > 0 && finite) data.exact = exactReport(model, test.images.subarray(0, Math.min(exactImages, test.count) * D), test.labels);
+  if (exactImages > 0 && nonFinite.length === 0) data.exact = exactReport(model, test.images.subarray(0, Math.min(exactImages, test.count) * D), test.labels);
   data.title = `VAE on binarized MNIST: ${dir}`;
   await writeReport(out, data);
   io.out(`wrote ${resolve(out)}\n`);

@@ -52,9 +52,9 @@ export function saveModel(path: string, model: VAE, extra: Record<string, unknow
 /**
  * Loads a model from a model file or a train-state file. Without a "config" in the metadata (e.g. a
  * file written by PyTorch), the architecture is read off the tensor shapes. A NaN or ±Infinity in it is
- * refused unless `options.allowNonFinite`.
+ * refused unless `options.allowNonFinite`; `nonFinite` names the parameters that hold one.
  */
-export function loadModel(path: string, options: LoadOptions = {}): { model: VAE; metadata: Record<string, string> } {
+export function loadModel(path: string, options: LoadOptions = {}): { model: VAE; metadata: Record<string, string>; nonFinite: string[] } {
   return modelFromBytes(readBytes(path), path, options);
 }
 
