@@ -3,7 +3,7 @@
 // Float32Array, row after row of D values. Browser-safe (no Node imports), so a Web Worker can run it.
 import { noGrad } from "../autograd/index.js";
 import { Adam } from "../nn/optim.js";
-import { Random, type RandomState } from "../tensor/random.js";
+import { Random, randomStateProblem, shownValue, type RandomState } from "../tensor/random.js";
 import { Tensor, markBinary } from "../tensor/tensor.js";
 import { elboSamples, iwae, negativeElbo, sampleEps } from "./elbo.js";
 import type { VAE } from "./model.js";
@@ -64,6 +64,17 @@ export class DivergenceError extends Error {
   ) {
     super(`training diverged at epoch ${epoch + 1}, batch ${batch}/${batches}: ${what} is ${value}; the parameters are left as they were before this step; try a smaller learning rate than ${lr}`);
   }
+}
+
+/** What is wrong with `state` as a TrainerState (see Trainer.getState), or undefined. */
+function trainerStateProblem(state: unknown): string | undefined {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return `expected an object, got ${shownValue(state)}`;
+  const st = state as Record<string, unknown>;
+  for (const key of ["epoch", "batch", "t", "seen"]) {
+    if (!Number.isSafeInteger(st[key]) || (st[key] as number) < 0) return `${key} must be a non-negative integer, got ${shownValue(st[key])}`;
+  }
+  if (!Number.isFinite(st.elboSum)) return `elboSum must be a finite number, got ${shownValue(st.elboSum)}`;
+  return randomStateProblem(st.shuffleRng, "shuffleRng") ?? randomStateProblem(st.epsRng, "epsRng");
 }
 
 /** Independent seeds for the streams of one run (splitmix32 in Random decorrelates nearby seeds). */
@@ -153,9 +164,14 @@ export class Trainer {
     return { epoch, batch, t: this.optimizer.t, shuffleRng: this.epochStart, epsRng: this.epsRng.getState(), elboSum, seen };
   }
 
-  /** Restores a state from `getState`; the tensors of `tensors()` must be restored separately. */
+  /**
+   * Restores a state from `getState` (e.g. parsed from a file); the tensors of `tensors()` must be
+   * restored separately. Throws, changing nothing, if a field is missing or out of range.
+   */
   setState(state: TrainerState): void {
-    if (!Number.isInteger(state.batch) || state.batch < 0 || state.batch >= this.batches) {
+    const bad = trainerStateProblem(state);
+    if (bad !== undefined) throw new Error(`Trainer.setState: ${bad}`);
+    if (state.batch >= this.batches) {
       throw new Error(`Trainer.setState: batch ${state.batch} is not within 0..${this.batches - 1} (different data or batch size?)`);
     }
     ({ epoch: this.epoch, batch: this.batch, elboSum: this.elboSum, seen: this.seen } = state);
