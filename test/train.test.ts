@@ -93,6 +93,7 @@ describe("a step that goes non-finite (issue 9, item 2)", () => {
       }
       expect(error).toBeInstanceOf(DivergenceError);
       expect((error as DivergenceError).what).toBe("the gradient of encoder.layers.1.bias");
+      expect((error as DivergenceError).summary).toBe("training diverged at epoch 1, batch 2/2: the gradient of encoder.layers.1.bias is -Infinity"); // the command line's error starts with it
       expect((error as Error).message).toBe(
         "training diverged at epoch 1, batch 2/2: the gradient of encoder.layers.1.bias is -Infinity; the parameters are left as they were before this step; try a smaller learning rate than 0.001",
       );

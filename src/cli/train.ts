@@ -203,7 +203,7 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
   } catch (e) {
     if (!(e instanceof DivergenceError)) throw e;
     if (io.isTTY) io.err("\n");
-    throw new Error(`training diverged at epoch ${e.epoch + 1}, batch ${e.batch}/${e.batches}: ${e.what} is ${e.value}; try a smaller --lr (this run: --lr ${hyper.lr}). ` +
+    throw new Error(`${e.summary}; try a smaller --lr (this run: --lr ${hyper.lr}). ` +
       `Nothing was saved: ${lastCheckpoint()}`);
   } finally {
     unsubscribe();

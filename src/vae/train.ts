@@ -52,6 +52,9 @@ export interface StepResult {
  * gradient that overflows while its bias gradient is finite is seen one step later, as the loss.)
  */
 export class DivergenceError extends Error {
+  /** Where and what: "training diverged at epoch E, batch b/B: <what> is <value>", which the message and the command line's error start with. */
+  readonly summary: string;
+
   constructor(
     /** Epoch (from 0) and minibatch (from 1) of the step. */
     readonly epoch: number,
@@ -62,7 +65,9 @@ export class DivergenceError extends Error {
     readonly value: number,
     readonly lr: number,
   ) {
-    super(`training diverged at epoch ${epoch + 1}, batch ${batch}/${batches}: ${what} is ${value}; the parameters are left as they were before this step; try a smaller learning rate than ${lr}`);
+    const summary = `training diverged at epoch ${epoch + 1}, batch ${batch}/${batches}: ${what} is ${value}`;
+    super(`${summary}; the parameters are left as they were before this step; try a smaller learning rate than ${lr}`);
+    this.summary = summary;
   }
 }
 
