@@ -224,18 +224,17 @@ export async function trainLoop(trainer: Trainer, options: TrainLoopOptions): Pr
 }
 
 /** Calls f on consecutive batches of rows [b, D] of `images`, and sums its per-row values in float64. */
-function sumOverBatches(images: Float32Array, D: number, batchSize: number, f: (x: Tensor) => Tensor): { sum: number; count: number } {
+/** Calls `f` on each batch of images in order (marked 0/1, without recording), with the index of its first image. */
+function forBatches(images: Float32Array, D: number, batchSize: number, f: (x: Tensor, start: number) => void): void {
   const count = images.length / D;
-  let sum = 0;
   noGrad(() => {
     for (let start = 0; start < count; start += batchSize) {
       const b = Math.min(batchSize, count - start);
       const x = new Tensor(images.subarray(start * D, (start + b) * D), [b, D]);
       markBinary(x);
-      for (const v of f(x).data) sum += v;
+      f(x, start);
     }
   });
-  return { sum, count };
 }
 
 export interface EvalOptions {
@@ -253,11 +252,32 @@ export const EVAL_SEED = 12345;
  * image. With K = 1 the draws follow the images in order, so the result does not depend on batchSize.
  */
 export function evaluateElbo(model: VAE, images: Float32Array, options: EvalOptions = {}): number {
+  return elboPerImage(model, images, options).mean;
+}
+
+/**
+ * evaluateElbo's pass, with each image's value kept: `perImage[i]` is the mean of image i's K draws,
+ * `mean` what evaluateElbo returns (summed in the same order). The draws are those of evaluateElbo on
+ * the same images and options, so the mean of `perImage` over the first n images is the ELBO of those
+ * images with the draws the whole pass gave them.
+ */
+export function elboPerImage(model: VAE, images: Float32Array, options: EvalOptions = {}): { mean: number; perImage: Float64Array } {
   const { samples: k = 1, batchSize = 500, seed = EVAL_SEED } = options;
+  const D = model.config.inputSize;
   const rng = new Random(seed);
-  const { sum, count } = sumOverBatches(images, model.config.inputSize, batchSize, (x) =>
-    elboSamples(model, x, sampleEps(rng, k, x.shape[0], model.config.latent)).elbo);
-  return sum / (k * count);
+  const count = images.length / D;
+  const perImage = new Float64Array(count);
+  let sum = 0;
+  forBatches(images, D, batchSize, (x, start) => {
+    const b = x.shape[0];
+    const values = elboSamples(model, x, sampleEps(rng, k, b, model.config.latent)).elbo.data; // [K, b]
+    for (let q = 0; q < values.length; q++) {
+      sum += values[q];
+      perImage[start + (q % b)] += values[q];
+    }
+  });
+  for (let i = 0; i < count; i++) perImage[i] /= k;
+  return { mean: sum / (k * count), perImage };
 }
 
 /**
@@ -268,8 +288,11 @@ export function evaluateIwae(model: VAE, images: Float32Array, options: EvalOpti
   const { samples: k = 100, seed = EVAL_SEED } = options;
   const batchSize = options.batchSize ?? Math.max(1, Math.floor(4e6 / (k * model.config.inputSize)));
   const rng = new Random(seed);
-  const { sum, count } = sumOverBatches(images, model.config.inputSize, batchSize, (x) => iwae(model, x, sampleEps(rng, k, x.shape[0], model.config.latent)));
-  return sum / count;
+  let sum = 0;
+  forBatches(images, model.config.inputSize, batchSize, (x) => {
+    for (const v of iwae(model, x, sampleEps(rng, k, x.shape[0], model.config.latent)).data) sum += v;
+  });
+  return sum / (images.length / model.config.inputSize);
 }
 
 /** g(x) for every image, [count × d] row-major. */
