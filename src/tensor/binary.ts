@@ -19,6 +19,19 @@ export interface BinaryPattern {
   readonly nnz: number;
 }
 
+/** The float32 bits (read as int32) of 1; +0's are 0. −0 (int32 −2³¹) is another value. */
+export const ONE_BITS = 0x3f800000;
+
+/**
+ * Whether float32 bits (read as int32) are those of +0 or 1: the values a 0/1 operand holds. −0 is
+ * not one of them (the kernels compare bits; markBinary uses this same test, so that a tensor it marks
+ * never falls back to the dense product).
+ */
+export const isBinaryBits = (u: number): boolean => u === 0 || u === ONE_BITS;
+
+/** isBinaryBits for a float64 value: +0 or 1, not −0. */
+export const isBinaryValue = (v: number): boolean => v === 1 || Object.is(v, 0);
+
 let ptrBuf = new Int32Array(0);
 let idxBuf = new Int32Array(0);
 let csrPtr = new Int32Array(0);
@@ -38,15 +51,15 @@ export function binaryPattern(s: Data, rows: number, cols: number, trans: boolea
   const idx = csrIdx;
   let t = 0;
   if (s instanceof Float32Array) {
-    // The bits as integers (faster than float compares in V8): +0 is 0, 1 is 0x3f800000.
+    // The bits as integers (faster than float compares in V8).
     const u = new Int32Array(s.buffer, s.byteOffset, sRows * sCols);
     for (let r = 0; r < sRows; r++) {
       ptr[r] = t;
       const base = r * sCols;
       for (let c = 0; c < sCols; c++) {
         const v = u[base + c];
-        if (v === 0) continue;
-        if (v !== 0x3f800000) return null;
+        if (v === 0) continue; // most pixels, one compare
+        if (!isBinaryBits(v)) return null;
         idx[t++] = c;
       }
     }
@@ -56,8 +69,8 @@ export function binaryPattern(s: Data, rows: number, cols: number, trans: boolea
       const base = r * sCols;
       for (let c = 0; c < sCols; c++) {
         const v = s[base + c];
+        if (!isBinaryValue(v)) return null;
         if (v === 1) idx[t++] = c;
-        else if (v !== 0) return null;
       }
     }
   }
