@@ -65,6 +65,8 @@ export interface TrainCheckpoint {
   state: TrainerState;
   /** Wall seconds spent so far in the current epoch. */
   elapsed: number;
+  /** The epochs the run trains to (what `--resume` keeps); undefined in files written before it was stored. */
+  targetEpochs?: number;
 }
 
 /** Writes the model, Adam's moments and the trainer's state, atomically. */
@@ -75,22 +77,26 @@ export function saveTrainState(path: string, trainer: Trainer, info: Omit<TrainC
     hyper: JSON.stringify(info.hyper),
     state: JSON.stringify(trainer.getState()),
     elapsed: String(info.elapsed),
+    ...(info.targetEpochs !== undefined && { targetEpochs: String(info.targetEpochs) }),
   };
   writeFileAtomic(path, saveParameters(trainer.tensors(), metadata));
 }
 
-/** Reads a train state; `restore` loads its tensors and state into a trainer built from `config`. */
+/** Reads a train state; `restore` loads its tensors and state (checked by Trainer.setState) into a trainer built from `config`. */
 export function readTrainState(path: string): TrainCheckpoint & { restore(trainer: Trainer): void } {
   const bytes = readBytes(path, "train state");
   const { metadata } = decodeSafetensors(bytes, path);
   if (metadata.format !== TRAIN_FORMAT) throw new Error(`${path}: not a train state (format ${JSON.stringify(metadata.format)}, expected "${TRAIN_FORMAT}")`);
   // Checked by Trainer.setState when restored.
   const state: TrainerState = jsonField(metadata, "state", path);
+  const target = metadata.targetEpochs;
+  if (target !== undefined && !/^[1-9]\d*$/.test(target)) throw new Error(`${path}: metadata "targetEpochs" must be a positive integer, got ${JSON.stringify(oneLine(target)).slice(0, 62)}`);
   return {
     config: jsonField(metadata, "config", path),
     hyper: jsonField(metadata, "hyper", path),
     state,
     elapsed: Number(metadata.elapsed) || 0,
+    ...(target !== undefined && { targetEpochs: Number(target) }),
     restore(trainer) {
       loadParameters(bytes, trainer.tensors(), path);
       try {
