@@ -18,6 +18,7 @@ import { parseArgs } from "node:util";
 import { Random, getFma, kernelFor, setFma, wasmFmaSupported } from "../src/index.js";
 import { loadMnist } from "../src/node/mnist.js";
 import { binarize } from "../src/vae/idx.js";
+import { median } from "./timing.js";
 import { printTable } from "./lib.js";
 import { vaeShapes } from "./matmul.js";
 
@@ -41,10 +42,6 @@ const json = values.json ?? false;
 const log = (s = "") => json || console.log(s);
 const table = (rows: Record<string, string | number>[]) => json || printTable(rows);
 const report: Record<string, unknown> = {};
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Median ms per call of each task, interleaved call by call for `rounds` rounds after a warm-up. */
 function alternate(tasks: Record<string, () => void>, rounds: number): Record<string, number> {

@@ -27,6 +27,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import * as here from "../src/index.js";
 import { loadMnist } from "../src/node/mnist.js";
+import { median } from "./timing.js";
 
 const help = `node --expose-gc --import tsx bench/step.ts [options]
 
@@ -111,12 +112,6 @@ class Runner {
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-};
-
 const runners: Runner[] = [
   new Runner("default", here, {}),
   new Runner("dense-x", here, {}, false),
@@ -181,9 +176,9 @@ const jsAdam = kernelFor("adam", "js", "float32");
 const adamTasks: Record<string, () => void> = {
   "wasm kernel, operands in its memory": () => sizes.forEach((_, k) => mem.step(k, adamStep)),
   "copies in and out alone": () => sizes.forEach((_, k) => { mem.p[k].set(params[k]); params[k].set(mem.p[k]); }),
-  "wasm table entry (copy in, kernel, copy out)": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.m[k], mem.v[k], adamStep)),
-  "wasm f64 table entry": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.m[k], mem.v[k], { ...adamStep, precision: "f64" })),
-  "TypeScript loop": () => sizes.forEach((_, k) => jsAdam(params[k], grads[k], jsState.m[k], jsState.v[k], adamStep)),
+  "wasm table entry (copy in, kernel, copy out)": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.slots[k], adamStep)),
+  "wasm f64 table entry": () => sizes.forEach((_, k) => wasmAdam(params[k], mem.g[k], mem.slots[k], { ...adamStep, precision: "f64" })),
+  "TypeScript loop": () => sizes.forEach((_, k) => jsAdam(params[k], grads[k], jsState.slots[k], adamStep)),
 };
 const adamTimes = Object.fromEntries(Object.keys(adamTasks).map((k) => [k, [] as number[]]));
 for (let rep = 0; rep < steps + 10; rep++) {

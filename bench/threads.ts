@@ -14,10 +14,10 @@ import { matmulWasmInto } from '../src/tensor/wasm/matmul.js';
 import { PARALLEL_MIN_WORK, type ThreadOptions, getThreadStats, matmulParallelInto, setThreadOptions, startThreads } from '../src/tensor/wasm/parallel.js';
 import { machine, printTable } from './lib.js';
 import { type MatmulShape, operands, vaeShapes } from './matmul.js';
+import { median } from './timing.js';
 
 const { values } = parseArgs({ options: { crossover: { type: 'boolean' }, spin: { type: 'boolean' }, quick: { type: 'boolean' } } });
 const samples = values.quick ? 9 : 25;
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1] as number;
 const shape = (m: number, k: number, n: number, label = `${m}×${k}·${k}×${n}`): MatmulShape => ({ label, m, k, n, transA: false, transB: false });
 
 /** Median ms per call of each variant; samples alternate between variants, each >= ~5 ms. */

@@ -6,6 +6,7 @@
 //   npx tsx bench/wasm-matmul.ts --no-naive # skip the (slow) naive loop
 
 import { createWasmMatmul, type WasmMatmul, type WasmMatmulOptions } from '../src/tensor/wasm/matmul.js';
+import { median } from './timing.js';
 
 interface Shape {
   readonly name: string;
@@ -74,9 +75,8 @@ function measure(run: () => void, flops: number, samples = 15, minSampleMs = 20,
     for (let r = 0; r < reps; r++) run();
     times.push((performance.now() - start) / reps);
   }
-  times.sort((x, y) => x - y);
   const rate = (ms: number): number => flops / (ms * 1e6);
-  return { median: rate(times[times.length >> 1]!), best: rate(times[0]!) };
+  return { median: rate(median(times)), best: rate(Math.min(...times)) };
 }
 
 function benchKernel(kernel: WasmMatmul, s: Shape, samples?: number): Rate {

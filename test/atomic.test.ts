@@ -1,8 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeFileAtomic } from "../src/node/atomic.js";
+import { removeStaleTemporaries, temporaryPath, writeFileAtomic } from "../src/node/atomic.js";
 
 const dir = mkdtempSync(join(tmpdir(), "atomic-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,5 +33,22 @@ describe("writeFileAtomic", () => {
     mkdirSync(join(sub, "target-is-a-dir"));
     expect(() => writeFileAtomic(join(sub, "target-is-a-dir"), "x")).toThrow(/^writeFileAtomic: cannot write .*target-is-a-dir/);
     expect(readdirSync(sub).sort()).toEqual(["f.bin", "target-is-a-dir"]);
+  });
+});
+
+describe("removeStaleTemporaries", () => {
+  it("removes the temporaries writeFileAtomic names for the given files when their process is dead, and nothing else", () => {
+    const sub = join(dir, "stale");
+    mkdirSync(sub);
+    const dead = spawnSync(process.execPath, ["-e", "process.kill(process.pid, 'SIGKILL')"]).pid!;
+    // A temporary of a dead writer for each file, and one of this (running) process.
+    const stale = ["model.safetensors", "metrics.jsonl"].map((f) => temporaryPath(join(sub, f), dead));
+    const live = temporaryPath(join(sub, "model.safetensors"));
+    const other = temporaryPath(join(sub, "notes.txt"), dead); // not a file it was asked about
+    for (const p of [...stale, live, other]) writeFileSync(p, "half a file");
+    writeFileSync(join(sub, "model.safetensors"), "whole");
+    writeFileSync(join(sub, `model.safetensors.${dead}.tmp`), "not a temporary's name");
+    expect(removeStaleTemporaries(sub, ["model.safetensors", "metrics.jsonl"])).toBe(2);
+    expect(readdirSync(sub).sort()).toEqual([basename(live), basename(other), "model.safetensors", `model.safetensors.${dead}.tmp`].sort());
   });
 });

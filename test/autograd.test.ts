@@ -192,6 +192,30 @@ describe("tensors", () => {
     expect([r.nextUint32(), r.nextUint32(), r.nextUint32(), r.nextUint32()]).toEqual([11520, 0, 5927040, 70819200]);
   });
 
+  it("Random.setState refuses a state that is not 4 32-bit words (not all zero) and a null-or-finite spare, changing nothing", () => {
+    const r = new T.Random(5);
+    const twin = new T.Random(5);
+    for (const [state, message] of [
+      [{ s: [1, 2, 3], spare: null }, /^Random\.setState: state\.s must be 4 32-bit integers, not all zero, got \[1,2,3\]$/],
+      [{ s: [1, 2, 3, 4, 5], spare: null }, /state\.s must be 4 32-bit integers/],
+      [{ s: [1, 2, 3, 0.5], spare: null }, /state\.s must be 4 32-bit integers/],
+      [{ s: [1, 2, 3, 2 ** 32], spare: null }, /state\.s must be 4 32-bit integers/],
+      [{ s: [0, 0, 0, 0], spare: null }, /not all zero, got \[0,0,0,0\]/],
+      [{ s: [1, 2, 3, 4], spare: Number.NaN }, /^Random\.setState: state\.spare must be null or a finite number, got null$/], // (NaN's JSON)
+      [{ s: [1, 2, 3, 4] }, /state\.spare must be null or a finite number/],
+      [null, /^Random\.setState: state must be an object \{ s, spare \}, got null$/],
+      [[1, 2, 3, 4], /state must be an object/],
+    ] as const) {
+      expect(() => r.setState(state as never), JSON.stringify(state)).toThrow(message);
+    }
+    expect([r.nextUint32(), r.normal()]).toEqual([twin.nextUint32(), twin.normal()]); // unchanged by the refusals
+    // Unsigned and signed words are the same state.
+    const [a, b] = [new T.Random(0), new T.Random(0)];
+    a.setState({ s: [2 ** 32 - 1, 2, 3, 4], spare: 0.25 });
+    b.setState({ s: [-1, 2, 3, 4], spare: 0.25 });
+    expect([a.normal(), a.nextUint32(), a.nextUint32()]).toEqual([0.25, b.nextUint32(), b.nextUint32()]);
+  });
+
   it("prints readably", () => {
     expect(String(tensor([[1, 2], [3, 4.5]]))).toBe("Tensor(float32, [2,2]) [1, 2, 3, 4.5]");
     expect(String(T.zeros([3, 4], { requiresGrad: true }))).toBe("Tensor(float32, [3,4], requiresGrad) [0, 0, 0, 0, 0, 0, 0, 0, … 4 more]");

@@ -4,6 +4,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Random, Tensor, linear, markBinary, matmul, matmulNaiveInto, sum, transpose } from "../src/index.js";
 import { binaryPattern } from "../src/tensor/binary.js";
+import { buildBinaryModule, type BinaryExports } from "../src/tensor/wasm/binary-module.js";
+import { wasmBinaryAvailable } from "../src/tensor/wasm/binary.js";
 import { kernelFor } from "../src/tensor/kernels.js";
 import type { Backend } from "../src/tensor/backend.js";
 
@@ -76,6 +78,29 @@ describe("matmulBinary", () => {
 });
 
 describe("markBinary", () => {
+  it("accepts exactly the values the 0/1 kernels take: +0 and 1, not −0, in float32 and float64", () => {
+    // The oracle: the definition, value by value.
+    const cases: [number, boolean][] = [[0, true], [1, true], [-0, false], [-1, false], [0.5, false], [1 + 2 ** -23, false], [2 ** -149, false], [NaN, false], [Infinity, false]];
+    const wasm = wasmBinaryAvailable() ? (() => {
+      const memory = new WebAssembly.Memory({ initial: 1 });
+      const k = new WebAssembly.Instance(new WebAssembly.Module(buildBinaryModule()), { env: { memory } }).exports as unknown as BinaryExports;
+      // pattern() over 1 row of 6 values: four in the SIMD loop, two in the scalar tail.
+      return (values: Float32Array) => (new Float32Array(memory.buffer).set(values), k.pattern(0, 1, values.length, 1024, 2048) >= 0);
+    })() : null;
+    for (const [v, want] of cases) {
+      for (const at of [1, 5]) {
+        const f32 = Float32Array.from([1, 0, 0, 1, 0, 1]);
+        f32[at] = v;
+        const f64 = Float64Array.from(f32);
+        expect(markBinary(new Tensor(f32, [6])), `float32 ${Object.is(v, -0) ? "-0" : v} at ${at}`).toBe(want);
+        expect(markBinary(new Tensor(f64, [6])), `float64 ${Object.is(v, -0) ? "-0" : v}`).toBe(want);
+        expect(binaryPattern(f32, 1, 6, false) !== null, `binaryPattern float32 ${v}`).toBe(want);
+        expect(binaryPattern(f64, 1, 6, false) !== null, `binaryPattern float64 ${v}`).toBe(want);
+        if (wasm) expect(wasm(f32), `wasm pattern ${v} at ${at}`).toBe(want);
+      }
+    }
+  });
+
   it("records 0/1 storage, and an in-place write clears it", () => {
     const t = new Tensor(Float32Array.from([0, 1, 1, 0]), [2, 2]);
     expect(markBinary(t)).toBe(true);

@@ -96,13 +96,17 @@ describe("a diverging run stops at once (issue 9, item 2)", () => {
 });
 
 describe("a checkpoint holding NaN or ±Infinity is refused (issue 9, item 2)", () => {
-  it("loadParameters names the source and the tensor, unless allowNonFinite", () => {
-    const params = new Map([["w", new Tensor(new Float32Array(4), [4])], ["b", new Tensor(new Float32Array(2), [2])]]);
-    const bytes = saveParameters(new Map([["w", new Tensor(Float32Array.of(1, Number.NaN, Infinity, 2), [4])], ["b", new Tensor(Float32Array.of(1, 2), [2])]]));
+  it("loadParameters names the source and the tensor, unless allowNonFinite; then it lists the non-finite tensors", () => {
+    const params = new Map([["w", new Tensor(new Float32Array(4), [4])], ["b", new Tensor(new Float32Array(2), [2])], ["c", new Tensor(new Float32Array(1), [1])]]);
+    const stored = { w: Float32Array.of(1, Number.NaN, Infinity, 2), b: Float32Array.of(1, 2), c: Float32Array.of(-Infinity) };
+    const bytes = saveParameters(new Map(Object.entries(stored).map(([k, v]) => [k, new Tensor(v, [v.length])])));
     expect(() => loadParameters(bytes, params, "bad.safetensors")).toThrow(/^bad\.safetensors: tensor "w" holds 2 non-finite values of 4 \(the first, NaN, at index 1\)/);
     expect(Array.from(params.get("b")!.data)).toEqual([0, 0]); // nothing copied
-    loadParameters(bytes, params, "bad.safetensors", false, { allowNonFinite: true });
+    const { nonFinite } = loadParameters(bytes, params, "bad.safetensors", false, { allowNonFinite: true });
     expect(Array.from(params.get("w")!.data)).toEqual([1, Number.NaN, Infinity, 2]);
+    // The oracle: the tensors stored above with a value that is not finite.
+    expect(nonFinite).toEqual(Object.entries(stored).filter(([, v]) => v.some((x) => !Number.isFinite(x))).map(([k]) => k));
+    expect(nonFinite).toEqual(["w", "c"]);
   });
 
   it("eval and report refuse it, naming the file and the tensor; with --allow-non-finite they load it and warn", async () => {

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli/vae.js";
+import { decodeSafetensors, encodeSafetensors } from "../src/nn/safetensors.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "vae-cli-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -130,12 +131,38 @@ describe("vae train, eval, report", () => {
     expect(first.code).toBe(0);
     expect(first.out).toMatch(/interrupted at epoch 2, batch 1\/4; saved .*train-state.safetensors/);
     expect(first.out).toContain("--resume");
-    const resumed = await vae(["train", "--epochs", "2", "--out", stopped, "--resume"]);
+    const resumed = await vae(["train", "--out", stopped, "--resume"]); // no --epochs: the run's own 2, not the default 10
     expect(resumed.code, resumed.err).toBe(0);
     expect(readFileSync(path.join(stopped, "model.safetensors"))).toEqual(readFileSync(path.join(straight, "model.safetensors")));
     const metrics = (dir: string) => readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).map(({ epoch, trainElbo, testElbo }) => ({ epoch, trainElbo, testElbo }));
     expect(metrics(stopped)).toEqual(metrics(straight));
   });
+
+  it("--resume keeps the run's target epochs unless --epochs is given; an older file without one trains to the default, saying so", async () => {
+    const dir = at("target");
+    const epochsDone = () => readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").length;
+    expect((await vae(["train", "--epochs", "2", "--out", dir, ...TINY])).code).toBe(0);
+    const again = await vae(["train", "--out", dir, "--resume"]);
+    expect([again.code, again.out]).toEqual([0, `${dir} already has 2 epochs (target 2, the run's own); nothing to do\n`]);
+    expect((await vae(["train", "--epochs", "3", "--out", dir, "--resume"])).code).toBe(0); // --epochs extends it, and is the new target
+    expect(epochsDone()).toBe(3);
+    expect((await vae(["train", "--out", dir, "--resume"])).out).toContain("already has 3 epochs (target 3, the run's own)");
+    // A train state written before the target was stored.
+    const state = path.join(dir, "train-state.safetensors");
+    const edit = (change: (m: Record<string, string>) => void) => {
+      const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(state)), state);
+      change(metadata);
+      writeFileSync(state, encodeSafetensors(tensors, metadata));
+    };
+    edit((m) => void (m.targetEpochs = "0"));
+    const bad = await vae(["train", "--out", dir, "--resume"]);
+    expect([bad.code, bad.err]).toEqual([1, `vae train: error: ${state}: metadata "targetEpochs" must be a positive integer, got "0"\n`]);
+    edit((m) => void delete m.targetEpochs);
+    const old = await vae(["train", "--out", dir, "--resume"]);
+    expect(old.code, old.err).toBe(0);
+    expect(old.err).toContain(`note: ${state} does not record the run's target epochs (an older file); training to 10, the default (give --epochs to choose)\n`);
+    expect(epochsDone()).toBe(10);
+  }, 30_000);
 
   it("eval prints the test ELBO and the IWAE bound, which is the higher", async () => {
     const { code, out } = await vae(["eval", "--checkpoint", path.join(run, "model.safetensors"), "--limit", "50", "--iwae", "20", "--iwae-images", "50", "--json"]);

@@ -186,7 +186,7 @@ const comparisons: Record<KernelName, (c: Case) => void> = {
   adamState: ({ rows, cols }) => {
     const sizes = [rows, cols, rows * cols];
     const state = kernelFor("adamState", "wasm", "float32")(sizes);
-    for (const part of [state.m, state.v, state.grads]) {
+    for (const part of [state.slots.map((s) => s.m), state.slots.map((s) => s.v), state.grads]) {
       expect(part.map((a) => a.length)).toEqual(sizes);
       for (const a of part) expect(a.every((x) => x === 0)).toBe(true);
     }
@@ -204,11 +204,11 @@ const comparisons: Record<KernelName, (c: Case) => void> = {
       sizes.forEach((n, i) => {
         const g = values(n, rng, 100);
         state.grads[i].set(g); // as backward() fills the buffer
-        kernelFor("adam", "wasm", "float32")(pw[i], state.grads[i], state.m[i], state.v[i], s);
-        adamJs(pj[i], g, plain.m[i], plain.v[i], s);
+        kernelFor("adam", "wasm", "float32")(pw[i], state.grads[i], state.slots[i], s);
+        adamJs(pj[i], g, plain.slots[i].m, plain.slots[i].v, s);
         same(pw[i], pj[i]);
-        same(state.m[i] as Float32Array, plain.m[i] as Float32Array);
-        same(state.v[i] as Float32Array, plain.v[i] as Float32Array);
+        same(state.slots[i].m, plain.slots[i].m);
+        same(state.slots[i].v, plain.slots[i].v);
       });
     }
   },

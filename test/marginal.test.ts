@@ -178,6 +178,13 @@ describe("posteriorMode and laplace", () => {
       // A maximum: no neighbour is higher.
       for (const [d1, d2] of [[1e-2, 0], [-1e-2, 0], [0, 1e-2], [0, -1e-2]]) expect(f(z1 + d1, z2 + d2)).toBeLessThan(f(z1, z2) + 1e-6);
     });
+    // Away from the mode, each image at its own point (maxIterations 0: the derivatives at the start).
+    const start = Float32Array.from([0.3, -1.2, -2, 0.5, 1.1, 1.7]);
+    posteriorMode(model, x, { start, maxIterations: 0 }).forEach((m, b) => {
+      const xt = new Tensor(x.subarray(30 * b, 30 * (b + 1)), [1, 30]);
+      const H = hessian((z) => model.decodeLogits(z.reshape([1, 2])).mul(xt).sum().sub(model.decodeLogits(z.reshape([1, 2])).softplus().sum()).sub(z.square().sum().mul(0.5)))(new Tensor(start.subarray(2 * b, 2 * b + 2), [2])).data;
+      m.hessian.forEach((h, i) => expect(h, `image ${b}, H[${i}]`).toBeCloseTo(H[i], 3));
+    });
   });
 
   it("never diverges and leaves a saddle: from (25, −30) the first Newton step lands on the symmetry axis z₁ = 0, a saddle, and it still ends at a maximum", () => {

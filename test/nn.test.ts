@@ -88,8 +88,9 @@ describe("saving and loading parameters (safetensors)", () => {
     const a = new VAE({ hidden: 11 }, { seed: 1 });
     const bytes = saveParameters(a.namedParameters(), { config: JSON.stringify(a.config) });
     const b = new VAE({ hidden: 11 }, { seed: 2 });
-    const meta = loadParameters(bytes, b.namedParameters(), "model.safetensors");
-    expect(JSON.parse(meta.config)).toEqual(a.config);
+    const { metadata, nonFinite } = loadParameters(bytes, b.namedParameters(), "model.safetensors");
+    expect(JSON.parse(metadata.config)).toEqual(a.config);
+    expect(nonFinite).toEqual([]);
     for (const [name, t] of a.namedParameters()) expect(b.namedParameters().get(name)!.data).toEqual(t.data);
     const header = decodeSafetensors(bytes).tensors["decoder.layers.1.weight"];
     expect(header.dtype).toBe("F32");

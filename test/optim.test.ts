@@ -209,6 +209,30 @@ describe(`optimizers on the ${getBackend()} backend update parameters where they
     }
   }
 
+  it("Adam's moments are resolved once per name: a replaced parameter of the same size steps on them, a new name or another size is an error", () => {
+    for (const kernel of ["auto", "js"] as const) {
+      const w = randomTensor([3, 4], 21, -1, 1, "float32");
+      w.requiresGrad = true;
+      const params = new Map([["w", w]]);
+      const opt = new Adam(params, { lr: 0.01, kernel });
+      const g = randomTensor([3, 4], 22, -1, 1, "float32");
+      // Replaced by a tensor of the same size: the name's moments (zeros), so the first step is lr·sign(g).
+      const w2 = randomTensor([3, 4], 23, -1, 1, "float32");
+      const before = Float64Array.from(w2.data);
+      params.set("w", w2);
+      w2.grad = g;
+      opt.step();
+      for (let i = 0; i < 12; i++) expect(Math.abs(w2.data[i] - (before[i] - 0.01 * Math.sign(g.data[i])))).toBeLessThan(1e-6);
+      params.set("w", randomTensor([2, 4], 24, -1, 1, "float32"));
+      params.get("w")!.grad = randomTensor([2, 4], 25);
+      expect(() => opt.step(), kernel).toThrow(/Adam: parameter "w" is now 8 float32 values, its moments 12 float32/);
+      params.set("w", w2);
+      params.set("b", randomTensor([4], 26));
+      params.get("b")!.grad = randomTensor([4], 27);
+      expect(() => opt.step(), kernel).toThrow(/Adam: parameter "b" was not among the parameters this optimizer was built with/);
+    }
+  });
+
   it("a tensor listed twice, under two names or as a view of another, is an error naming both", () => {
     const w = randomTensor([2, 3], 1);
     const b = randomTensor([3], 2);

@@ -2,11 +2,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadParameters, saveParameters } from "../src/nn/checkpoint.js";
 import { Random } from "../src/tensor/random.js";
 import { Tensor } from "../src/tensor/tensor.js";
-import { estimateElbo } from "../src/vae/elbo.js";
+import { elboSamples, estimateElbo, sampleEps } from "../src/vae/elbo.js";
 import { binarize } from "../src/vae/idx.js";
 import { VAE } from "../src/vae/model.js";
 import { normalQuantile, quantileGrid } from "../src/vae/quantile.js";
-import { DivergenceError, Trainer, evaluateElbo, evaluateIwae, trainLoop, type TrainOptions } from "../src/vae/train.js";
+import { DivergenceError, Trainer, elboPerImage, evaluateElbo, evaluateIwae, trainLoop, type TrainOptions } from "../src/vae/train.js";
 import { loadMnist } from "../src/node/mnist.js";
 
 const D = 784;
@@ -93,6 +93,7 @@ describe("a step that goes non-finite (issue 9, item 2)", () => {
       }
       expect(error).toBeInstanceOf(DivergenceError);
       expect((error as DivergenceError).what).toBe("the gradient of encoder.layers.1.bias");
+      expect((error as DivergenceError).summary).toBe("training diverged at epoch 1, batch 2/2: the gradient of encoder.layers.1.bias is -Infinity"); // the command line's error starts with it
       expect((error as Error).message).toBe(
         "training diverged at epoch 1, batch 2/2: the gradient of encoder.layers.1.bias is -Infinity; the parameters are left as they were before this step; try a smaller learning rate than 0.001",
       );
@@ -126,6 +127,24 @@ describe("evaluation", () => {
   it("the mean ELBO over batches equals the unbatched value", () => {
     const whole = evaluateElbo(model, test, { batchSize: 500 });
     for (const batchSize of [1, 7, 128]) expect(evaluateElbo(model, test, { batchSize })).toBeCloseTo(whole, 6);
+  });
+
+  it("elboPerImage keeps each image's mean over its draws, in batches: K = 1, the first n images' mean is their own evaluateElbo", () => {
+    const images = test.subarray(0, 40 * D);
+    for (const batchSize of [7, 500]) {
+      const { mean, perImage } = elboPerImage(model, images, { batchSize, seed: 4 });
+      expect(mean).toBe(evaluateElbo(model, images, { batchSize, seed: 4 }));
+      // K = 1: the draws follow the images in order, so the first n images get the draws their own pass gives them.
+      for (const n of [1, 10, 33]) {
+        const own = evaluateElbo(model, images.subarray(0, n * D), { seed: 4 });
+        expect(perImage.subarray(0, n).reduce((a, v) => a + v, 0) / n).toBeCloseTo(own, 9);
+      }
+    }
+    // K = 3 in one batch: image i's values are column i of elboSamples on the pass's ε [3, 40, 2].
+    const k = 3;
+    const { perImage } = elboPerImage(model, images, { samples: k, seed: 6 });
+    const values = elboSamples(model, new Tensor(images, [40, D]), sampleEps(new Random(6), k, 40, 2)).elbo.data;
+    for (let i = 0; i < 40; i++) expect(perImage[i]).toBeCloseTo((values[i] + values[40 + i] + values[80 + i]) / k, 3);
   });
 
   it("with K draws on one image it is estimateElbo's mean; the IWAE bound at K = 1 is the ELBO and grows with K", () => {

@@ -1,6 +1,7 @@
 // Side-by-side timing on a shared machine: contenders take turns, one sample each per round (in a
 // new order each round), so that a burst of load from elsewhere lands on all of them
 // rather than on whichever ran during it; each reports the median of its samples.
+import { median } from "../timing.js";
 
 /** Something to time. `run` does `reps` calls back to back and returns the elapsed milliseconds, timed where the work runs (e.g. inside a child process). */
 export interface Contender {
@@ -40,12 +41,6 @@ export interface Timing {
 async function once(c: Contender, reps: number): Promise<number> {
   if (c.before) await c.before();
   return (await c.run(reps)) / reps;
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 /** Times every contender per `schedule`, interleaved; returns the timings by name. */

@@ -1,25 +1,29 @@
 // The `train` command: minibatch Adam with per-epoch evaluation, checkpoints, Ctrl-C and --resume.
 import { backendInfo } from "../tensor/backend.js";
 import { existsSync, readdirSync, rmSync, rmdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { VAE } from "../vae/model.js";
 import { DivergenceError, Trainer, evaluateElbo, trainLoop, type StepResult } from "../vae/train.js";
 import { readMetrics, readTrainState, runFiles, saveModel, saveTrainState, writeMetrics, type TrainCheckpoint } from "../node/checkpoint.js";
-import { acquireLock, processAlive } from "../node/lock.js";
+import { removeStaleTemporaries } from "../node/atomic.js";
+import { acquireLock } from "../node/lock.js";
 import { onStopRequest, type StopReason } from "./signals.js";
 import { SEED_MAX, UsageError, intOption, positiveOption, stringOption, type Command, type Values } from "./args.js";
 import { DEFAULTS, loadImages, type Io } from "./commands.js";
+
+const DEFAULT_EPOCHS = 10;
 
 export const trainCommand: Command = {
   name: "train",
   summary:
     "Train the VAE by minibatch Adam on the shuffled binarized training set (one draw of ε per image per step). After each epoch it\n" +
     "appends the train and test ELBO to DIR/metrics.jsonl and saves DIR/model.safetensors and DIR/train-state.safetensors.\n" +
-    "Ctrl-C or SIGTERM saves the state after the current step; --resume continues exactly where it stopped. A step whose loss\n" +
-    "or gradient is not finite stops the run (exit code 1) and leaves the last checkpoint as it was.",
+    "Ctrl-C or SIGTERM saves the state after the current step; --resume continues exactly where it stopped, to the run's own\n" +
+    "target epochs unless --epochs is given. A step whose loss or gradient is not finite stops the run (exit code 1) and leaves\n" +
+    "the last checkpoint as it was.",
   options: {
     out: { value: "DIR", help: "run directory (required)" },
-    epochs: { value: "E", help: "train until E epochs are done (default 10)" },
+    epochs: { value: "E", help: `train until E epochs are done (default ${DEFAULT_EPOCHS}; with --resume, the run's own target)` },
     batch: { value: "B", help: "minibatch size (default 100)" },
     lr: { value: "LR", help: "Adam's learning rate (default 1e-3)" },
     hidden: { value: "H", help: `hidden units (default ${DEFAULTS.hidden})` },
@@ -27,7 +31,7 @@ export const trainCommand: Command = {
     limit: { value: "N", help: "train on the first N training images (default all 60000)" },
     "test-limit": { value: "N", help: "evaluate on the first N test images (default all 10000)" },
     "learned-variance": { help: "the encoder also outputs log σ² (instead of the seed's fixed σ² = 0.01)" },
-    resume: { help: "continue the run in DIR from DIR/train-state.safetensors" },
+    resume: { help: "continue the run in DIR from DIR/train-state.safetensors, to its target epochs (unless --epochs)" },
     force: { help: "replace the run in DIR, if there is one (without --resume or --force, an existing run is refused)" },
   },
 };
@@ -43,7 +47,7 @@ const divergingBelow = (D: number) => -2 * D * Math.LN2;
 export async function train(values: Values, io: Io): Promise<number> {
   const dir = stringOption(values, "out", true);
   const files = runFiles(dir);
-  const epochs = intOption(values, "epochs", 10, 1);
+  const epochsGiven = values.epochs === undefined ? undefined : intOption(values, "epochs", DEFAULT_EPOCHS, 1);
   if (values.resume && values.force) throw new UsageError("--resume continues the run in DIR and --force replaces it: give one of them");
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out ${dir} is a file; give a directory for the run (created if missing)`);
   // One train process per run directory: the lock holds its pid.
@@ -51,29 +55,17 @@ export async function train(values: Values, io: Io): Promise<number> {
   const lock = acquireLock(join(dir, "train.lock"), `the run directory ${dir}`);
   try {
     if (lock.stale !== undefined) {
-      const removed = removeStaleTemporaries(dir);
+      const removed = removeStaleTemporaries(dir, [files.model, files.state, files.metrics].map((f) => basename(f)));
       io.err(`note: took over ${lock.path} from process ${lock.stale}, which is no longer running${removed ? ` (removed ${removed} partly written file${removed === 1 ? "" : "s"} it left)` : ""}\n`);
     }
-    return await trainLocked(values, io, dir, files, epochs, lock);
+    return await trainLocked(values, io, dir, files, epochsGiven, lock);
   } finally {
     lock.release();
     if (created && readdirSync(dir).length === 0) rmdirSync(dir);
   }
 }
 
-/** Removes the temporaries of writeFileAtomic (`<file>.<pid>.<random>.tmp`) left in `dir` by dead processes. */
-function removeStaleTemporaries(dir: string): number {
-  let removed = 0;
-  for (const name of readdirSync(dir)) {
-    const pid = /^(?:model\.safetensors|train-state\.safetensors|metrics\.jsonl)\.(\d+)\.\w+\.tmp$/.exec(name)?.[1];
-    if (pid === undefined || processAlive(Number(pid))) continue;
-    rmSync(join(dir, name), { force: true });
-    removed++;
-  }
-  return removed;
-}
-
-async function trainLocked(values: Values, io: Io, dir: string, files: ReturnType<typeof runFiles>, epochs: number, lock: { release(): void }): Promise<number> {
+async function trainLocked(values: Values, io: Io, dir: string, files: ReturnType<typeof runFiles>, epochsGiven: number | undefined, lock: { release(): void }): Promise<number> {
   const existing = [files.state, files.model].find((f) => existsSync(f));
   if (!values.resume && !values.force && existing) {
     throw new UsageError(`${dir} already holds a training run (${existing}); continue it with --resume, or replace it with --force`);
@@ -82,6 +74,11 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
   if (values.resume) {
     if (!existsSync(files.state)) throw new Error(`${files.state}: no train state to resume; start the run without --resume`);
     saved = readTrainState(files.state);
+  }
+  // The target: --epochs, else a resumed run's own (files from before it was stored: the default).
+  const epochs = epochsGiven ?? saved?.targetEpochs ?? DEFAULT_EPOCHS;
+  if (saved && epochsGiven === undefined && saved.targetEpochs === undefined) {
+    io.err(`note: ${files.state} does not record the run's target epochs (an older file); training to ${DEFAULT_EPOCHS}, the default (give --epochs to choose)\n`);
   }
   const prev = (saved?.hyper ?? {}) as Partial<Hyper>;
   const hyper: Hyper = {
@@ -115,7 +112,7 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
     elapsed = saved.elapsed;
     io.err(`resuming ${dir} at epoch ${trainer.epoch + 1}, batch ${trainer.batch}/${trainer.batches} (step ${trainer.optimizer.t})\n`);
     if (trainer.epoch >= epochs) {
-      io.out(`${dir} already has ${trainer.epoch} epochs (--epochs ${epochs}); nothing to do\n`);
+      io.out(`${dir} already has ${trainer.epoch} epochs (target ${epochs}${epochsGiven === undefined ? ", the run's own" : ""}); nothing to do\n`);
       return 0;
     }
   } else {
@@ -129,7 +126,7 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
   io.err(`training on ${trainSet.count} images, ${trainer.batches} minibatches of ${hyper.batch} per epoch, hidden ${hyper.hidden}, lr ${hyper.lr}, seed ${hyper.seed}; test set ${testSet.count} images; backend ${backend}, ${threads} thread${threads === 1 ? "" : "s"}${fma ? ", FMA" : ""}\n`);
 
   let epochStart = performance.now();
-  const runInfo = (): Omit<TrainCheckpoint, "state" | "config"> => ({ hyper, elapsed: elapsed + (performance.now() - epochStart) / 1000 });
+  const runInfo = (): Omit<TrainCheckpoint, "state" | "config"> => ({ hyper, elapsed: elapsed + (performance.now() - epochStart) / 1000, targetEpochs: epochs });
   let stepSeconds = 0;
   let stepImages = 0;
   let runSeconds = 0;
@@ -214,7 +211,7 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
   } catch (e) {
     if (!(e instanceof DivergenceError)) throw e;
     if (io.isTTY) io.err("\n");
-    throw new Error(`training diverged at epoch ${e.epoch + 1}, batch ${e.batch}/${e.batches}: ${e.what} is ${e.value}; try a smaller --lr (this run: --lr ${hyper.lr}). ` +
+    throw new Error(`${e.summary}; try a smaller --lr (this run: --lr ${hyper.lr}). ` +
       `Nothing was saved: ${lastCheckpoint()}`);
   } finally {
     unsubscribe();
@@ -222,7 +219,7 @@ async function trainLocked(values: Values, io: Io, dir: string, files: ReturnTyp
   if (result === "stopped") {
     saveTrainState(files.state, trainer, runInfo());
     io.out(`${stop === "SIGINT" ? "interrupted" : `stopped (${said[stop!]})`} at epoch ${trainer.epoch + 1}, batch ${trainer.batch}/${trainer.batches}; saved ${files.state}\n`);
-    io.out(`resume with: npm run vae -- train --out ${dir} --resume --epochs ${epochs}\n`);
+    io.out(`resume with: npm run vae -- train --out ${dir} --resume   (it keeps the target of ${epochs} epochs)\n`);
     return 0;
   }
   io.out(`trained ${dir} to ${trainer.epoch} epochs: model ${files.model}, metrics ${files.metrics}\n`);

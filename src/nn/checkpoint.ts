@@ -14,12 +14,20 @@ export interface LoadOptions {
   allowNonFinite?: boolean;
 }
 
+/** What loadParameters read besides the tensors. */
+export interface Loaded {
+  metadata: Record<string, string>;
+  /** The parameters holding a NaN or ±Infinity, in the order of `params` (empty unless allowNonFinite). */
+  nonFinite: string[];
+}
+
 /**
  * Copies the tensors of a safetensors file into `params`, by name. Every parameter must be present
  * with its exact shape; extra tensors are an error unless `allowExtra`; a NaN or ±Infinity is an
- * error unless `options.allowNonFinite`. Returns the metadata.
+ * error unless `options.allowNonFinite`. Returns the metadata and the names of the non-finite
+ * tensors (one scan of the values, so that callers need not scan them again).
  */
-export function loadParameters(bytes: Uint8Array, params: Map<string, Tensor>, source = "checkpoint", allowExtra = false, options: LoadOptions = {}): Record<string, string> {
+export function loadParameters(bytes: Uint8Array, params: Map<string, Tensor>, source = "checkpoint", allowExtra = false, options: LoadOptions = {}): Loaded {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   const missing = [...params.keys()].filter((name) => !(name in tensors));
   if (missing.length > 0) throw new Error(`${source}: missing tensors ${missing.join(", ")}; is this a checkpoint of the same model?`);
@@ -33,12 +41,23 @@ export function loadParameters(bytes: Uint8Array, params: Map<string, Tensor>, s
       throw new Error(`${source}: tensor "${name}" has shape ${fmt(t.shape)}, the model expects ${fmt(p.shape)} (different --hidden?)`);
     }
   }
-  if (!options.allowNonFinite) for (const name of params.keys()) checkFinite(tensors[name].data, name, source);
+  const nonFinite: string[] = [];
+  for (const name of params.keys()) {
+    const data = tensors[name].data;
+    const bad = nonFiniteIn(data);
+    if (bad === null) continue;
+    if (!options.allowNonFinite) {
+      throw new Error(`${source}: tensor "${name}" holds ${bad.count} non-finite value${bad.count === 1 ? "" : "s"} of ${data.length} ` +
+        `(the first, ${data[bad.first]}, at index ${bad.first}), as a diverged run leaves; refused (to inspect it anyway, load with allowNonFinite, the command line's --allow-non-finite)`);
+    }
+    nonFinite.push(name);
+  }
   for (const [name, p] of params) p.assign(tensors[name].data); // bumps each parameter's version
-  return metadata;
+  return { metadata, nonFinite };
 }
 
-function checkFinite(data: Float32Array | Float64Array, name: string, source: string): void {
+/** How many of `data` are NaN or ±Infinity and the index of the first, or null if none. */
+function nonFiniteIn(data: Float32Array | Float64Array): { count: number; first: number } | null {
   let first = -1;
   let count = 0;
   for (let i = 0; i < data.length; i++) {
@@ -46,7 +65,5 @@ function checkFinite(data: Float32Array | Float64Array, name: string, source: st
     if (first < 0) first = i;
     count++;
   }
-  if (first < 0) return;
-  throw new Error(`${source}: tensor "${name}" holds ${count} non-finite value${count === 1 ? "" : "s"} of ${data.length} ` +
-    `(the first, ${data[first]}, at index ${first}), as a diverged run leaves; refused (to inspect it anyway, load with allowNonFinite, the command line's --allow-non-finite)`);
+  return first < 0 ? null : { count, first };
 }

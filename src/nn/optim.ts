@@ -1,6 +1,6 @@
 import { setGradBuffer } from "../autograd/engine.js";
 import { allocate, type Data, type DType } from "../tensor/dtype.js";
-import { kernel, kernelFor } from "../tensor/kernels.js";
+import { type AdamSlot, kernel, kernelFor } from "../tensor/kernels.js";
 import { bumpVersion, type Tensor } from "../tensor/tensor.js";
 
 export interface Optimizer {
@@ -97,6 +97,8 @@ export interface AdamOptions {
  * The moments and gradient buffers come from the backend's `adamState` kernel: for float32 on
  * "wasm", views of one fixed-size WebAssembly memory, which each step copies the parameters into and
  * back out of, given back to the engine when the optimizer and the gradient buffers are unreachable.
+ * Each name's moments are resolved once, here: a parameter replaced in `params` by one of the same
+ * size and dtype steps on them; a name added later, or another size, is an error at `step()`.
  */
 export class Adam implements Optimizer {
   readonly lr: number;
@@ -105,8 +107,11 @@ export class Adam implements Optimizer {
   readonly eps: number;
   /** Steps taken so far. */
   t = 0;
-  readonly m = new Map<string, Data>();
-  readonly v = new Map<string, Data>();
+  /** The moments by parameter name (views of the slots the steps run on). */
+  readonly m: ReadonlyMap<string, Data>;
+  readonly v: ReadonlyMap<string, Data>;
+  /** Each parameter's moments as the `adam` kernel takes them, resolved once here (see AdamSlot). */
+  private readonly slots = new Map<string, AdamSlot<Data>>();
   readonly precision: "f32" | "f64";
   private readonly kernel: "auto" | "js";
 
@@ -123,11 +128,12 @@ export class Adam implements Optimizer {
       if (named.length === 0) continue;
       const state = this.kernelOf("adamState", dtype)(named.map(([, p]) => p.size));
       named.forEach(([name, p], i) => {
-        this.m.set(name, state.m[i]);
-        this.v.set(name, state.v[i]);
+        this.slots.set(name, state.slots[i]);
         if (p.node === null) setGradBuffer(p, state.grads[i]);
       });
     }
+    this.m = new Map([...this.slots].map(([name, slot]) => [name, slot.m]));
+    this.v = new Map([...this.slots].map(([name, slot]) => [name, slot.v]));
   }
 
   private kernelOf<K extends "adam" | "adamState", T extends DType>(op: K, dtype: T) {
@@ -141,7 +147,12 @@ export class Adam implements Optimizer {
     for (const [name, p] of this.params) {
       const g = gradOf(p, name, "Adam");
       if (!g) continue;
-      this.kernelOf("adam", p.dtype)(p.data, g, this.m.get(name)!, this.v.get(name)!, s);
+      const slot = this.slots.get(name);
+      if (slot === undefined) throw new Error(`Adam: parameter "${name}" was not among the parameters this optimizer was built with; build a new Adam to add parameters`);
+      if (slot.m.length !== p.size || slot.m.constructor !== p.data.constructor) {
+        throw new Error(`Adam: parameter "${name}" is now ${p.size} ${p.dtype} values, its moments ${slot.m.length} ${slot.m instanceof Float64Array ? "float64" : "float32"}; replace a parameter only by one of its size and dtype, or build a new Adam`);
+      }
+      this.kernelOf("adam", p.dtype)(p.data, g, slot, s);
       bumpVersion(p); // an in-place write: a graph that saved p now refuses to backward through it
     }
   }

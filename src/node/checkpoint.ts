@@ -52,9 +52,9 @@ export function saveModel(path: string, model: VAE, extra: Record<string, unknow
 /**
  * Loads a model from a model file or a train-state file. Without a "config" in the metadata (e.g. a
  * file written by PyTorch), the architecture is read off the tensor shapes. A NaN or ±Infinity in it is
- * refused unless `options.allowNonFinite`.
+ * refused unless `options.allowNonFinite`; `nonFinite` names the parameters that hold one.
  */
-export function loadModel(path: string, options: LoadOptions = {}): { model: VAE; metadata: Record<string, string> } {
+export function loadModel(path: string, options: LoadOptions = {}): { model: VAE; metadata: Record<string, string>; nonFinite: string[] } {
   return modelFromBytes(readBytes(path), path, options);
 }
 
@@ -65,6 +65,8 @@ export interface TrainCheckpoint {
   state: TrainerState;
   /** Wall seconds spent so far in the current epoch. */
   elapsed: number;
+  /** The epochs the run trains to (what `--resume` keeps); undefined in files written before it was stored. */
+  targetEpochs?: number;
 }
 
 /** Writes the model, Adam's moments and the trainer's state, atomically. */
@@ -75,23 +77,26 @@ export function saveTrainState(path: string, trainer: Trainer, info: Omit<TrainC
     hyper: JSON.stringify(info.hyper),
     state: JSON.stringify(trainer.getState()),
     elapsed: String(info.elapsed),
+    ...(info.targetEpochs !== undefined && { targetEpochs: String(info.targetEpochs) }),
   };
   writeFileAtomic(path, saveParameters(trainer.tensors(), metadata));
 }
 
-/** Reads a train state; `restore` loads its tensors and state into a trainer built from `config`. */
+/** Reads a train state; `restore` loads its tensors and state (checked by Trainer.setState) into a trainer built from `config`. */
 export function readTrainState(path: string): TrainCheckpoint & { restore(trainer: Trainer): void } {
   const bytes = readBytes(path, "train state");
   const { metadata } = decodeSafetensors(bytes, path);
   if (metadata.format !== TRAIN_FORMAT) throw new Error(`${path}: not a train state (format ${JSON.stringify(metadata.format)}, expected "${TRAIN_FORMAT}")`);
+  // Checked by Trainer.setState when restored.
   const state: TrainerState = jsonField(metadata, "state", path);
-  const bad = trainerStateProblem(state);
-  if (bad) throw new Error(`${path}: metadata "state" is not a trainer state: ${oneLine(bad)}`);
+  const target = metadata.targetEpochs;
+  if (target !== undefined && !/^[1-9]\d*$/.test(target)) throw new Error(`${path}: metadata "targetEpochs" must be a positive integer, got ${JSON.stringify(oneLine(target)).slice(0, 62)}`);
   return {
     config: jsonField(metadata, "config", path),
     hyper: jsonField(metadata, "hyper", path),
     state,
     elapsed: Number(metadata.elapsed) || 0,
+    ...(target !== undefined && { targetEpochs: Number(target) }),
     restore(trainer) {
       loadParameters(bytes, trainer.tensors(), path);
       try {
@@ -101,26 +106,6 @@ export function readTrainState(path: string): TrainCheckpoint & { restore(traine
       }
     },
   };
-}
-
-/** What is wrong with a parsed TrainerState (see Trainer.getState), or undefined. */
-function trainerStateProblem(state: unknown): string | undefined {
-  const got = (v: unknown) => String(JSON.stringify(v)).replace(/^(.{60}).+$/s, "$1…");
-  if (typeof state !== "object" || state === null || Array.isArray(state)) return `expected an object, got ${got(state)}`;
-  const st = state as Record<string, unknown>;
-  for (const key of ["epoch", "batch", "t", "seen"]) {
-    if (!Number.isSafeInteger(st[key]) || (st[key] as number) < 0) return `${key} must be a non-negative integer, got ${got(st[key])}`;
-  }
-  if (!Number.isFinite(st.elboSum)) return `elboSum must be a finite number, got ${got(st.elboSum)}`;
-  for (const key of ["shuffleRng", "epsRng"]) {
-    const rng = st[key] as { s?: unknown; spare?: unknown } | null;
-    const s = rng?.s;
-    if (!Array.isArray(s) || s.length !== 4 || !s.every((v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 32) || s.every((v) => (v | 0) === 0)) {
-      return `${key}.s must be 4 32-bit integers, not all zero, got ${got(s)}`;
-    }
-    if (rng!.spare !== null && !Number.isFinite(rng!.spare)) return `${key}.spare must be null or a finite number, got ${got(rng!.spare)}`;
-  }
-  return undefined;
 }
 
 export function readMetrics(path: string): Record<string, number>[] {

@@ -19,6 +19,19 @@ export interface BinaryPattern {
   readonly nnz: number;
 }
 
+/** The float32 bits (read as int32) of 1; +0's are 0. −0 (int32 −2³¹) is another value. */
+export const ONE_BITS = 0x3f800000;
+
+/**
+ * Whether float32 bits (read as int32) are those of +0 or 1: the values a 0/1 operand holds. −0 is
+ * not one of them (the kernels compare bits; markBinary uses this same test, so that a tensor it marks
+ * never falls back to the dense product).
+ */
+export const isBinaryBits = (u: number): boolean => u === 0 || u === ONE_BITS;
+
+/** isBinaryBits for a float64 value: +0 or 1, not −0. */
+export const isBinaryValue = (v: number): boolean => v === 1 || Object.is(v, 0);
+
 let ptrBuf = new Int32Array(0);
 let idxBuf = new Int32Array(0);
 let csrPtr = new Int32Array(0);
@@ -38,15 +51,15 @@ export function binaryPattern(s: Data, rows: number, cols: number, trans: boolea
   const idx = csrIdx;
   let t = 0;
   if (s instanceof Float32Array) {
-    // The bits as integers (faster than float compares in V8): +0 is 0, 1 is 0x3f800000.
+    // The bits as integers (faster than float compares in V8).
     const u = new Int32Array(s.buffer, s.byteOffset, sRows * sCols);
     for (let r = 0; r < sRows; r++) {
       ptr[r] = t;
       const base = r * sCols;
       for (let c = 0; c < sCols; c++) {
         const v = u[base + c];
-        if (v === 0) continue;
-        if (v !== 0x3f800000) return null;
+        if (v === 0) continue; // most pixels, one compare
+        if (!isBinaryBits(v)) return null;
         idx[t++] = c;
       }
     }
@@ -56,28 +69,35 @@ export function binaryPattern(s: Data, rows: number, cols: number, trans: boolea
       const base = r * sCols;
       for (let c = 0; c < sCols; c++) {
         const v = s[base + c];
+        if (!isBinaryValue(v)) return null;
         if (v === 1) idx[t++] = c;
-        else if (v !== 0) return null;
       }
     }
   }
   ptr[sRows] = t;
   if (!trans) return { ptr, idx, nnz: t };
-  // Regroup by column of S (a row of op(S)): count, prefix sums, then place in row order of S.
   if (ptrBuf.length < rows + 1) ptrBuf = new Int32Array(rows + 1);
   if (idxBuf.length < t) idxBuf = new Int32Array(Math.max(t, 2 * idxBuf.length));
-  const tp = ptrBuf;
-  const ti = idxBuf;
-  tp.fill(0, 0, rows + 1);
-  for (let q = 0; q < t; q++) tp[idx[q] + 1]++;
-  for (let r = 0; r < rows; r++) tp[r + 1] += tp[r];
+  regroupByColumn(ptr, idx, sRows, rows, ptrBuf, idxBuf);
+  return { ptr: ptrBuf, idx: idxBuf, nnz: t };
+}
+
+/**
+ * The pattern by column: from the 1s of an sRows×cols matrix by row (ptr, idx, CSR), those of its
+ * transpose (cols rows) into (tp, ti), each row's columns ascending. Count per column, prefix sums,
+ * then place in row order; proportional to the number of 1s.
+ */
+export function regroupByColumn(ptr: Int32Array, idx: Int32Array, sRows: number, cols: number, tp: Int32Array, ti: Int32Array): void {
+  const nnz = ptr[sRows];
+  tp.fill(0, 0, cols + 1);
+  for (let q = 0; q < nnz; q++) tp[idx[q] + 1]++;
+  for (let r = 0; r < cols; r++) tp[r + 1] += tp[r];
   for (let c = 0; c < sRows; c++) {
     for (let q = ptr[c]; q < ptr[c + 1]; q++) ti[tp[idx[q]]++] = c;
   }
   // tp[r] is now the start of row r + 1: shift back.
-  for (let r = rows; r > 0; r--) tp[r] = tp[r - 1];
+  for (let r = cols; r > 0; r--) tp[r] = tp[r - 1];
   tp[0] = 0;
-  return { ptr: tp, idx: ti, nnz: t };
 }
 
 /** dst (cols×rows, row stride ldDst) = srcᵀ for src rows×cols row-major, in 32×32 blocks. */

@@ -111,6 +111,5 @@ export function adamJs(w: Data, g: Data, m: Data, v: Data, s: AdamStep): void {
 
 /** Adam's state in plain typed arrays of `dtype`. */
 export function adamStateJs<D extends Data>(dtype: DType, sizes: readonly number[]): AdamState<D> {
-  const make = () => sizes.map((n) => allocate(dtype, n) as D);
-  return { m: make(), v: make(), grads: make() };
+  return { slots: sizes.map((n) => ({ m: allocate(dtype, n) as D, v: allocate(dtype, n) as D })), grads: sizes.map((n) => allocate(dtype, n) as D) };
 }

@@ -16,6 +16,6 @@ export function registerJsKernels(): void {
     registerKernel("scaleRows", "js", dtype, scaleRowsJs);
     registerKernel("bernoulliRows", "js", dtype, bernoulliRowsJs);
     registerKernel("adamState", "js", dtype, (sizes) => adamStateJs(dtype, sizes));
-    registerKernel("adam", "js", dtype, adamJs);
+    registerKernel("adam", "js", dtype, (p, g, slot, step) => adamJs(p, g, slot.m, slot.v, step));
   }
 }

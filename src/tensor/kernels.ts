@@ -37,11 +37,21 @@ export interface AdamStep {
   precision: "f32" | "f64";
 }
 
+/**
+ * One parameter's moments, as the `adamState` kernel hands them out: the `adam` kernel steps them
+ * from this object (a backend may attach where they sit in its memory), so no step looks them up.
+ * Any backend's `adam` accepts any backend's slot (stepping m and v where they are).
+ */
+export interface AdamSlot<D extends Data> {
+  /** First and second moments, zeros when handed out. */
+  readonly m: D;
+  readonly v: D;
+}
+
 /** Adam's per-parameter state, allocated by the backend that steps it (see the `adamState` kernel). */
 export interface AdamState<D extends Data> {
-  /** First and second moments, zeros, one array per parameter size. */
-  readonly m: D[];
-  readonly v: D[];
+  /** The moments, one slot per parameter size. */
+  readonly slots: AdamSlot<D>[];
   /** Gradient buffers (see setGradBuffer), one per parameter size. */
   readonly grads: D[];
 }
@@ -73,8 +83,8 @@ export interface KernelSignatures<D extends Data> {
   bernoulliRows: (x: D, l: D, D: number, out: D, d: D | null) => void;
   /** Zeroed moments and gradient buffers for parameters of these sizes, where this backend's `adam` steps fastest. */
   adamState: (sizes: readonly number[]) => AdamState<D>;
-  /** One Adam step of parameter p in place (p is written into, never replaced), with g its gradient and m, v its moments. */
-  adam: (p: D, g: D, m: D, v: D, step: AdamStep) => void;
+  /** One Adam step of parameter p in place (p is written into, never replaced), with g its gradient and `slot` its moments (of p's length). */
+  adam: (p: D, g: D, slot: AdamSlot<D>, step: AdamStep) => void;
 }
 
 export type KernelName = keyof KernelSignatures<Data>;

@@ -84,10 +84,31 @@ export class Random {
     return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
   }
 
+  /** Restores a state from `getState` (the words signed or unsigned); throws, changing nothing, on an invalid one. */
   setState(state: RandomState): void {
+    const bad = randomStateProblem(state);
+    if (bad !== undefined) throw new Error(`Random.setState: ${bad}`);
     [this.s0, this.s1, this.s2, this.s3] = state.s.map((v) => v | 0);
     this.spare = state.spare;
   }
+}
+
+/** A value in an error message: its JSON, cut at 60 characters. */
+export const shownValue = (v: unknown): string => String(JSON.stringify(v)).replace(/^(.{60}).+$/s, "$1…");
+
+/**
+ * What is wrong with `state` as a RandomState, or undefined: `s` must be 4 32-bit integers (signed or
+ * unsigned), not all zero (xoshiro's one fixed point), and `spare` null or a finite number. `name`
+ * prefixes the field in the message.
+ */
+export function randomStateProblem(state: unknown, name = "state"): string | undefined {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return `${name} must be an object { s, spare }, got ${shownValue(state)}`;
+  const { s, spare } = state as { s?: unknown; spare?: unknown };
+  if (!Array.isArray(s) || s.length !== 4 || !s.every((v) => Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 32) || s.every((v) => (v | 0) === 0)) {
+    return `${name}.s must be 4 32-bit integers, not all zero, got ${shownValue(s)}`;
+  }
+  if (spare !== null && !Number.isFinite(spare)) return `${name}.spare must be null or a finite number, got ${shownValue(spare)}`;
+  return undefined;
 }
 
 function rotl(x: number, k: number): number {

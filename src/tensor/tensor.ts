@@ -1,6 +1,7 @@
 import { allocate, dtypeOf, type Data, type DType } from "./dtype.js";
 import { checkShape, fmt, sizeOf, type Shape } from "./shape.js";
 import { Random } from "./random.js";
+import { isBinaryBits, isBinaryValue } from "./binary.js";
 
 /** The slot autograd fills in: how to send a gradient back to this tensor's inputs. */
 export interface GradNode {
@@ -40,16 +41,16 @@ export class Storage {
     return this.binaryAt === this.version;
   }
 
-  /** Checks every value and records whether all are 0 or 1; returns that. */
+  /** Checks every value and records whether all are +0 or 1 (−0 is not: see isBinaryBits); returns that. */
   markBinary(): boolean {
     const d = this.data;
     let ok = true;
     if (d instanceof Float32Array) {
-      // The bits as integers (faster than float compares in V8): +0 is 0, 1 is 0x3f800000.
+      // The bits as integers (faster than float compares in V8), as the 0/1 kernels read them.
       const u = new Int32Array(d.buffer, d.byteOffset, d.length);
-      for (let i = 0; i < u.length && ok; i++) ok = u[i] === 0 || u[i] === 0x3f800000 || u[i] === -0x80000000;
+      for (let i = 0; i < u.length && ok; i++) ok = isBinaryBits(u[i]);
     } else {
-      for (let i = 0; i < d.length && ok; i++) ok = d[i] === 0 || d[i] === 1;
+      for (let i = 0; i < d.length && ok; i++) ok = isBinaryValue(d[i]);
     }
     this.binaryAt = ok ? this.version : -1;
     return ok;
@@ -243,7 +244,8 @@ export function view(t: Tensor, shape: Shape, strides: readonly number[], offset
 }
 
 /**
- * Records that t's values are all 0 or 1 if they are (checking every value of its storage), so that
+ * Records that t's values are all 0 or 1 if they are (+0 and 1 exactly: −0 is another value, as for the
+ * kernels; checking every value of its storage), so that
  * products with t can use the 0/1-sparse kernel (matmulBinary); returns whether they are. The fact
  * lasts until the storage is next written in place. @example markBinary(new Tensor(binarize(px), [b, 784]))
  */

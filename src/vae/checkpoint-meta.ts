@@ -25,8 +25,9 @@ export function modelBytes(model: VAE, extra: Record<string, unknown> = {}): Uin
 /**
  * A model from the bytes of a model or train-state file; `source` names it in errors. Without a "config"
  * in the metadata (e.g. a file written by PyTorch) the architecture is read off the tensor shapes.
+ * `nonFinite`: the parameters holding NaN or ±Infinity (loaded only with `options.allowNonFinite`).
  */
-export function modelFromBytes(bytes: Uint8Array, source = "checkpoint", options: LoadOptions = {}): { model: VAE; metadata: Record<string, string> } {
+export function modelFromBytes(bytes: Uint8Array, source = "checkpoint", options: LoadOptions = {}): { model: VAE; metadata: Record<string, string>; nonFinite: string[] } {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   let config: VaeConfig;
   if (metadata.config !== undefined) {
@@ -55,8 +56,8 @@ export function modelFromBytes(bytes: Uint8Array, source = "checkpoint", options
   } catch (e) {
     throw new Error(`${source}: bad config ${shown}: ${oneLine((e as Error).message)}`);
   }
-  loadParameters(bytes, model.namedParameters(), source, metadata.format === TRAIN_FORMAT, options);
-  return { model, metadata };
+  const { nonFinite } = loadParameters(bytes, model.namedParameters(), source, metadata.format === TRAIN_FORMAT, options);
+  return { model, metadata, nonFinite };
 }
 
 /** Weights and biases of the encoder D → H → d (2d if learned) and the decoder d → H → D; NaN if the sizes are not numbers. */

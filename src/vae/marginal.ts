@@ -142,8 +142,9 @@ function eigenvalues2(a: number, b: number, c: number): [number, number] {
 /**
  * The mode ẑ of log p(x, z) = log p(x|z) + log p(z) for each image, by Newton's method with the gradient
  * and the 2×2 Hessian from the autodiff. All images run together: f(Z) = Σ_b log p(x_b, z_b) over Z [B, 2]
- * has a block-diagonal Hessian, so two Hessian-vector products (with v = e₁ and e₂ in every row) give
- * every image's 2×2 block at once. Damped so that it never diverges: where −H is not positive definite
+ * has a block-diagonal Hessian, so one Hessian-vector product on the batch stacked twice ([Z; Z] for the
+ * images [x; x], with v = e₁ in the first copy's rows and e₂ in the second's) gives every image's 2×2
+ * block at once. Damped so that it never diverges: where −H is not positive definite
  * the step solves (−H + λI) s = ∇ with λ making it so (Levenberg–Marquardt) plus a step along the
  * direction of upward curvature (so that a saddle, where ∇ = 0, is left), and every step is halved until
  * log p(x, z) does not decrease. It stops when a step at a definite −H moves z by less than `tolerance`.
@@ -161,8 +162,10 @@ export function posteriorMode(model: VAE, images: Float32Array, options: ModeOpt
   });
   const z = Float64Array.from(options.start ?? noGrad(() => model.encode(x).mean.contiguous().data));
   if (z.length !== 2 * B) throw new Error(`posteriorMode: start has ${z.length} values, expected ${2 * B} (2 per image)`);
-  const e1 = new Tensor(Float32Array.from({ length: 2 * B }, (_, i) => (i % 2 === 0 ? 1 : 0)), [B, 2]);
-  const e2 = new Tensor(Float32Array.from({ length: 2 * B }, (_, i) => (i % 2 === 1 ? 1 : 0)), [B, 2]);
+  // The batch stacked twice, and v: e₁ in the first copy's rows, e₂ in the second's.
+  const x2 = new Tensor(Float32Array.from({ length: 2 * B * D }, (_, i) => images[i % (B * D)]), [2 * B, D]);
+  const f2 = (z: Tensor) => logBernoulli(x2, model.decodeLogits(z)).add(logStandardNormal(z)).sum();
+  const e12 = new Tensor(Float32Array.from({ length: 4 * B }, (_, i) => (i < 2 * B ? 1 - (i % 2) : i % 2)), [2 * B, 2]);
   const active = new Array<boolean>(B).fill(true);
   const iterations = new Array<number>(B).fill(0);
   let value = Float64Array.from(perImage(z));
@@ -172,13 +175,12 @@ export function posteriorMode(model: VAE, images: Float32Array, options: ModeOpt
   let H = new Float64Array(4 * B);
   const derivatives = () => {
     const zt = new Tensor(Float32Array.from(z), [B, 2]);
-    const c1 = hvp(f, zt, e1).data; // row b: (h11, h21) of image b
-    const c2 = hvp(f, zt, e2).data; // (h12, h22)
+    const c = hvp(f2, new Tensor(Float32Array.from({ length: 4 * B }, (_, i) => z[i % (2 * B)]), [2 * B, 2]), e12).data; // row b: (h11, h21) of image b; row B + b: (h12, h22)
     g = Float64Array.from(grad(f)(zt).data);
     H = new Float64Array(4 * B);
     for (let b = 0; b < B; b++) {
-      const h12 = (c2[2 * b] + c1[2 * b + 1]) / 2; // symmetrize float32 round-off
-      H.set([c1[2 * b], h12, h12, c2[2 * b + 1]], 4 * b);
+      const h12 = (c[2 * (B + b)] + c[2 * b + 1]) / 2; // symmetrize float32 round-off
+      H.set([c[2 * b], h12, h12, c[2 * (B + b) + 1]], 4 * b);
     }
   };
   for (let it = 0; it < maxIterations && active.some(Boolean); it++) {
@@ -468,7 +470,6 @@ function ringValues(v: Float64Array, n: number): number[] {
  */
 export function elboByQuadrature(model: VAE, images: Float32Array, n = 48): Float64Array {
   const B = checkImages(model, images, "elboByQuadrature");
-  const D = model.config.inputSize;
   const { mean, variance } = encoded(model, images);
   const sigma = (b: number, i: number) => Math.sqrt(typeof variance === "number" ? variance : Math.exp(variance.data[2 * b + i]));
   const h = 12 / n;
@@ -476,16 +477,12 @@ export function elboByQuadrature(model: VAE, images: Float32Array, n = 48): Floa
   const logW = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) logW[i * n + j] = -0.5 * (u[i] * u[i] + u[j] * u[j]);
   const norm = logSumExp(logW);
-  const points = new Float64Array(B * n * n * 2);
-  for (let b = 0; b < B; b++) {
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        points[2 * (b * n * n + i * n + j)] = mean.data[2 * b] + sigma(b, 0) * u[j];
-        points[2 * (b * n * n + i * n + j) + 1] = mean.data[2 * b + 1] + sigma(b, 1) * u[i];
-      }
-    }
-  }
-  const values = logJointAt(model, images, points);
+  // z = g + σ ⊙ u at the cell midpoints u: the n×n midpoints of the box g ± 6σ, row i at u[i] in z₂.
+  const boxes = Array.from({ length: B }, (_, b): Box => {
+    const [m1, m2, s1, s2] = [mean.data[2 * b], mean.data[2 * b + 1], sigma(b, 0), sigma(b, 1)];
+    return { z1: [m1 - 6 * s1, m1 + 6 * s1], z2: [m2 - 6 * s2, m2 + 6 * s2] };
+  });
+  const values = logJointOnGrids(model, images, boxes, n);
   return Float64Array.from({ length: B }, (_, b) => {
     let s = 0;
     for (let k = 0; k < n * n; k++) s += Math.exp(logW[k] - norm) * values[b * n * n + k];

@@ -3,7 +3,7 @@
 // Float32Array, row after row of D values. Browser-safe (no Node imports), so a Web Worker can run it.
 import { noGrad } from "../autograd/index.js";
 import { Adam } from "../nn/optim.js";
-import { Random, type RandomState } from "../tensor/random.js";
+import { Random, randomStateProblem, shownValue, type RandomState } from "../tensor/random.js";
 import { Tensor, markBinary } from "../tensor/tensor.js";
 import { elboSamples, iwae, negativeElbo, sampleEps } from "./elbo.js";
 import type { VAE } from "./model.js";
@@ -52,6 +52,9 @@ export interface StepResult {
  * gradient that overflows while its bias gradient is finite is seen one step later, as the loss.)
  */
 export class DivergenceError extends Error {
+  /** Where and what: "training diverged at epoch E, batch b/B: <what> is <value>", which the message and the command line's error start with. */
+  readonly summary: string;
+
   constructor(
     /** Epoch (from 0) and minibatch (from 1) of the step. */
     readonly epoch: number,
@@ -62,8 +65,21 @@ export class DivergenceError extends Error {
     readonly value: number,
     readonly lr: number,
   ) {
-    super(`training diverged at epoch ${epoch + 1}, batch ${batch}/${batches}: ${what} is ${value}; the parameters are left as they were before this step; try a smaller learning rate than ${lr}`);
+    const summary = `training diverged at epoch ${epoch + 1}, batch ${batch}/${batches}: ${what} is ${value}`;
+    super(`${summary}; the parameters are left as they were before this step; try a smaller learning rate than ${lr}`);
+    this.summary = summary;
   }
+}
+
+/** What is wrong with `state` as a TrainerState (see Trainer.getState), or undefined. */
+function trainerStateProblem(state: unknown): string | undefined {
+  if (typeof state !== "object" || state === null || Array.isArray(state)) return `expected an object, got ${shownValue(state)}`;
+  const st = state as Record<string, unknown>;
+  for (const key of ["epoch", "batch", "t", "seen"]) {
+    if (!Number.isSafeInteger(st[key]) || (st[key] as number) < 0) return `${key} must be a non-negative integer, got ${shownValue(st[key])}`;
+  }
+  if (!Number.isFinite(st.elboSum)) return `elboSum must be a finite number, got ${shownValue(st.elboSum)}`;
+  return randomStateProblem(st.shuffleRng, "shuffleRng") ?? randomStateProblem(st.epsRng, "epsRng");
 }
 
 /** Independent seeds for the streams of one run (splitmix32 in Random decorrelates nearby seeds). */
@@ -153,9 +169,14 @@ export class Trainer {
     return { epoch, batch, t: this.optimizer.t, shuffleRng: this.epochStart, epsRng: this.epsRng.getState(), elboSum, seen };
   }
 
-  /** Restores a state from `getState`; the tensors of `tensors()` must be restored separately. */
+  /**
+   * Restores a state from `getState` (e.g. parsed from a file); the tensors of `tensors()` must be
+   * restored separately. Throws, changing nothing, if a field is missing or out of range.
+   */
   setState(state: TrainerState): void {
-    if (!Number.isInteger(state.batch) || state.batch < 0 || state.batch >= this.batches) {
+    const bad = trainerStateProblem(state);
+    if (bad !== undefined) throw new Error(`Trainer.setState: ${bad}`);
+    if (state.batch >= this.batches) {
       throw new Error(`Trainer.setState: batch ${state.batch} is not within 0..${this.batches - 1} (different data or batch size?)`);
     }
     ({ epoch: this.epoch, batch: this.batch, elboSum: this.elboSum, seen: this.seen } = state);
@@ -203,18 +224,17 @@ export async function trainLoop(trainer: Trainer, options: TrainLoopOptions): Pr
 }
 
 /** Calls f on consecutive batches of rows [b, D] of `images`, and sums its per-row values in float64. */
-function sumOverBatches(images: Float32Array, D: number, batchSize: number, f: (x: Tensor) => Tensor): { sum: number; count: number } {
+/** Calls `f` on each batch of images in order (marked 0/1, without recording), with the index of its first image. */
+function forBatches(images: Float32Array, D: number, batchSize: number, f: (x: Tensor, start: number) => void): void {
   const count = images.length / D;
-  let sum = 0;
   noGrad(() => {
     for (let start = 0; start < count; start += batchSize) {
       const b = Math.min(batchSize, count - start);
       const x = new Tensor(images.subarray(start * D, (start + b) * D), [b, D]);
       markBinary(x);
-      for (const v of f(x).data) sum += v;
+      f(x, start);
     }
   });
-  return { sum, count };
 }
 
 export interface EvalOptions {
@@ -232,11 +252,32 @@ export const EVAL_SEED = 12345;
  * image. With K = 1 the draws follow the images in order, so the result does not depend on batchSize.
  */
 export function evaluateElbo(model: VAE, images: Float32Array, options: EvalOptions = {}): number {
+  return elboPerImage(model, images, options).mean;
+}
+
+/**
+ * evaluateElbo's pass, with each image's value kept: `perImage[i]` is the mean of image i's K draws,
+ * `mean` what evaluateElbo returns (summed in the same order). The draws are those of evaluateElbo on
+ * the same images and options, so the mean of `perImage` over the first n images is the ELBO of those
+ * images with the draws the whole pass gave them.
+ */
+export function elboPerImage(model: VAE, images: Float32Array, options: EvalOptions = {}): { mean: number; perImage: Float64Array } {
   const { samples: k = 1, batchSize = 500, seed = EVAL_SEED } = options;
+  const D = model.config.inputSize;
   const rng = new Random(seed);
-  const { sum, count } = sumOverBatches(images, model.config.inputSize, batchSize, (x) =>
-    elboSamples(model, x, sampleEps(rng, k, x.shape[0], model.config.latent)).elbo);
-  return sum / (k * count);
+  const count = images.length / D;
+  const perImage = new Float64Array(count);
+  let sum = 0;
+  forBatches(images, D, batchSize, (x, start) => {
+    const b = x.shape[0];
+    const values = elboSamples(model, x, sampleEps(rng, k, b, model.config.latent)).elbo.data; // [K, b]
+    for (let q = 0; q < values.length; q++) {
+      sum += values[q];
+      perImage[start + (q % b)] += values[q];
+    }
+  });
+  for (let i = 0; i < count; i++) perImage[i] /= k;
+  return { mean: sum / (k * count), perImage };
 }
 
 /**
@@ -247,8 +288,11 @@ export function evaluateIwae(model: VAE, images: Float32Array, options: EvalOpti
   const { samples: k = 100, seed = EVAL_SEED } = options;
   const batchSize = options.batchSize ?? Math.max(1, Math.floor(4e6 / (k * model.config.inputSize)));
   const rng = new Random(seed);
-  const { sum, count } = sumOverBatches(images, model.config.inputSize, batchSize, (x) => iwae(model, x, sampleEps(rng, k, x.shape[0], model.config.latent)));
-  return sum / count;
+  let sum = 0;
+  forBatches(images, model.config.inputSize, batchSize, (x) => {
+    for (const v of iwae(model, x, sampleEps(rng, k, x.shape[0], model.config.latent)).data) sum += v;
+  });
+  return sum / (images.length / model.config.inputSize);
 }
 
 /** g(x) for every image, [count × d] row-major. */

@@ -6,6 +6,7 @@
 //   transpose(dst, ldDst, src, ldSrc, rows, cols)
 //     dst[j, i] = src[i, j], 4×4 blocks by shuffles, the edges one float at a time.
 // All pointers in bytes, strides and sizes in floats (ldo, ldm multiples of 4), ptr and idx i32.
+import { ONE_BITS } from '../binary.js';
 import { type Code, ModuleBuilder, Op, SimdOp, ValType, block, br, brIf, forLoop, i32Const, ifThen, localGet as get, localSet, loop, mem, simd, v128 } from './emit.js';
 
 export interface BinaryExports {
@@ -77,14 +78,14 @@ export function buildBinaryModule(): Uint8Array<ArrayBuffer> {
     const push = (col: Code): Code => [[get(idx), shl2(get(t)), Op.i32_add], col, mem.i32Store(), inc(t, i32Const(1))];
     const fail = [i32Const(-1), Op.return];
     f.setBody([
-      set(one, [i32Const(0x3f800000), simd(0x11) /* i32x4.splat */]),
+      set(one, [i32Const(ONE_BITS), simd(0x11) /* i32x4.splat */]),
       set(cols4, [get(cols), i32Const(-4), Op.i32_and]),
       set(at, get(s)),
       forLoop(r, i32Const(0), get(rows), i32Const(1), [
         [get(ptr), shl2(get(r)), Op.i32_add, get(t), mem.i32Store()],
         forLoop(c, i32Const(0), get(cols4), i32Const(4), [
           set(v, [get(at), v128.load()]),
-          // Every lane +0 (integer 0, so -0 counts as another value) or 1.
+          // Every lane +0 (integer 0, so -0 counts as another value) or 1: ../binary.ts's isBinaryBits.
           [is1, get(v), v128.const0(), simd(SimdOp.i32x4_eq), simd(SimdOp.v128_or), simd(SimdOp.i32x4_all_true), Op.i32_eqz],
           ifThen([], fail),
           set(mask, [is1, simd(SimdOp.i32x4_bitmask)]),
@@ -98,7 +99,7 @@ export function buildBinaryModule(): Uint8Array<ArrayBuffer> {
         ]),
         forLoop(c, get(cols4), get(cols), i32Const(1), [
           set(bits, [get(at), mem.i32Load()]),
-          ifThen([get(bits), i32Const(0x3f800000), Op.i32_eq], push(get(c)), ifThen(get(bits), fail)),
+          ifThen([get(bits), i32Const(ONE_BITS), Op.i32_eq], push(get(c)), ifThen(get(bits), fail)),
           inc(at, i32Const(4)),
         ]),
       ]),

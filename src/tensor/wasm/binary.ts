@@ -1,9 +1,9 @@
 // Runtime of the 0/1-sparse product in WebAssembly (./binary-module.ts): the 0/1 operand is copied
-// into this module's own memory and its pattern found there (regrouped by column in TypeScript when
-// the product needs it), the other operand is copied (or transposed) in, and the row sums and the
-// transposes run there. Same results as the TypeScript
-// row sums up to the order of float32 additions (both add rows in the pattern's order).
-import type { BinarySide } from '../binary.js';
+// into this module's own memory and its pattern found there (regrouped by column when the product
+// needs it, in TypeScript by ../binary.ts's regroupByColumn), the other operand is copied (or
+// transposed) in, and the row sums and the transposes run there. Same results as the TypeScript row
+// sums up to the order of float32 additions (both add rows in the pattern's order).
+import { type BinarySide, regroupByColumn } from '../binary.js';
 import type { MatmulKernel } from '../matmul.js';
 import { buildBinaryModule, type BinaryExports } from './binary-module.js';
 import { wasmSimdSupported } from './matmul.js';
@@ -74,17 +74,10 @@ export function matmulBinaryWasmInto(
   if (nnz < 0) return dense(out, a, b, m, k, n, transA, transB);
   let [ptr, idx] = [zpPtr, ziPtr];
   if (regroup) {
-    // By column of Z: count, prefix sums, then place in row order of Z (nnz-proportional, in TypeScript).
+    // By column of Z (nnz-proportional, in TypeScript), on views of the module's memory.
     const ints = new Int32Array(w.memory.buffer);
-    const [zp, zi, tp, ti] = [zpPtr / 4, ziPtr / 4, ptrPtr / 4, idxPtr / 4];
-    ints.fill(0, tp, tp + rows + 1);
-    for (let q = 0; q < nnz; q++) ints[tp + ints[zi + q] + 1]++;
-    for (let r = 0; r < rows; r++) ints[tp + r + 1] += ints[tp + r];
-    for (let zr = 0; zr < zRows; zr++) {
-      for (let q = ints[zp + zr]; q < ints[zp + zr + 1]; q++) ints[ti + ints[tp + ints[zi + q]]++] = zr;
-    }
-    for (let r = rows; r > 0; r--) ints[tp + r] = ints[tp + r - 1];
-    ints[tp] = 0;
+    const view = (at: number, n: number): Int32Array => ints.subarray(at / 4, at / 4 + n);
+    regroupByColumn(view(zpPtr, zRows + 1), view(ziPtr, nnz), zRows, rows, view(ptrPtr, rows + 1), view(idxPtr, nnz));
     [ptr, idx] = [ptrPtr, idxPtr];
   }
   if (mIsS && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);

@@ -16,7 +16,7 @@
 // and callers use their TypeScript loops; `await initWasmElementwise()` compiles asynchronously.
 
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
-import type { AdamState, AdamStep } from '../kernels.js';
+import type { AdamSlot, AdamState, AdamStep } from '../kernels.js';
 import { wasmSimdSupported } from './matmul.js';
 
 const PAGE = 65536;
@@ -225,9 +225,6 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
 
 // ---- Adam's memory -----------------------------------------------------------
 
-/** The AdamMemory whose buffer an array views, by buffer (for adamWasm to find an operand's slot). */
-const adamMemories = new WeakMap<ArrayBufferLike, AdamMemory>();
-
 /**
  * Gradients, both moments and a copy of the parameters of float32 tensors of the given sizes, in one
  * fixed-size WebAssembly memory, 16-aligned and zero-padded to multiples of 4 values. Fixed size
@@ -242,10 +239,10 @@ export class AdamMemory {
   readonly g: Float32Array[] = [];
   readonly m: Float32Array[] = [];
   readonly v: Float32Array[] = [];
+  /** Slot i's moments with where they sit (the `adam` kernel's operand): made once, here. */
+  readonly slots: AdamMemorySlot[] = [];
   private readonly offsets: number[] = [];
   private readonly padded: number[] = [];
-  /** Slot by the byte offset of its first moment. */
-  private readonly byMoment = new Map<number, number>();
   private readonly k: ElementwiseExports;
 
   constructor(readonly sizes: readonly number[]) {
@@ -262,20 +259,10 @@ export class AdamMemory {
       this.p.push(new Float32Array(buffer, at, n));
       this.g.push(new Float32Array(buffer, at + pad * 4, n));
       this.m.push(new Float32Array(buffer, at + pad * 8, n));
-      this.byMoment.set(at + pad * 8, this.byMoment.size);
       this.v.push(new Float32Array(buffer, at + pad * 12, n));
+      this.slots.push(new AdamMemorySlot(this, this.slots.length));
       at += pad * 16;
     }
-    adamMemories.set(buffer, this);
-  }
-
-  /** The AdamMemory and slot whose moments m and v are, or null. */
-  static slotOf(m: Float32Array, v: Float32Array): { mem: AdamMemory; k: number } | null {
-    const mem = adamMemories.get(m.buffer);
-    if (mem === undefined) return null;
-    const k = mem.byMoment.get(m.byteOffset);
-    if (k === undefined || mem.m[k].length !== m.length || mem.v[k].buffer !== v.buffer || mem.v[k].byteOffset !== v.byteOffset) return null;
-    return { mem, k };
   }
 
   /** One Adam step on slot i, in f32x4 arithmetic ("f32") or bit-identical to the TypeScript loop ("f64"). */
@@ -292,29 +279,39 @@ export class AdamMemory {
   }
 }
 
+/**
+ * Slot k of an AdamMemory as an AdamSlot: its moments (views of the memory, which never moves: it
+ * cannot grow) and the memory and index the step runs on, fixed at construction.
+ */
+export class AdamMemorySlot implements AdamSlot<Float32Array> {
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  constructor(readonly mem: AdamMemory, readonly k: number) {
+    this.m = mem.m[k];
+    this.v = mem.v[k];
+    Object.freeze(this);
+  }
+}
+
 /** Adam's state in one AdamMemory; null where the module cannot run (the caller then keeps plain arrays). */
 export function adamStateWasm(sizes: readonly number[]): AdamState<Float32Array> | null {
   if (!wasmElementwiseAvailable()) return null;
   const mem = new AdamMemory(sizes);
-  return { m: mem.m, v: mem.v, grads: mem.g };
+  return { slots: mem.slots, grads: mem.g };
 }
 
 /**
- * One Adam step of p in place, when m and v are a slot of an AdamMemory (see adamStateWasm): p (and g,
- * unless it is the slot's gradient buffer) are copied into the memory, stepped and p copied back.
- * Returns false, having done nothing, when m and v are not such a slot.
+ * One Adam step of p in place on a slot of an AdamMemory (see adamStateWasm): p (and g, unless it is
+ * the slot's gradient buffer) are copied into the memory, stepped and p copied back.
  */
-export function adamWasm(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, s: AdamStep): boolean {
-  const at = AdamMemory.slotOf(m, v);
-  if (at === null) return false;
-  const { mem, k } = at;
-  if (p.length !== mem.p[k].length || g.length !== mem.p[k].length) {
-    throw new Error(`adam: parameter of ${p.length} values and gradient of ${g.length} for moments of ${mem.p[k].length}`);
-  }
+export function adamWasm(p: Float32Array, g: Float32Array, slot: AdamMemorySlot, s: AdamStep): void {
+  const { mem, k } = slot;
   const slotP = mem.p[k];
+  if (p.length !== slotP.length || g.length !== slotP.length) {
+    throw new Error(`adam: parameter of ${p.length} values and gradient of ${g.length} for moments of ${slotP.length}`);
+  }
   slotP.set(p);
   if (g !== mem.g[k]) mem.g[k].set(g);
   mem.step(k, s);
   p.set(slotP);
-  return true;
 }

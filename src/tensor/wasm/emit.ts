@@ -1,7 +1,11 @@
 // A tiny WebAssembly binary emitter: named opcodes, LEB128 helpers, and a
 // module builder. Code is written as nested arrays of bytes (`Code`), which
 // `flatten` turns into the final byte stream. Only what the kernels need is
-// here; see https://webassembly.github.io/spec/core/binary/ for the format.
+// here. The format, as far as it is used: a module is the magic "\0asm" and
+// the version 1 (little-endian u32), then sections in increasing id order, each
+// an id byte, its size in bytes (unsigned LEB128) and its contents; integers are
+// LEB128, a vector is its length then its items, and a function's code is its
+// size, its locals as (count, type) runs, then its instructions, ended by 0x0b.
 
 /** Bytes, or nested lists of bytes; nesting is only for readability. */
 export type Code = number | readonly Code[];

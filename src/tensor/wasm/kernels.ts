@@ -12,7 +12,7 @@ import { binaryRowSumsJs, matmulBinaryWith } from '../binary.js';
 import { kernelFor, registerKernel } from '../kernels.js';
 import { matmulBinaryWasmInto, wasmBinaryAvailable } from './binary.js';
 import { matmulJsInto } from '../matmul.js';
-import { activationBackwardWasm, adamStateWasm, adamWasm, bernoulliWasm, biasAddWasm, biasTanhWasm, columnSumsWasm, scaleRowsWasm, wasmElementwiseAvailable } from './elementwise.js';
+import { AdamMemorySlot, activationBackwardWasm, adamStateWasm, adamWasm, bernoulliWasm, biasAddWasm, biasTanhWasm, columnSumsWasm, scaleRowsWasm, wasmElementwiseAvailable } from './elementwise.js';
 import { matmulWasmInto, wasmSimdSupported } from './matmul.js';
 import { matmulParallelInto } from './parallel.js';
 
@@ -68,9 +68,10 @@ export function registerWasmKernels(): void {
   });
 
   // Moments and gradient buffers in one WebAssembly memory; the parameters stay in their own arrays
-  // and each step copies them in and out (see AdamMemory). Moments not from here step in TypeScript.
+  // and each step copies them in and out (see AdamMemory). Slots not from here step in TypeScript.
   registerKernel('adamState', 'wasm', 'float32', (sizes) => adamStateWasm(sizes) ?? adamStateJs('float32', sizes));
-  registerKernel('adam', 'wasm', 'float32', (p, g, m, v, step) => {
-    if (!adamWasm(p, g, m, v, step)) adamJs(p, g, m, v, step);
+  registerKernel('adam', 'wasm', 'float32', (p, g, slot, step) => {
+    if (slot instanceof AdamMemorySlot) adamWasm(p, g, slot, step);
+    else adamJs(p, g, slot.m, slot.v, step);
   });
 }
