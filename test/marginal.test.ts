@@ -224,6 +224,32 @@ describe("on a small trained model (hidden 20, learned variance, 1000 Adam steps
     return e.reduce((a, v) => a + v, 0) ** 2 / e.reduce((a, v) => a + v * v, 0);
   };
 
+  it("onProgress changes no result; its fraction rises to 1 over the quadrature, then each K", () => {
+    const seen: [number, string][] = [];
+    const reported = exactBounds(model, x, { onProgress: (f, what) => seen.push([f, what]) });
+    reported.forEach((c, b) => {
+      for (const key of ["logMarginal", "logMarginalError", "laplace", "elbo", "gap"] as const) expect(c[key]).toBe(r[b][key]);
+      for (const k of [1, 10, 100, 1000, 5000]) expect(c.iwae[k]).toBe(r[b].iwae[k]);
+    });
+    const fractions = seen.map(([f]) => f);
+    for (let i = 1; i < fractions.length; i++) expect(fractions[i]).toBeGreaterThan(fractions[i - 1]);
+    expect(fractions.at(-1)).toBeCloseTo(1, 12);
+    expect(seen[0][1]).toBe(`log p(x) by quadrature: ${N}/${N} images`);
+    expect(seen.at(-1)?.[1]).toBe(`IWAE K = 5000: ${N}/${N} images`);
+  });
+
+  it("in batches of 7 images the quadrature reports each batch, and log p(x) and Laplace agree with one batch within their accuracy; the rest is the same", () => {
+    const seen: string[] = [];
+    const chunked = exactBounds(model, x, { marginal: { batchSize: 7 }, onProgress: (_, what) => seen.push(what) });
+    expect(seen.slice(0, 3)).toEqual([`log p(x) by quadrature: 7/${N} images`, `log p(x) by quadrature: 14/${N} images`, `log p(x) by quadrature: ${N}/${N} images`]);
+    chunked.forEach((c, b) => {
+      expect(Math.abs(c.logMarginal - r[b].logMarginal)).toBeLessThan(1e-3);
+      expect(Math.abs(c.laplace - r[b].laplace)).toBeLessThan(1e-3);
+      expect(c.elbo).toBe(r[b].elbo);
+      for (const k of [1, 10, 100, 1000, 5000]) expect(c.iwae[k]).toBe(r[b].iwae[k]); // the same Random(seed) stream, K by K
+    });
+  }, 60_000);
+
   it("the quadrature converged on every image, and the ELBO (by quadrature) is below log p(x) on every image: the gap KL(q ‖ p(z|x)) ≥ 0", () => {
     for (const e of r) {
       expect(e.marginal.converged).toBe(true);

@@ -16,6 +16,7 @@ import { exactRowsText } from "../charts/exact-rows.js";
 import { writeReport, type ExactPosterior, type ExactReport, type ReportData } from "../node/report.js";
 import { noGrad } from "../autograd/index.js";
 import { SEED_MAX, UsageError, choiceOption, intOption, stringOption, type Command, type Values } from "./args.js";
+import { progressReporter } from "./progress.js";
 
 export interface Io {
   out(text: string): void;
@@ -183,7 +184,9 @@ export function evaluate(values: Values, io: Io): number {
   if (exactImages !== undefined) {
     const t1 = performance.now();
     const images = (exactImages <= test.count ? test : loadImages("test", exactImages)).images.subarray(0, exactImages * model.config.inputSize);
-    result.exact = { ...exactSummary(exactBounds(model, images)), seconds: (performance.now() - t1) / 1000 };
+    const progress = progressReporter(io, `eval --exact ${exactImages}`);
+    result.exact = { ...exactSummary(exactBounds(model, images, { onProgress: progress.report })), seconds: (performance.now() - t1) / 1000 };
+    progress.done();
   }
   result.seconds = (performance.now() - t0) / 1000;
   const out = stringOption(values, "out");
@@ -289,7 +292,7 @@ export async function report(values: Values, io: Io): Promise<number> {
       Object.assign(data.final, { iwae: evaluateIwae(model, first(n), { samples: iwaeK }), iwaeK, iwaeImages: n, elboOnIwaeImages: evaluateElbo(model, first(n)) });
     }
   }
-  if (exactImages > 0 && nonFinite.length === 0) data.exact = exactReport(model, test.images.subarray(0, Math.min(exactImages, test.count) * D), test.labels);
+  if (exactImages > 0 && nonFinite.length === 0) data.exact = exactReport(model, test.images.subarray(0, Math.min(exactImages, test.count) * D), test.labels, io);
   data.title = `VAE on binarized MNIST: ${dir}`;
   await writeReport(out, data);
   io.out(`wrote ${resolve(out)}\n`);
@@ -297,8 +300,10 @@ export async function report(values: Values, io: Io): Promise<number> {
 }
 
 /** The report's exact section: the means, and the posteriors of the images with the smallest, median and largest gap. */
-function exactReport(model: VAE, images: Float32Array, labels: Uint8Array): ExactReport {
-  const r = exactBounds(model, images);
+function exactReport(model: VAE, images: Float32Array, labels: Uint8Array, io: Io): ExactReport {
+  const progress = progressReporter(io, "report --exact");
+  const r = exactBounds(model, images, { onProgress: progress.report });
+  progress.done();
   const { gapPerImage, ...summary } = exactSummary(r);
   const order = gapPerImage.map((g, i) => [g, i]).sort((a, b) => a[0] - b[0]).map(([, i]) => i);
   const picks: [string, number][] = [["smallest gap", order[0]], ["median gap", order[Math.floor((order.length - 1) / 2)]], ["largest gap", order.at(-1)!]];

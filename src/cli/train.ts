@@ -10,6 +10,7 @@ import { acquireLock } from "../node/lock.js";
 import { onStopRequest, type StopReason } from "./signals.js";
 import { SEED_MAX, UsageError, intOption, positiveOption, stringOption, type Command, type Values } from "./args.js";
 import { DEFAULTS, loadImages, type Io } from "./commands.js";
+import { fmtTime } from "./progress.js";
 
 const DEFAULT_EPOCHS = 10;
 
@@ -39,7 +40,6 @@ export const trainCommand: Command = {
 /** The options that fix a run's trajectory (with the seed): a resumed run must keep them. */
 type Hyper = { hidden: number; "learned-variance": boolean; batch: number; lr: number; seed: number; limit: number; "test-limit": number };
 
-const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`);
 
 /** A decoder that says p = ½ for every pixel has log p(x|z) = −D·log 2, and an ELBO below that: a train ELBO below twice it is diverging. */
 const divergingBelow = (D: number) => -2 * D * Math.LN2;
