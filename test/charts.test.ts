@@ -150,10 +150,13 @@ describe("latentSpec", () => {
     expect(() => latentSpec(new Float32Array(3), new Uint8Array(2))).toThrow(/2 labels need 4 means, got 3/);
   });
 
-  it("adds a posterior over the points, its density as opacity", () => {
-    const spec = latentSpec(means, labels, { lim: 3, posterior: gaussianPosterior(40) });
-    expect(layers(spec).map((l) => l.name)).toEqual(["points", "posterior_heat", "q_ellipses", "laplace_ellipses", "encoder_mean", "mode"]);
+  it("adds a posterior over the points on a backdrop of its window, its density as opacity", () => {
+    const p = gaussianPosterior(40);
+    const spec = latentSpec(means, labels, { lim: 3, posterior: p });
+    expect(layers(spec).map((l) => l.name)).toEqual(["points", "posterior_window", "posterior_heat", "q_ellipses", "laplace_ellipses", "encoder_mean", "mode"]);
     expect(layer(spec, "posterior_heat").encoding!.opacity.field).toBe("t");
+    const w = posteriorWindow(p);
+    expect(layer(spec, "posterior_window").data.values).toEqual([{ z1: w.z1[0], z1b: w.z1[1], z2: w.z2[0], z2b: w.z2[1] }]);
   });
 
   it("latentLimit: the 99.5% quantile of |z| with 8% room, rounded up to a half, within [2, 100]", () => {

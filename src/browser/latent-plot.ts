@@ -1,7 +1,8 @@
 // The latent plot: src/charts' latentSpec (the test set's encoder means by digit, the manifold's square and,
 // for a drawn digit, its true posterior with q(z|x), the mode and the Laplace ellipse) drawn by vega, under a
-// thin canvas for what follows the pointer: the hover crosshair and the drawn digit's ◆ while it is drawn.
-import { latentSpec } from "../charts/specs.js";
+// thin canvas for what follows the pointer: the hover crosshair and the drawn digit's ◆ (at g(x) while it is
+// drawn, then beside its posterior's window).
+import { latentSpec, posteriorWindow } from "../charts/specs.js";
 import type { PosteriorGrid } from "../charts/types.js";
 import { ChartHost } from "./chart-host.js";
 import { $, setupCanvas } from "./dom.js";
@@ -87,23 +88,35 @@ export function drawOverlay(): void {
   }
   const drawn = explorer.drawn;
   if (drawn) {
-    const [x, y] = f.toPx(drawn.encoderMean[0], drawn.encoderMean[1]);
+    // Once the plot shows this drawing's posterior, the ◆ would hide it (it is a few pixels wide at this scale):
+    // the ◆ and its label go beside the posterior's outlined window, whose red × marks g(x).
+    const shown = posterior && posterior.seq === drawn.seq && explorer.plot.posteriorSeq === drawn.seq ? posteriorWindow(posterior.grid) : null;
+    let [x, y] = f.toPx(drawn.encoderMean[0], drawn.encoderMean[1]);
+    let side = 1;
+    if (shown) {
+      const [left, top] = f.toPx(shown.z1[0], shown.z2[1]);
+      const [right] = f.toPx(shown.z1[1], shown.z2[1]);
+      side = right + 100 < f.left + f.width ? 1 : -1;
+      [x, y] = [side > 0 ? right + 11 : left - 11, Math.max(f.top + 10, top)];
+    }
+    const r = shown ? 7 : 9;
     ctx.lineWidth = 2.5;
     ctx.strokeStyle = "#fff";
     ctx.fillStyle = "#111";
     ctx.beginPath();
-    ctx.moveTo(x, y - 9);
-    ctx.lineTo(x + 9, y);
-    ctx.lineTo(x, y + 9);
-    ctx.lineTo(x - 9, y);
+    ctx.moveTo(x, y - r);
+    ctx.lineTo(x + r, y);
+    ctx.lineTo(x, y + r);
+    ctx.lineTo(x - r, y);
     ctx.closePath();
     ctx.stroke();
     ctx.fill();
     ctx.font = "600 12px system-ui, sans-serif";
     ctx.textBaseline = "middle";
+    ctx.textAlign = side > 0 ? "left" : "right";
     ctx.lineWidth = 3;
-    ctx.strokeText("your digit", x + 12, y);
-    ctx.fillText("your digit", x + 12, y);
+    ctx.strokeText("your digit", x + side * (r + 3), y);
+    ctx.fillText("your digit", x + side * (r + 3), y);
   }
 }
 

@@ -72,6 +72,11 @@ export const explorer = {
   },
   /** The latent plot: renders so far, the layers of the last one, and the drawing (seq) whose posterior it shows. */
   plot: { renders: 0, layers: [] as string[], posteriorSeq: null as number | null },
+  /**
+   * The zoomed posterior of the draw panel (posteriorSpec): the drawing (seq) it shows, or null when empty; its
+   * window (the axes' domains) and its plot area in the chart canvas's pixels.
+   */
+  zoom: { renders: 0, seq: null as number | null, window: null as { z1: number[]; z2: number[] } | null, plot: null as { left: number; top: number; width: number; height: number } | null },
   /** The latent plot shows [-lim, lim]² of the latent space. */
   get lim(): number {
     return state.lim;

@@ -170,7 +170,7 @@ export interface LatentOptions {
   lim?: number;
   /** A dashed square at ±box (the manifold's extent). */
   box?: number;
-  /** The true posterior of one image, drawn over the points. */
+  /** The true posterior of one image, drawn over the points on a white backdrop of its window (posteriorWindow), outlined. */
   posterior?: PosteriorGrid;
   /** Where the digits' legend goes (default right). */
   legend?: "right" | "bottom" | "none";
@@ -202,7 +202,20 @@ export function latentSpec(means: ArrayLike<number>, labels: ArrayLike<number>, 
     const corners = [[-box, -box], [box, -box], [box, box], [-box, box], [-box, -box]].map(([z1, z2], i) => ({ z1, z2, i }));
     layers.push({ name: "manifold_box", data: { values: corners }, mark: { type: "line", clip: true, strokeDash: [5, 4], color: "#283040", strokeOpacity: 0.55, strokeWidth: 1, aria: false }, encoding: { order: { field: "i", type: Q } } });
   }
-  if (posterior) layers.push(...posteriorLayers(posterior, { heat: "opacity", resolution: 48 }));
+  if (posterior) {
+    // Over a white backdrop in its window (the square the explorer's zoomed chart shows), outlined: at the plot's
+    // scale the posterior is a few pixels wide, and the points would hide it.
+    const window = posteriorWindow(posterior);
+    layers.push(
+      {
+        name: "posterior_window",
+        data: { values: [{ z1: window.z1[0], z1b: window.z1[1], z2: window.z2[0], z2b: window.z2[1] }] },
+        mark: { type: "rect", clip: true, fill: "#ffffff", fillOpacity: 0.85, stroke: "#111111", strokeWidth: 1, aria: false },
+        encoding: { x2: { field: "z1b" }, y2: { field: "z2b" } },
+      },
+      ...posteriorLayers(posterior, { window, heat: "opacity", resolution: 48 }),
+    );
+  }
   return topLevel({
     width: size,
     height: size,

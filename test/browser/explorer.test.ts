@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Random, Tensor, Trainer, VAE, binarize, elboByQuadrature, estimateElbo, evaluateElbo, laplaceAt, logMarginal, noGrad, trainLoop, type ElboEstimate } from "../../src/index.js";
+import { posteriorWindow } from "../../src/charts/specs.js";
 import { loadModel, saveModel } from "../../src/node/checkpoint.js";
 import { loadMnist } from "../../src/node/mnist.js";
 import { startExplorer, type Explorer } from "../../src/node/explore.js";
@@ -22,6 +23,7 @@ interface PageExplorer {
   hover: { z: [number, number]; seq: number } | null;
   drawn: { grey: number[]; pixels: number[]; encoderMean: number[]; qStd: [number, number]; elbo: ElboEstimate | null; exact: PageExact | null; seq: number } | null;
   plot: { renders: number; layers: string[]; posteriorSeq: number | null };
+  zoom: { renders: number; seq: number | null; window: { z1: number[]; z2: number[] } | null; plot: { left: number; top: number; width: number; height: number } | null };
   training: { state: string; epochs: { epoch: number; trainElbo: number; testElbo: number; imagesPerSecond: number }[]; imagesPerSecond: number; error: string | null };
   latentToClient(z1: number, z2: number): { x: number; y: number };
 }
@@ -208,8 +210,52 @@ describe("latent explorer in Chromium", () => {
     expect(Number(shown.elbo)).toBeCloseTo(elbo, 3);
     expect(Math.abs(Number(shown.gap) - (Number(shown.logMarginal) - Number(shown.elbo)))).toBeLessThanOrEqual(1.01e-4); // each shown to 4 decimals
     // On the latent plot: the posterior's heat map, q's and Laplace's ellipses, g(x) and the mode.
-    expect(await page.evaluate(() => window.__explorer.plot.layers)).toEqual(["points", "manifold_box", "posterior_heat", "q_ellipses", "laplace_ellipses", "encoder_mean", "mode"]);
+    expect(await page.evaluate(() => window.__explorer.plot.layers)).toEqual(["points", "manifold_box", "posterior_window", "posterior_heat", "q_ellipses", "laplace_ellipses", "encoder_mean", "mode"]);
     await page.screenshot({ path: join(shots, "explorer-drawn.png"), fullPage: true });
+  }, 90_000);
+
+  it("draws the drawn digit's posterior zoomed in the draw panel: Node's window on its axes, Node's mode under its +; Clear removes it", async () => {
+    const { page } = browser;
+    await page.waitForFunction(() => window.__explorer.drawn != null && window.__explorer.zoom.seq === window.__explorer.drawn.seq, null, { timeout: 60_000 });
+    const drawn = (await page.evaluate(() => window.__explorer.drawn))!;
+    const zoom = (await page.evaluate(() => window.__explorer.zoom))!;
+    // Node's posterior of the same pixels, and the window the report's posteriorSpec gives it.
+    const x = Float32Array.from(drawn.pixels);
+    const [m] = logMarginal(model, x);
+    const q = noGrad(() => model.encode(new Tensor(x, [1, 784])));
+    const variance = typeof q.variance === "number" ? [q.variance, q.variance] : Array.from(q.variance.contiguous().data, Math.exp);
+    const mode = m.mode.mode;
+    const w = posteriorWindow({ box: m.box, points: m.points, logPosterior: m.logPosterior!, encoderMean: [q.mean.data[0], q.mean.data[1]], qStd: [Math.sqrt(variance[0]), Math.sqrt(variance[1])], mode, laplaceCovariance: laplaceAt(m.mode).covariance });
+    const span = w.z1[1] - w.z1[0];
+    for (const k of ["z1", "z2"] as const) for (const i of [0, 1]) expect(Math.abs(zoom.window![k][i] - w[k][i]), `window ${k}[${i}]: page ${zoom.window![k]}, Node ${w[k]}`).toBeLessThan(1e-4 * span);
+    // In the chart's pixels: the black + (the mode) is where Node's mode falls in Node's window, and the heat map is there.
+    const { black, blue } = await page.evaluate((plot) => {
+      const canvas = document.querySelector("#zoom-chart canvas") as HTMLCanvasElement;
+      const sx = canvas.width / canvas.getBoundingClientRect().width;
+      const d = canvas.getContext("2d")!.getImageData(Math.round(plot.left * sx), Math.round(plot.top * sx), Math.round(plot.width * sx), Math.round(plot.height * sx));
+      let [n, sumX, sumY, blue] = [0, 0, 0, 0];
+      for (let i = 0; i < d.width * d.height; i++) {
+        const [r, g, b] = [d.data[4 * i], d.data[4 * i + 1], d.data[4 * i + 2]];
+        if (Math.max(r, g, b) < 80) [n, sumX, sumY] = [n + 1, sumX + (i % d.width) + 0.5, sumY + Math.floor(i / d.width) + 0.5];
+        else if (b > r + 40) blue++;
+      }
+      return { black: { n, x: sumX / n / sx, y: sumY / n / sx }, blue: blue / (sx * sx) };
+    }, zoom.plot!);
+    const plot = zoom.plot!;
+    expect(plot.width).toBe(230);
+    const expected = [((mode[0] - w.z1[0]) / span) * plot.width, ((w.z2[1] - mode[1]) / (w.z2[1] - w.z2[0])) * plot.height];
+    expect(black.n, "pixels of the mode's +").toBeGreaterThan(10);
+    expect(Math.abs(black.x - expected[0]), `+ at x ${black.x}, Node's mode at ${expected[0]}`).toBeLessThanOrEqual(1);
+    expect(Math.abs(black.y - expected[1]), `+ at y ${black.y}, Node's mode at ${expected[1]}`).toBeLessThanOrEqual(1);
+    expect(blue, "blue pixels of the heat map").toBeGreaterThan(200);
+    expect(await page.locator("#zoom-caption").isVisible()).toBe(true);
+    await page.locator("#draw-panel").screenshot({ path: join(shots, "explorer-zoom.png") });
+
+    await page.click("#clear");
+    await page.waitForFunction(() => window.__explorer.zoom.seq === null && window.__explorer.plot.posteriorSeq === null, null, { timeout: 30_000 });
+    expect(await page.locator("#zoom-chart canvas").count()).toBe(0);
+    expect(await page.locator("#exact-rows tr").count()).toBe(0);
+    expect(await page.locator("#zoom-caption").isVisible()).toBe(false);
   }, 90_000);
 
   it("trains in a Web Worker, raising the ELBO, and downloads weights in the CLI's format", async () => {
