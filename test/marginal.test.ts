@@ -123,6 +123,33 @@ describe("logMarginal: known answers", () => {
     expect(r.logMarginal - l.logMarginal).toBeGreaterThan(0.4);
   });
 
+  it("centres on the highest mode when q sits on a lower one: Newton again from the scan's highest cell, and Laplace there", () => {
+    const { model, x } = twoPeaks();
+    setParameter(model, "decoder.layers.0.bias", [0.3, 0.55, -0.4, -0.4]); // the two peaks no longer equal
+    // The highest point of a fine brute-force grid (plain loops, float64), and the other peak's mode.
+    const f = referenceLogJoint(model, x);
+    let best = { v: -Infinity, z: [0, 0] };
+    for (let i = 0; i < 400; i++) for (let j = 0; j < 400; j++) {
+      const z = [-4 + (j + 0.5) / 50, -4 + (i + 0.5) / 50];
+      const v = f(z[0], z[1]);
+      if (v > best.v) best = { v, z };
+    }
+    const [lower] = posteriorMode(model, x, { start: Float64Array.from([-best.z[0], best.z[1]]) });
+    expect(Math.abs(lower.mode[0] + best.z[0])).toBeLessThan(0.5); // the mirror image's basin: another peak
+    expect(best.v - lower.logJoint).toBeGreaterThan(0.1);
+    // The encoder: g(x) = that lower mode, whatever x (zero weights, the mode as the bias).
+    setParameter(model, "encoder.layers.1.weight", new Array(2 * model.config.hidden).fill(0));
+    setParameter(model, "encoder.layers.1.bias", lower.mode);
+    expect(posteriorMode(model, x)[0].mode[0]).toBeCloseTo(lower.mode[0], 4); // from g(x), Newton stays there
+
+    const [r] = logMarginal(model, x);
+    expect(Math.hypot(r.mode.mode[0] - best.z[0], r.mode.mode[1] - best.z[1])).toBeLessThan(0.02);
+    expect(r.mode.logJoint).toBeGreaterThanOrEqual(best.v);
+    const [e] = exactBounds(model, x, { ks: [1] });
+    const [l] = laplace(model, x, { start: Float64Array.from(best.z) });
+    expect(e.laplace).toBeCloseTo(l.logMarginal, 5); // both Newton runs stop within 1e-5 of the mode
+  });
+
   it("converges as the grid is refined, and the error estimate covers the error", () => {
     const { model, x } = twoPeaks();
     const reference = bruteForce(referenceLogJoint(model, x), 8, 800);

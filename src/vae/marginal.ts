@@ -302,7 +302,11 @@ export interface MarginalResult {
   points: number;
   /** Whether the tolerance was met before maxPoints. */
   converged: boolean;
-  /** The Newton mode the grid was centred on (the encoder mean if Newton found no definite maximum). */
+  /**
+   * The mode the grid was centred on: the higher of Newton's from g(x) and Newton's from the scan's highest
+   * cell (run only where that cell is above the first), so the highest mode the scan can see. The grid is
+   * centred on the encoder mean if Newton found no definite maximum.
+   */
   mode: Mode;
   /** log p(z|x) = log p(x, z) − log p(x) at the cell midpoints, row i (z₂ increasing), column j (z₁ increasing). */
   logPosterior?: Float64Array;
@@ -315,10 +319,12 @@ const NEGLIGIBLE = 30;
  * log p(x) for each image by 2-D quadrature of p(x, z) = p(x|z) p(z) over z, in log space: logsumexp over
  * the n×n cell midpoints of log p(x, z) + log(cell area) (the midpoint rule, accumulated in float64).
  *
- * The box: the Newton mode ẑ ± 6 standard deviations of the Laplace Gaussian (of q(z|x) where −H is not
- * definite), joined with every cell of a 64×64 scan of [−R, R]² whose density is within 30 nats of the
- * peak (a second mode, a wide posterior), one scan cell of margin; its sides are then pushed out while the
- * density on its border is within 30 nats of the peak. On this box the grid is doubled from `initialPoints`
+ * The mode ẑ: Newton's from g(x), or, where a cell of a 64×64 scan of [−R, R]² is higher than that, the
+ * higher of it and Newton's from that cell (the posterior's highest mode, not just the one q sits on). The
+ * box: ẑ ± 6 standard deviations of the Laplace Gaussian (of q(z|x) where −H is not definite), joined
+ * with every cell of the scan whose density is within 30 nats of the peak (a second mode, a wide
+ * posterior), one scan cell of margin; its sides are then pushed out while the density on its border is
+ * within 30 nats of the peak. On this box the grid is doubled from `initialPoints`
  * per side until two resolutions agree to `tolerance`. For a smooth integrand that decays inside the box the
  * midpoint rule converges faster than any power of the cell size, so the difference bounds the error of
  * the finer value; `error` adds the border ring's share of the mass. Accuracy: `error` ≤ 0.01 nats when
@@ -351,6 +357,30 @@ function marginalBatch(model: VAE, images: Float32Array, options: MarginalOption
   const encoder = encoded(model, images);
   const qStd = (b: number, i: number) => Math.sqrt(typeof encoder.variance === "number" ? encoder.variance : Math.exp(encoder.variance.data[2 * b + i]));
 
+  // The scan of the prior region: a coarse look for every place where the posterior has mass.
+  const S = 64;
+  const scanBox: Box = { z1: [-scanRadius, scanRadius], z2: [-scanRadius, scanRadius] };
+  const scan = logJointOnGrids(model, images, new Array(B).fill(scanBox), S);
+  const cell = (2 * scanRadius) / S;
+  const cellCentre = (k: number): [number, number] => [-scanRadius + ((k % S) + 0.5) * cell, -scanRadius + (Math.floor(k / S) + 0.5) * cell];
+
+  // Newton from g(x) finds the mode of the basin q sits in. Where a scan cell is higher than that mode, the
+  // posterior's highest mode is elsewhere: Newton again from that cell, and the higher of the two modes is kept.
+  const restart = modes.flatMap((m, b) => {
+    const values = scan.subarray(b * S * S, (b + 1) * S * S);
+    let best = 0;
+    for (let k = 1; k < values.length; k++) if (values[k] > values[best]) best = k;
+    return values[best] > m.logJoint ? [[b, best]] : [];
+  });
+  if (restart.length > 0) {
+    const D = model.config.inputSize;
+    const start = Float64Array.from(restart.flatMap(([, k]) => cellCentre(k)));
+    const again = posteriorMode(model, pick(images, restart.map(([b]) => b), D), { start });
+    restart.forEach(([b], r) => {
+      if (again[r].logJoint > modes[b].logJoint) modes[b] = again[r];
+    });
+  }
+
   // The box around the mode, from the Laplace Gaussian's spread (q's where −H is not definite).
   const boxes: Box[] = modes.map((m, b) => {
     const [h11, h12, , h22] = m.hessian;
@@ -361,11 +391,7 @@ function marginalBatch(model: VAE, images: Float32Array, options: MarginalOption
     return { z1: [c[0] - 6 * s1, c[0] + 6 * s1], z2: [c[1] - 6 * s2, c[1] + 6 * s2] };
   });
 
-  // The scan of the prior region: join every cell within NEGLIGIBLE nats of the peak.
-  const S = 64;
-  const scanBox: Box = { z1: [-scanRadius, scanRadius], z2: [-scanRadius, scanRadius] };
-  const scan = logJointOnGrids(model, images, new Array(B).fill(scanBox), S);
-  const cell = (2 * scanRadius) / S;
+  // Join every scan cell within NEGLIGIBLE nats of the peak (a second mode, a wide posterior).
   boxes.forEach((box, b) => {
     const values = scan.subarray(b * S * S, (b + 1) * S * S);
     const peak = maxOf(values, modes[b].logJoint);
