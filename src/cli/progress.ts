@@ -1,8 +1,12 @@
 // Progress lines on stderr for long commands: updated in place on a terminal, else one line per tenth.
 import type { Io } from "./commands.js";
 
-/** 42s, 3m07s, 1h05m. */
-export const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s` : `${s.toFixed(0)}s`);
+/** 42s, 3m07s, 1h05m (whole seconds, rounded first: 479.6 s is 8m00s, not 7m60s). */
+export function fmtTime(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}
 
 /**
  * A reporter of (fraction done, what) for work that takes a while: `prefix: what  elapsed 1m10s  ETA 4m02s`.
