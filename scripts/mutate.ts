@@ -8,7 +8,7 @@ const help = `npm run mutate [-- options]
 
 Mutation testing of the core and the model with StrykerJS (vitest runner, per-test coverage, static
 mutants ignored). The HTML report goes to reports/mutation/index.html. Runs are incremental: mutants
-of unchanged code keep their last result (reports/mutation/stryker-incremental.json).
+of unchanged code keep their last result (mutation/stryker-incremental.json, committed).
 
 Options:
   --changed           only the files under the four folders that differ from HEAD (or, with a clean
