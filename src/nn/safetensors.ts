@@ -121,7 +121,7 @@ export function decodeSafetensors(
     // Stryker disable next-line ConditionalExpression: both paths read the same values (the view is the fast one where the host is little-endian)
     const data = LITTLE_ENDIAN
       ? (dtype === "F32" ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer))
-      : readLittleEndian(copy, dtype);
+      : readLittleEndian(copy, dtype as Dtype);
     return [name, { dtype: dtype as Dtype, shape: [...(shape as number[])], data }];
   });
 
