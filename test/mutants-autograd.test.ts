@@ -2,7 +2,9 @@
 // are closed forms written out here (Math.* per element, hand-computed sums and products), finite
 // differences, or the definitions of the transforms, never the output of the code under test.
 import { describe, expect, it } from "vitest";
-import { Tensor, tensor } from "../src/index.js";
+import {
+  Random, Tensor, bernoulliLogLikelihood, customVjp, grad, gradcheck, hvp, jacfwd, jacrev, jvp, linear, markBinary, tensor, valueAndGrad, vjp,
+} from "../src/index.js";
 import { expectClose } from "./helpers.js";
 
 const x23 = () => tensor([[0.5, -1.5, 2], [-0.25, 1, 3]], { dtype: "float64" });
@@ -82,5 +84,358 @@ describe("every op as a Tensor method: values against Math.* per element", () =>
     const y = x.square();
     y.backward(tensor([1, 10, 100], { dtype: "float64" }));
     expectClose(x.grad!.data, [2, 40, 600], 0, 0);
+  });
+});
+
+// ---- plain-loop oracles ------------------------------------------------------------------------
+
+/** C = A·B for row-major A [m, k], B [k, n]. */
+function matmulLoops(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number): number[] {
+  const c = new Array<number>(m * n).fill(0);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) c[i * n + j] += a[i * k + p] * b[p * n + j];
+  return c;
+}
+/** The transpose of a row-major [r, c] array. */
+function transposed(a: ArrayLike<number>, r: number, c: number): number[] {
+  return Array.from({ length: r * c }, (_, i) => a[(i % r) * c + Math.floor(i / r)]);
+}
+const values = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.sin(seed * 7.3 + i * 1.7) * 1.5);
+const f64 = (data: number[], shape: number[], requiresGrad = false) => tensor(data, { shape, dtype: "float64", requiresGrad });
+
+describe("matmul: every layout of the operands, values and gradients against loops", () => {
+  const [m, k, n] = [2, 3, 4];
+  const A = values(m * k, 1);
+  const B = values(k * n, 2);
+  const G = values(m * n, 3);
+  const C = matmulLoops(A, B, m, k, n);
+  const gA = matmulLoops(G, transposed(B, k, n), m, n, k); // G·Bᵀ
+  const gB = matmulLoops(transposed(A, m, k), G, k, m, n); // Aᵀ·G
+
+  // Each way of handing over A (and B): as stored, stored transposed with the flag, or as a transposed view.
+  const forms = {
+    stored: (v: number[], r: number, c: number) => ({ t: f64(v, [r, c], true), trans: false, leaf: (t: Tensor) => t, back: (g: number[]) => g }),
+    flag: (v: number[], r: number, c: number) => ({ t: f64(transposed(v, r, c), [c, r], true), trans: true, leaf: (t: Tensor) => t, back: (g: number[]) => transposed(g, r, c) }),
+    view: (v: number[], r: number, c: number) => {
+      const base = f64(transposed(v, r, c), [c, r], true);
+      return { t: base, trans: false, leaf: (t: Tensor) => t.T, back: (g: number[]) => transposed(g, r, c) };
+    },
+  };
+  for (const [fa, makeA] of Object.entries(forms)) {
+    for (const [fb, makeB] of Object.entries(forms)) {
+      it(`A ${fa}, B ${fb}`, () => {
+        const a = makeA(A, m, k);
+        const b = makeB(B, k, n);
+        const out = a.leaf(a.t).matmul(b.leaf(b.t), { transA: a.trans, transB: b.trans });
+        expect(out.shape).toEqual([m, n]);
+        expectClose(out.data, C, 1e-14, 1e-15);
+        out.backward(f64(G, [m, n]));
+        expectClose(a.t.grad!.data, a.back(gA), 1e-14, 1e-15);
+        expectClose(b.t.grad!.data, b.back(gB), 1e-14, 1e-15);
+      });
+    }
+  }
+
+  it("a strided operand that is not a transpose (a column slice) is copied, and its gradient lands in its columns", () => {
+    const wide = f64(values(m * (k + 2), 4), [m, k + 2], true);
+    const a = wide.slice(1, 1 + k, 1); // [m, k], strides [k + 2, 1]
+    const dense = [0, 1].flatMap((i) => [0, 1, 2].map((j) => wide.data[i * (k + 2) + 1 + j]));
+    const out = a.matmul(f64(B, [k, n]));
+    expectClose(out.data, matmulLoops(dense, B, m, k, n), 1e-14, 1e-15);
+    out.backward(f64(G, [m, n]));
+    const g = matmulLoops(G, transposed(B, k, n), m, n, k);
+    expectClose(wide.grad!.data, [0, 1].flatMap((i) => [0, g[3 * i], g[3 * i + 1], g[3 * i + 2], 0]), 1e-14, 1e-15);
+  });
+
+  it("a float32 operand times a float64 one is float64", () => {
+    const out = tensor(A, { shape: [m, k] }).matmul(f64(B, [k, n]));
+    expect(out.dtype).toBe("float64");
+    expectClose(out.data, matmulLoops(A.map(Math.fround), B, m, k, n), 1e-14, 1e-15);
+  });
+
+  it("refuses operands that are not 2-D, and inner dimensions that differ, marking transposed operands", () => {
+    expect(() => f64([1, 2], [2]).matmul(f64([1, 2], [2, 1]))).toThrow("matmul: expects 2-D tensors, got a of shape [2] and b of shape [2,1]");
+    expect(() => f64(A, [m, k]).matmul(f64(B, [k, n]), { transA: true })).toThrow("matmul: aᵀ has shape [3,2] and b has shape [3,4]; inner dimensions 2 and 3 differ");
+    expect(() => f64(A, [m, k]).matmul(f64(B, [k, n]), { transB: true })).toThrow("matmul: a has shape [2,3] and bᵀ has shape [4,3]; inner dimensions 3 and 4 differ");
+  });
+
+  it("an operand of 0s and 1s (markBinary) gives the same product and gradients, on either side", () => {
+    const bits = [1, 0, 1, 1, 0, 0];
+    const x = f64(bits, [m, k], true);
+    expect(markBinary(x)).toBe(true);
+    const w = f64(B, [k, n], true);
+    const out = x.matmul(w);
+    expectClose(out.data, matmulLoops(bits, B, m, k, n), 1e-14, 1e-15);
+    out.backward(f64(G, [m, n]));
+    expectClose(x.grad!.data, matmulLoops(G, transposed(B, k, n), m, n, k), 1e-14, 1e-15);
+    expectClose(w.grad!.data, matmulLoops(transposed(bits, m, k), G, k, m, n), 1e-14, 1e-15);
+    const y = f64(bits, [k, 2], true);
+    markBinary(y);
+    const a = f64(A, [m, k], true);
+    const G2 = values(m * 2, 6);
+    const out2 = a.matmul(y);
+    expectClose(out2.data, matmulLoops(A, bits, m, k, 2), 1e-14, 1e-15);
+    out2.backward(f64(G2, [m, 2]));
+    expectClose(a.grad!.data, matmulLoops(G2, transposed(bits, k, 2), m, 2, k), 1e-14, 1e-15);
+    expectClose(y.grad!.data, matmulLoops(transposed(A, m, k), G2, k, m, 2), 1e-14, 1e-15);
+  });
+});
+
+describe("linear and bernoulliLogLikelihood: refusals, every gradient, every activation", () => {
+  const [rows, inF, outF] = [3, 4, 2];
+  const X = values(rows * inF, 7);
+  const W = values(outF * inF, 8);
+  const b = [0.3, -0.2];
+  const G = values(rows * outF, 9);
+  const acts = {
+    none: { f: (v: number) => v, d: () => 1 },
+    tanh: { f: Math.tanh, d: (y: number) => 1 - y * y },
+    relu: { f: (v: number) => Math.max(v, 0), d: (y: number) => (y > 0 ? 1 : 0) },
+  };
+
+  it("refuses shapes that do not fit x [B,in], weight [out,in], bias [out], and mixed dtypes", () => {
+    const message = (x: string, w: string, bb: string) => `linear: x ${x}, weight ${w} and bias ${bb} do not fit x [B,in], weight [out,in], bias [out]`;
+    const [x, w, bias] = [f64(X, [rows, inF]), f64(W, [outF, inF]), f64(b, [outF])];
+    expect(() => linear(f64(X, [rows * inF]), w, bias)).toThrow(message("[12]", "[2,4]", "[2]"));
+    expect(() => linear(x, f64(W, [outF * inF]), bias)).toThrow(message("[3,4]", "[8]", "[2]"));
+    expect(() => linear(x, w, f64(b, [1, outF]))).toThrow(message("[3,4]", "[2,4]", "[1,2]"));
+    expect(() => linear(x, f64(W, [inF, outF]), bias)).toThrow(message("[3,4]", "[4,2]", "[2]"));
+    expect(() => linear(x, w, f64([1, 2, 3], [3]))).toThrow(message("[3,4]", "[2,4]", "[3]"));
+    expect(() => linear(tensor(X, { shape: [rows, inF] }), w, bias)).toThrow("linear: x, weight and bias must share a dtype, got float32, float64, float64");
+    expect(() => linear(x, w, tensor(b))).toThrow("linear: x, weight and bias must share a dtype, got float64, float64, float32");
+  });
+
+  for (const [name, act] of Object.entries(acts)) {
+    it(`act = ${name}: y = act(x·Wᵀ + b); dx = G'·W, dW = G'ᵀ·x, db = Σ_rows G' with G' = G·act'(y)`, () => {
+      const pre = matmulLoops(X, transposed(W, outF, inF), rows, inF, outF).map((v, i) => v + b[i % outF]);
+      const y = pre.map(act.f);
+      const gp = G.map((g, i) => g * act.d(y[i]));
+      for (const biasGrad of [true, false]) {
+        const [x, w, bias] = [f64(X, [rows, inF], true), f64(W, [outF, inF], true), f64(b, [outF], biasGrad)];
+        const out = linear(x, w, bias, name as "none");
+        expectClose(out.data, y, 1e-14, 1e-15);
+        out.backward(f64(G, [rows, outF]));
+        expectClose(x.grad!.data, matmulLoops(gp, W, rows, outF, inF), 1e-14, 1e-15);
+        expectClose(w.grad!.data, matmulLoops(transposed(gp, rows, outF), X, outF, rows, inF), 1e-14, 1e-15);
+        if (biasGrad) expectClose(bias.grad!.data, [0, 1].map((j) => gp[j] + gp[2 + j] + gp[4 + j]), 1e-14, 1e-15);
+        else expect(bias.grad).toBe(null);
+      }
+      // A binarized x (markBinary): the same weight gradient from sums of x's rows.
+      const bits = X.map((v) => (v > 0 ? 1 : 0));
+      const xb = f64(bits, [rows, inF]);
+      markBinary(xb);
+      const w = f64(W, [outF, inF], true);
+      const yb = linear(xb, w, f64(b, [outF]), name as "none");
+      const preb = matmulLoops(bits, transposed(W, outF, inF), rows, inF, outF).map((v, i) => v + b[i % outF]);
+      expectClose(yb.data, preb.map(act.f), 1e-14, 1e-15);
+      yb.backward(f64(G, [rows, outF]));
+      const gpb = G.map((g, i) => g * act.d(act.f(preb[i])));
+      expectClose(w.grad!.data, matmulLoops(transposed(gpb, rows, outF), bits, outF, rows, inF), 1e-14, 1e-15);
+      // Second order (the backward written with ops): against finite differences.
+      const report = gradcheck((xx, ww, bb) => linear(xx, ww, bb, name as "none").square().sum(), [f64(X, [rows, inF]), f64(W, [outF, inF]), f64(b, [outF])], { order: 2, raise: false });
+      expect(report.ok, report.message).toBe(true);
+    });
+  }
+
+  it("bernoulliLogLikelihood: Σ x·l − softplus(l) per row, x repeated over the logits' leading axes (leading 1s allowed); gradients x − σ(l) and Σ g·l", () => {
+    const D = 3;
+    const x = [1, 0, 1, 0, 0, 1]; // [B = 2, D]
+    const l = values(2 * 2 * D, 10); // [K = 2, B = 2, D]
+    const g = [0.5, -1, 2, 0.25];
+    const rowsRef = [0, 1, 2, 3].map((r) => [0, 1, 2].reduce((s, j) => s + x[(r % 2) * D + j] * l[r * D + j] - softplus(l[r * D + j]), 0));
+    for (const xShape of [[2, D], [1, 2, D], [1, 1, 2, D]]) {
+      const xt = f64(x, xShape, true);
+      const lt = f64(l, [2, 2, D], true);
+      const out = bernoulliLogLikelihood(xt, lt);
+      expect(out.shape).toEqual([2, 2]);
+      expectClose(out.data, rowsRef, 1e-14, 1e-15);
+      out.backward(f64(g, [2, 2]));
+      expectClose(lt.grad!.data, l.map((v, i) => g[Math.floor(i / D)] * (x[i % (2 * D)] - sigmoid(v))), 1e-14, 1e-15);
+      expectClose(xt.grad!.data, x.map((_, i) => g[Math.floor(i / D)] * l[i] + g[2 + Math.floor(i / D)] * l[2 * D + i]), 1e-14, 1e-15);
+    }
+    const lonly = f64(l, [2, 2, D], true);
+    bernoulliLogLikelihood(f64(x, [2, D]), lonly).sum().backward();
+    expectClose(lonly.grad!.data, l.map((v, i) => x[i % (2 * D)] - sigmoid(v)), 1e-14, 1e-15);
+    const report = gradcheck((xx, ll) => bernoulliLogLikelihood(xx, ll).square().sum(), [f64(x, [2, D]), f64(l, [2, 2, D])], { order: 2, raise: false });
+    expect(report.ok, report.message).toBe(true);
+    for (const bad of [[3, D], [2, 2], [D * 2], [2, 2, 2, D]]) {
+      expect(() => bernoulliLogLikelihood(f64(new Array(bad.reduce((a, c) => a * c, 1)).fill(0), bad), f64(l, [2, 2, D]))).toThrow(
+        `bernoulliLogLikelihood: pixels of shape [${bad.join(",")}] do not match the trailing axes of logits [2,2,3]`,
+      );
+    }
+  });
+});
+
+describe("the function transforms: argnums, refusals, constants, closed-over weights", () => {
+  const x = () => f64([0.5, -1, 2], [3]);
+  const y = () => f64([3, 0.25, -1.5], [3]);
+  // f(x, y) = Σ x²·y: ∂x = 2xy, ∂y = x².
+  const f = (a: Tensor, b: Tensor) => a.square().mul(b).sum();
+
+  it("valueAndGrad and grad with argnums: one gradient for a number, a list for a list", () => {
+    const [value, gy] = valueAndGrad(f, { argnums: 1 })(x(), y());
+    expectClose(value.data, [0.25 * 3 + 0.25 + 4 * -1.5], 1e-15, 0);
+    expectClose((gy as Tensor).data, [0.25, 1, 4], 0, 0);
+    const [gx, gy2] = grad(f, { argnums: [0, 1] })(x(), y()) as Tensor[];
+    expectClose(gx.data, [3, -0.5, -6], 0, 0);
+    expectClose(gy2.data, [0.25, 1, 4], 0, 0);
+    expect(grad(f, { argnums: [1] })(x(), y())).toHaveLength(1);
+  });
+
+  it("refuses a non-Tensor argument to differentiate, an f that does not return a Tensor, and a non-scalar f", () => {
+    expect(() => grad(f, { argnums: 1 })(x(), 3 as unknown as Tensor)).toThrow("grad: argument 1 must be a Tensor to differentiate with respect to it");
+    expect(() => grad(() => 3 as unknown as Tensor)(x())).toThrow("grad: f must return a Tensor, got number");
+    expect(() => grad((a: Tensor) => a.mul(2))(f64([1, 2, 3, 4], [2, 2]))).toThrow("grad: f must return a scalar tensor, got shape [2,2]; use jacrev or vjp for other outputs");
+    expect(() => vjp(() => undefined as unknown as Tensor, x())).toThrow("vjp: f must return a Tensor, got undefined");
+  });
+
+  it("the gradient of a function that ignores its argument is zeros of the argument's shape and dtype", () => {
+    const g = grad(() => f64([5], []))(f64([1, 2], [2]));
+    expect(g.dtype).toBe("float64");
+    expect(Array.from(g.data)).toEqual([0, 0]);
+    const [out, pull] = vjp(() => f64([1, 2], [2]), x());
+    expect(Array.from(pull(f64([1, 1], [2]))[0].data)).toEqual([0, 0, 0]);
+    expect(out.requiresGrad).toBe(false);
+  });
+
+  it("jvp is J·v: for f(x) = x² ⊙ y it is 2x ⊙ y ⊙ v; a constant f has tangent zeros; it refuses mismatched tangents", () => {
+    const v = f64([1, -2, 0.5], [3]);
+    const [out, tangent] = jvp((a) => a.square().mul(y()), [x()], [v]);
+    expectClose(out.data, [0.75, 0.25, -6], 0, 0);
+    expectClose(tangent.data, [3, 1, -3], 0, 0);
+    const [, zero] = jvp(() => f64([1, 2], [2]), [x()], [v]);
+    expect(Array.from(zero.data)).toEqual([0, 0]);
+    const [, ignored] = jvp((a, b) => b.mul(2), [x(), y()], [v, v]);
+    expectClose(ignored.data, [2, -4, 1], 0, 0);
+    const [, onlyConstant] = jvp((a) => a.detach().mul(2), [x()], [v]);
+    expect(Array.from(onlyConstant.data)).toEqual([0, 0, 0]);
+    expect(() => jvp((a) => a, [x()], [])).toThrow("jvp: 1 primals but 0 tangents");
+    expect(() => jvp((a) => a, [x()], [f64([1, 2], [2])])).toThrow("jvp: tangent 0 must be a Tensor of the primal's shape [3]");
+    expect(() => jvp((a) => a, [x()], [3 as unknown as Tensor])).toThrow("jvp: tangent 0 must be a Tensor of the primal's shape [3]");
+  });
+
+  it("jacfwd and jacrev of x ↦ x² ⊙ y are diag(2x ⊙ y); of a constant, zeros of [...out, ...in]", () => {
+    const want = [3, 0, 0, 0, -0.5, 0, 0, 0, -6];
+    expectClose(jacfwd((a) => a.square().mul(y()))(x()).data, want, 0, 0);
+    expectClose(jacrev((a) => a.square().mul(y()))(x()).data, want, 0, 0);
+    for (const jac of [jacfwd, jacrev]) {
+      const z = jac(() => f64([1, 2], [2]))(x());
+      expect(z.shape).toEqual([2, 3]);
+      expect(Array.from(z.data)).toEqual([0, 0, 0, 0, 0, 0]);
+    }
+    const scalarIn = jacfwd((a) => a.mul(f64([1, 2], [2])))(f64([3], [1]));
+    expectClose(scalarIn.data, [1, 2], 0, 0);
+    expect(scalarIn.shape).toEqual([2, 1]);
+    const scalarOut = jacrev((a) => a.sum())(x());
+    expectClose(scalarOut.data, [1, 1, 1], 0, 0);
+    expect(scalarOut.shape).toEqual([3]);
+  });
+
+  it("hvp is H·v without H (f = Σ x³: 6x ⊙ v) and refuses v of another shape", () => {
+    const v = f64([1, 2, 3], [3]);
+    expectClose(hvp((a) => a.pow(3).sum(), x(), v).data, [3, -12, 36], 1e-15, 0);
+    expect(() => hvp((a) => a.pow(3).sum(), x(), f64([1, 2], [2]))).toThrow("hvp: v has shape [2], x has shape [3]");
+  });
+
+  it("a gradient of a gradient through a closed-over weight: d/dw of ∂/∂x Σ (w·x)² is 4·w·x² (elementwise)", () => {
+    const w = f64([2, -1, 0.5], [3], true);
+    const inner = (a: Tensor) => grad((t: Tensor) => t.mul(w).square().sum())(a); // 2 w² x
+    inner(x()).mul(x()).sum().backward(); // Σ 2 w² x², whose gradient in w is 4 w x²
+    expectClose(w.grad!.data, [4 * 2 * 0.25, -4 * 1, 4 * 0.5 * 4], 1e-15, 0);
+  });
+
+  it("customVjp: its name in messages, forward returning an input, null and undefined gradients, and wrong gradients", () => {
+    const id = customVjp((a) => a, (g) => [g.mul(10)], { name: "scaled" });
+    const a = f64([1, 2], [2], true);
+    const out = id(a);
+    expect(out).not.toBe(a);
+    out.sum().backward();
+    expectClose(a.grad!.data, [10, 10], 0, 0);
+    expect(() => customVjp(() => 1 as unknown as Tensor, (g) => [g], { name: "bad" })(a)).toThrow("bad: forward must return a Tensor, got number");
+    expect(() => customVjp(() => 1 as unknown as Tensor, (g) => [g])(a)).toThrow("customVjp: forward must return a Tensor, got number");
+    const two = (gs: (Tensor | null | undefined)[]) => customVjp((p, q) => p.add(q), () => gs, { name: "two" });
+    const [p, q] = [f64([1], [1], true), f64([2], [1], true)];
+    two([null, f64([5], [1])])(p, q).sum().backward();
+    expect(p.grad).toBe(null);
+    expectClose(q.grad!.data, [5], 0, 0);
+    const r = f64([1], [1], true);
+    two([undefined, f64([1], [1])])(r, q).sum().backward();
+    expect(r.grad).toBe(null);
+    expect(() => two([f64([1, 2], [2]), null])(p, q).sum().backward()).toThrow("two: backward's gradient 0 must be a Tensor of shape [1], got [2]");
+    expect(() => two([3 as unknown as Tensor, null])(p, q).sum().backward()).toThrow("two: backward's gradient 0 must be a Tensor of shape [1], got number");
+    expect(() => customVjp((t) => t.mul(2), () => 5 as unknown as Tensor[], { name: "n" })(p).sum().backward()).toThrow(
+      "n: backward must return an array of 1 gradients (one per input, null for none), got number",
+    );
+  });
+});
+
+describe("gradcheck's report: where, how wrong, which order, the tolerances", () => {
+  // x ↦ Σ x² with a backward that says 3x: wrong by x at each element.
+  const wrongSquare = customVjp((t) => t.square(), (g, [t]) => [g.mul(t).mul(3)]);
+  const off = (factor: number) => customVjp((t) => t.square(), (g, [t]) => [g.mul(t).mul(2 * factor)]);
+
+  it("names the input, the index (unravelled row-major) and both values of the worst element", () => {
+    const a = f64([0.1, 0.2, 0.3, 0.4, -3, 0.5], [2, 3]);
+    const b = f64([0.5], [1]);
+    const report = gradcheck((p, q) => p.square().sum().add(wrongSquare(q).sum()), [b, a], { raise: false });
+    expect(report.ok).toBe(false);
+    expect(report.failedOrder).toBe(1);
+    expect(report.worst!.input).toBe(1);
+    expect(report.worst!.index).toEqual([1, 1]);
+    expect(report.worst!.analytic).toBeCloseTo(-9, 12);
+    expect(report.worst!.numeric).toBeCloseTo(-6, 6);
+    expect(report.worst!.relError).toBeCloseTo(0.5, 6);
+    expect(report.message).toMatch(/^gradcheck failed: worst input 1 \(shape \[2,3\]\) at index \[1,1\]: analytic -9, numeric -6\.\d+, relative error 5\.00e-1 \(atol 1e-7, rtol 0\.000001\)$/);
+    expect(() => gradcheck((p) => wrongSquare(p).sum(), [a])).toThrow(/^gradcheck failed: worst input 0/);
+  });
+
+  it("a NaN gradient is the worst element", () => {
+    const nan = customVjp((t) => t.square(), (g, [t]) => [t.mul(Number.NaN)]);
+    const report = gradcheck((t) => nan(t).sum(), [f64([1, 2], [2])], { raise: false });
+    expect(report.ok).toBe(false);
+    expect(report.worst!.analytic).toBeNaN();
+  });
+
+  it("passes within atol + rtol·|numeric| (+ the rounding noise), and fails outside: rtol, atol and eps as given", () => {
+    const x = f64([3, -2], [2]);
+    const close = (t: Tensor) => off(1 + 1e-7)(t).sum(); // 2x(1 + 1e-7): 6e-7 off at x = 3
+    expect(gradcheck(close, [x], { raise: false }).ok).toBe(true);
+    expect(gradcheck(close, [x], { rtol: 1e-8, raise: false }).ok).toBe(false);
+    expect(gradcheck(close, [x], { rtol: 1e-8, atol: 1e-5, raise: false }).ok).toBe(true);
+    const r = gradcheck(close, [x], { rtol: 1e-8, atol: 2e-9, raise: false });
+    expect(r.message).toContain("(atol 2e-9, rtol 1e-8)");
+    // Σ x³ has central difference 3x² + eps²: at eps = 0.01 it is 1e-4 off the (exact) gradient.
+    const cube = (t: Tensor) => t.pow(3).sum();
+    expect(gradcheck(cube, [x], { raise: false }).ok).toBe(true);
+    const coarse = gradcheck(cube, [x], { eps: 0.01, raise: false });
+    expect(coarse.ok).toBe(false);
+    expect(coarse.worst!.numeric - coarse.worst!.analytic).toBeCloseTo(1e-4, 9);
+  });
+
+  it("direction mode: one unit direction d from Random(seed), analytic ⟨∇f, d⟩ against the central difference", () => {
+    const x = f64([1, -2, 0.5], [3]);
+    const rng = new Random(4);
+    const d = [rng.normal(), rng.normal(), rng.normal()];
+    const norm = Math.hypot(...d);
+    const along = d.reduce((s, v, i) => s + (v / norm) * x.data[i], 0);
+    const report = gradcheck((t) => wrongSquare(t).sum(), [x], { mode: "direction", seed: 4, raise: false });
+    expect(report.ok).toBe(false);
+    expect(report.worst!.input).toBe(-1);
+    expect(report.worst!.index).toEqual([]);
+    expect(report.worst!.analytic).toBeCloseTo(3 * along, 12);
+    expect(report.worst!.numeric).toBeCloseTo(2 * along, 6);
+    expect(report.message).toMatch(/^gradcheck failed: worst along a random direction: analytic/);
+    expect(gradcheck((t) => t.square().sum(), [x], { mode: "direction", seed: 4, raise: false }).ok).toBe(true);
+  });
+
+  it("order 2 checks the gradient of ⟨∇f, v⟩; an order other than 1 or 2 and inputs without elements are named", () => {
+    const x = f64([0.7, -1.2], [2]);
+    expect(gradcheck((t) => t.pow(3).sum(), [x], { order: 2, raise: false }).failedOrder).toBe(null);
+    const firstWrong = gradcheck((t) => wrongSquare(t).sum(), [x], { order: 2, raise: false });
+    expect(firstWrong.failedOrder).toBe(1);
+    expect(() => gradcheck((t) => t.sum(), [x], { order: 3 as 1 })).toThrow("gradcheck: order must be 1 or 2, got 3");
+    const empty = gradcheck((t) => t.sum(), [f64([], [0])]);
+    expect(empty.ok).toBe(true);
+    expect(empty.worst).toBe(null);
+    expect(empty.message).toBe("gradcheck: no inputs with elements");
   });
 });
