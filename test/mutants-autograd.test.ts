@@ -3,7 +3,7 @@
 // differences, or the definitions of the transforms, never the output of the code under test.
 import { describe, expect, it } from "vitest";
 import {
-  Random, Tensor, bernoulliLogLikelihood, customVjp, grad, gradcheck, hvp, jacfwd, jacrev, jvp, linear, markBinary, tensor, valueAndGrad, vjp,
+  Random, Tensor, bernoulliLogLikelihood, customVjp, grad, gradcheck, gradients, hvp, jacfwd, jacrev, jvp, linear, markBinary, tensor, valueAndGrad, vjp,
 } from "../src/index.js";
 import { expectClose } from "./helpers.js";
 
@@ -437,5 +437,91 @@ describe("gradcheck's report: where, how wrong, which order, the tolerances", ()
     expect(empty.ok).toBe(true);
     expect(empty.worst).toBe(null);
     expect(empty.message).toBe("gradcheck: no inputs with elements");
+  });
+});
+
+describe("the engine, the elementwise ops, reductions and shapes: edges", () => {
+  it("backward leaves .grad on leaves only, and a second backward through a freed graph says how to keep it", () => {
+    const x = f64([1, 2], [2], true);
+    const h = x.mul(3);
+    const y = h.square().sum();
+    y.backward();
+    expectClose(x.grad!.data, [18, 36], 0, 0); // d/dx (3x)² = 18x
+    expect(h.grad).toBe(null);
+    expect(() => y.backward()).toThrow('backward: the graph through "sum" was freed by an earlier backward(); recompute the forward pass, or pass { retainGraph: true } to the earlier one');
+  });
+
+  it("an in-place write to a saved tensor is refused with the op, both versions and the fix", () => {
+    const x = f64([1, 2], [2], true);
+    const w = f64([3, 4], [2]);
+    const y = x.mul(w).sum();
+    w.assign([5, 6]);
+    expect(() => y.backward()).toThrow(
+      'backward: a tensor of shape [2] that "mul" saved for its gradient was modified in place after "mul" ran (its storage\'s version was 0, now 1: an optimizer step, loadParameters or assign()); run the forward pass again after the update, or give "mul" a copy (x.clone()) of the tensor you write into',
+    );
+  });
+
+  it("backward with createGraph: a differentiable .grad, added to on a second call", () => {
+    const x = f64([1, -2], [2], true);
+    x.pow(3).sum().backward(undefined, { createGraph: true });
+    expectClose(x.grad!.data, [3, 12], 0, 0);
+    expect(x.grad!.requiresGrad).toBe(true);
+    x.pow(3).sum().backward(undefined, { createGraph: true });
+    expectClose(x.grad!.data, [6, 24], 0, 0);
+  });
+
+  it("a gradient a custom backward returns for an input that does not require grad is dropped", () => {
+    const both = customVjp((p, q) => p.mul(q), (g, [p, q]) => [g.mul(q), g.mul(p)]);
+    const [p, q] = [f64([2], [1], true), f64([3], [1])];
+    both(p, q).sum().backward();
+    expectClose(p.grad!.data, [3], 0, 0);
+    expect(q.grad).toBe(null);
+  });
+
+  it("gradients() of a root that does not depend on a float64 target: zeros of its dtype", () => {
+    const [a, b] = [f64([1, 2], [2], true), f64([3], [1], true)];
+    const [ga, gb] = gradients(a.square().sum(), [a, b]).grads;
+    expectClose(ga.data, [2, 4], 0, 0);
+    expect(gb.dtype).toBe("float64");
+    expect(Array.from(gb.data)).toEqual([0]);
+  });
+
+  it("relu's gradient at 0 is 0 (PyTorch's convention); pow refuses a tensor exponent; x⁰ saves nothing, so writing x after is fine", () => {
+    expect(Array.from(grad((t: Tensor) => t.relu().sum())(f64([0, -1, 2], [3])).data)).toEqual([0, 0, 1]);
+    expect(() => f64([1], [1]).pow(tensor([2]) as unknown as number)).toThrow("pow: the exponent must be a plain number");
+    const x = f64([1.5, 2], [2], true);
+    const y = x.pow(0).sum();
+    x.assign([7, 8]);
+    y.backward();
+    expect(Array.from(x.grad!.data)).toEqual([0, 0]);
+  });
+
+  it("reductions name themselves when the axis is out of range", () => {
+    const x = f64([1, 2, 3, 4], [2, 2]);
+    for (const op of ["sum", "mean", "max", "logsumexp"] as const) {
+      expect(() => x[op](2)).toThrow(`${op}: axis 2 is out of range for a tensor with 2 dimensions`);
+    }
+  });
+
+  it("permute refuses an axis out of range and one given twice (as i and i − r); −1 counts from the end", () => {
+    const x = f64([1, 2, 3, 4, 5, 6], [2, 3]);
+    expect(() => x.permute([2, 0])).toThrow("permute: [2,0] is not a permutation of the 2 axes of a tensor of shape [2,3]");
+    expect(() => x.permute([1, -1])).toThrow("permute: [1,-1] is not a permutation of the 2 axes of a tensor of shape [2,3]");
+    expect(() => x.permute([0, -2])).toThrow("permute: [0,-2] is not a permutation");
+    expectClose(x.permute([-1, 0]).contiguous().data, [1, 4, 2, 5, 3, 6], 0, 0);
+  });
+
+  it("reshape of an empty tensor with −1: the unknown size is 0 when the known ones multiply to 0", () => {
+    expect(f64([], [0, 3]).reshape([0, -1]).shape).toEqual([0, 0]);
+    expect(f64([], [0, 3]).reshape([-1, 3]).shape).toEqual([0, 3]);
+  });
+
+  it("concat of float64 tensors is float64, and along a middle axis interleaves the blocks", () => {
+    const a = f64([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], [2, 2, 2]);
+    const b = f64([1.1, 1.2, 1.3, 1.4], [2, 1, 2]);
+    const c = a.concat([b], 1);
+    expect(c.dtype).toBe("float64");
+    expect(c.shape).toEqual([2, 3, 2]);
+    expect(Array.from(c.data)).toEqual([0.1, 0.2, 0.3, 0.4, 1.1, 1.2, 0.5, 0.6, 0.7, 0.8, 1.3, 1.4]);
   });
 });
