@@ -3,7 +3,7 @@
 // differences, or the definitions of the transforms, never the output of the code under test.
 import { describe, expect, it } from "vitest";
 import {
-  Random, Tensor, bernoulliLogLikelihood, customVjp, grad, gradcheck, gradients, hvp, jacfwd, jacrev, jvp, linear, markBinary, tensor, valueAndGrad, vjp,
+  Random, Tensor, bernoulliLogLikelihood, noGrad, customVjp, grad, gradcheck, gradients, hvp, jacfwd, jacrev, jvp, linear, markBinary, tensor, valueAndGrad, vjp,
 } from "../src/index.js";
 import { expectClose } from "./helpers.js";
 
@@ -200,6 +200,11 @@ describe("linear and bernoulliLogLikelihood: refusals, every gradient, every act
     expect(() => linear(x, w, f64(b, [1, outF]))).toThrow(message("[3,4]", "[2,4]", "[1,2]"));
     expect(() => linear(x, f64(W, [inF, outF]), bias)).toThrow(message("[3,4]", "[4,2]", "[2]"));
     expect(() => linear(x, w, f64([1, 2, 3], [3]))).toThrow(message("[3,4]", "[2,4]", "[3]"));
+    // One condition broken at a time: every other dimension fits.
+    expect(() => linear(f64(X, [rows, inF, 1]), w, bias)).toThrow(message("[3,4,1]", "[2,4]", "[2]"));
+    expect(() => linear(x, f64(W, [outF, inF, 1]), bias)).toThrow(message("[3,4]", "[2,4,1]", "[2]"));
+    expect(() => linear(x, w, f64(b, [outF, 1]))).toThrow(message("[3,4]", "[2,4]", "[2,1]"));
+    expect(() => linear(f64(X, [2, 6]), w, bias)).toThrow(message("[2,6]", "[2,4]", "[2]"));
     expect(() => linear(tensor(X, { shape: [rows, inF] }), w, bias)).toThrow("linear: x, weight and bias must share a dtype, got float32, float64, float64");
     expect(() => linear(x, w, tensor(b))).toThrow("linear: x, weight and bias must share a dtype, got float64, float64, float32");
   });
@@ -523,5 +528,61 @@ describe("the engine, the elementwise ops, reductions and shapes: edges", () => 
     expect(c.dtype).toBe("float64");
     expect(c.shape).toEqual([2, 3, 2]);
     expect(Array.from(c.data)).toEqual([0.1, 0.2, 0.3, 0.4, 1.1, 1.2, 0.5, 0.6, 0.7, 0.8, 1.3, 1.4]);
+  });
+});
+
+describe("the transforms: messages with 2-D shapes, repeated pullbacks, nesting", () => {
+  const m23 = () => f64(values(6, 11), [2, 3]);
+
+  it("shapes in messages are comma-separated; each transform names itself", () => {
+    expect(() => jvp((a) => a, [m23()], [f64(values(6, 1), [3, 2])])).toThrow("jvp: tangent 0 must be a Tensor of the primal's shape [2,3]");
+    expect(() => hvp((a) => a.sum(), m23(), f64(values(6, 1), [3, 2]))).toThrow("hvp: v has shape [3,2], x has shape [2,3]");
+    const bad = customVjp((a) => a.mul(2), () => [f64(values(6, 1), [3, 2])], { name: "b" });
+    expect(() => bad(f64(values(6, 2), [2, 3], true)).sum().backward()).toThrow("b: backward's gradient 0 must be a Tensor of shape [2,3], got [3,2]");
+    for (const [name, run] of [["jvp", () => jvp(() => 3 as unknown as Tensor, [m23()], [m23()])], ["jacrev", () => jacrev(() => 3 as unknown as Tensor)(m23())], ["jacfwd", () => jacfwd(() => 3 as unknown as Tensor)(m23())]] as const) {
+      expect(run, name).toThrow(`${name}: f must return a Tensor, got number`);
+    }
+  });
+
+  it("a vjp's pullback can be called again, and gives the same uᵀJ", () => {
+    const [, pull] = vjp((a) => a.square(), f64([1, -2], [2]));
+    expectClose(pull(f64([1, 1], [2]))[0].data, [2, -4], 0, 0);
+    expectClose(pull(f64([3, 1], [2]))[0].data, [6, -4], 0, 0);
+  });
+
+  it("jvp inside grad is differentiated: d/dx Σ (3x²·v) = 6x·v; grad inside noGrad returns constants", () => {
+    const v = f64([1, 2], [2]);
+    const g = grad((t: Tensor) => jvp((a) => a.pow(3), [t], [v])[1].sum())(f64([0.5, -1], [2]));
+    expectClose(g.data, [3, -12], 1e-15, 0);
+    const w = f64([2], [1], true);
+    const [value, gx] = noGrad(() => valueAndGrad((a: Tensor) => a.mul(w).sum())(f64([1, 2], [2], true)));
+    expect(value.requiresGrad).toBe(false);
+    expect(gx.requiresGrad).toBe(false);
+  });
+
+  it("a gradient with respect to some arguments stays differentiable in another that requires grad (argnums [0, 1], the outer in 1)", () => {
+    const a = f64([1, -2], [2]);
+    // f = Σ a²·b: ∂a = 2ab; d/db Σ 2ab = 2a.
+    const outer = grad((bb: Tensor) => (grad((p: Tensor, q: Tensor) => p.square().mul(q).sum(), { argnums: [0, 1] })(a, bb) as Tensor[])[0].sum())(f64([3, 4], [2]));
+    expectClose(outer.data, [2, -4], 0, 0);
+  });
+
+  it("a non-Tensor argument that is not differentiated is passed through as it is", () => {
+    const g = grad((s: Tensor, t: Tensor) => t.mul(s).sum(), { argnums: 1 })(2 as unknown as Tensor, f64([1, 2], [2]));
+    expectClose(g.data, [2, 2], 0, 0);
+  });
+
+  it("Jacobians of an empty input or output are empty, and of a float64 constant are float64", () => {
+    expect(jacrev((a) => a.mul(2))(f64([], [0])).shape).toEqual([0, 0]);
+    expect(jacfwd((a) => a.mul(2))(f64([], [0])).shape).toEqual([0, 0]);
+    expect(jacfwd(() => f64([1], [1]))(f64([1, 2], [2])).dtype).toBe("float64");
+  });
+
+  it("customVjp records its inputs' versions: a write into an input after the call is refused at backward", () => {
+    const double = customVjp((a) => a.mul(2), (g) => [g.mul(2)], { name: "double" });
+    const x = f64([1, 2], [2], true);
+    const y = double(x).sum();
+    x.assign([3, 4]);
+    expect(() => y.backward()).toThrow(/that "double" saved for its gradient was modified in place/);
   });
 });
