@@ -8,12 +8,16 @@ const help = `npm run mutate [-- options]
 
 Mutation testing of the core and the model with StrykerJS (vitest runner, per-test coverage, static
 mutants ignored). The HTML report goes to reports/mutation/index.html. Runs are incremental: mutants
-of unchanged code keep their last result (reports/mutation/stryker-incremental.json).
+of unchanged code keep their last result (mutation/stryker-incremental.json, committed).
 
 Options:
   --changed           only the files under the four folders that differ from HEAD (or, with a clean
                       tree, that the last commit changed): the fast mode while working
   --files <list>      only these files (comma-separated paths or globs)
+  --sample            only the fixed sample of files CI runs (see SAMPLE in scripts/mutate.ts)
+  --incremental-file <path>
+                      read and write the incremental results there instead (CI: a copy, so that the
+                      checkout stays as it was)
   --full              ignore the incremental file and test every mutant again
   --report-only       print the scores of the last run without running Stryker
   -h, --help          this text
@@ -27,6 +31,8 @@ const { values } = parseArgs({
   options: {
     changed: { type: "boolean" },
     files: { type: "string" },
+    sample: { type: "boolean" },
+    "incremental-file": { type: "string" },
     full: { type: "boolean" },
     "report-only": { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -38,6 +44,13 @@ if (values.help) {
 }
 
 const folders = { "src/autograd": 90, "src/vae": 90, "src/tensor": 80, "src/nn": 80 } as const;
+
+/**
+ * CI's fixed sample (.ci/run): a file of src/autograd, src/nn and src/vae each whose mutants are few or
+ * quickly killed and whose covering tests are cheap, so that it runs in a few minutes on 2 cores from
+ * scratch, and in the time of the first test run when the committed incremental results apply.
+ */
+const SAMPLE = ["src/autograd/methods.ts", "src/nn/checkpoint.ts", "src/vae/quantile.ts"];
 const report = "reports/mutation/mutation.json";
 
 function changedFiles(): string[] {
@@ -50,6 +63,7 @@ function changedFiles(): string[] {
 let targets: string[] | null = null;
 if (values.changed) targets = changedFiles();
 else if (values.files) targets = values.files.split(",").map((s) => s.trim()).filter(Boolean);
+else if (values.sample) targets = SAMPLE;
 if (targets !== null && targets.length === 0) {
   console.log("mutate: no changed files under src/tensor, src/autograd, src/nn or src/vae; nothing to do");
   process.exit(0);
@@ -59,6 +73,7 @@ if (!values["report-only"]) {
   const args = ["stryker", "run"];
   if (targets !== null) args.push("--mutate", targets.join(","));
   if (values.full) args.push("--force");
+  if (values["incremental-file"]) args.push("--incrementalFile", values["incremental-file"]);
   console.log(`mutate: npx ${args.join(" ")}`);
   const run = spawnSync("npx", args, { stdio: "inherit" });
   if (run.status !== 0) {

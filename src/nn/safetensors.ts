@@ -46,12 +46,26 @@ export function encodeSafetensors(tensors: Record<string, StoredTensor>, metadat
   let at = 8 + n;
   for (const name of names) {
     const data = tensors[name]!.data;
+    // Stryker disable next-line ConditionalExpression: both paths write the same little-endian bytes (the copy is the fast one where the host is little-endian)
     if (LITTLE_ENDIAN) out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
-    else if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(at + 4 * i, v, true));
-    else data.forEach((v, i) => view.setFloat64(at + 8 * i, v, true));
+    else writeLittleEndian(data, view, at);
     at += data.byteLength;
   }
   return out;
+}
+
+/** Writes `data` into `view` at byte `at`, little-endian on any host (the path of big-endian hosts). */
+export function writeLittleEndian(data: Float32Array | Float64Array, view: DataView, at: number): void {
+  if (data instanceof Float32Array) data.forEach((v, i) => view.setFloat32(at + 4 * i, v, true));
+  else data.forEach((v, i) => view.setFloat64(at + 8 * i, v, true));
+}
+
+/** The values of little-endian `bytes` (a whole buffer) as `dtype`, on any host (the path of big-endian hosts). */
+export function readLittleEndian(bytes: Uint8Array, dtype: Dtype): Float32Array | Float64Array {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return dtype === "F32"
+    ? Float32Array.from({ length: bytes.byteLength / 4 }, (_, i) => v.getFloat32(4 * i, true))
+    : Float64Array.from({ length: bytes.byteLength / 8 }, (_, i) => v.getFloat64(8 * i, true));
 }
 
 /** Decodes safetensors bytes into copied, aligned typed arrays; errors start with `source`. */
@@ -104,14 +118,10 @@ export function decodeSafetensors(
     if (end > dataLength) fail(`${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLength} bytes)`);
     spans.push({ name, begin, end });
     const copy = bytes.slice(start + begin, start + end);
-    let data: Float32Array | Float64Array;
-    if (LITTLE_ENDIAN) data = dtype === "F32" ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
-    else {
-      const v = new DataView(copy.buffer);
-      data = dtype === "F32"
-        ? Float32Array.from({ length: expected / 4 }, (_, i) => v.getFloat32(4 * i, true))
-        : Float64Array.from({ length: expected / 8 }, (_, i) => v.getFloat64(8 * i, true));
-    }
+    // Stryker disable next-line ConditionalExpression: both paths read the same values (the view is the fast one where the host is little-endian)
+    const data = LITTLE_ENDIAN
+      ? (dtype === "F32" ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer))
+      : readLittleEndian(copy, dtype as Dtype);
     return [name, { dtype: dtype as Dtype, shape: [...(shape as number[])], data }];
   });
 

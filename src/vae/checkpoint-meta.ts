@@ -44,9 +44,10 @@ export function modelFromBytes(bytes: Uint8Array, source = "checkpoint", options
   }
   // Before allocating the model: a config that asks for more parameters than the file holds values (a
   // corrupted "hidden", say) is refused here rather than by a multi-gigabyte allocation.
-  const shown = oneLine(String(metadata.config)).replace(/^(.{160}).+$/, "$1…");
+  const text = oneLine(metadata.config ?? `${JSON.stringify(config)} (read off the tensor shapes)`);
+  const shown = text.length > 160 ? `${text.slice(0, 160)}…` : text;
   const held = Object.values(tensors).reduce((n, t) => n + t.data.length, 0);
-  const needed = parameterCount({ ...seedConfig, ...(typeof config === "object" ? config : {}) });
+  const needed = parameterCount({ ...seedConfig, ...config }); // a config that is not an object (a number, a string) adds no field
   if (needed > held) {
     throw new Error(`${source}: config ${shown} needs ${needed} parameters, the file holds ${held} values`);
   }

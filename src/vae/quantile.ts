@@ -2,7 +2,7 @@
 // Wichura's algorithm AS 241 (PPND16, Applied Statistics 37(3), 1988): rational minimax
 // approximations in three ranges, accurate to about 1e-16 relative.
 
-const poly = (c: readonly number[], x: number) => c.reduceRight((acc, ci) => acc * x + ci, 0);
+const poly = (c: readonly number[], x: number) => c.reduceRight((acc, ci) => ci + x * acc, 0);
 
 // Numerators and denominators in increasing powers, for |p - ½| ≤ 0.425 in r = 0.180625 - q² …
 const A = [3.387132872796366608, 133.14166789178437745, 1971.5909503065514427, 13731.693765509461125, 45921.953931549871457, 67265.770927008700853, 33430.575583588128105, 2509.0809287301226727];
@@ -22,9 +22,9 @@ export function normalQuantile(p: number): number {
     const r = 0.180625 - q * q;
     return (q * poly(A, r)) / poly(B, r);
   }
-  const r = Math.sqrt(-Math.log(q < 0 ? p : 1 - p));
+  const r = Math.sqrt(-Math.log(Math.min(p, 1 - p)));
   const z = r === Infinity ? Infinity : r <= 5 ? poly(C, r - 1.6) / poly(D, r - 1.6) : poly(E, r - 5) / poly(F, r - 5);
-  return q < 0 ? -z : z;
+  return Math.sign(q) * z;
 }
 
 /**
@@ -34,10 +34,11 @@ export function normalQuantile(p: number): number {
 export function quantileGrid(n: number, low = 0.05, high = 0.95): Float32Array {
   const z = Array.from({ length: n }, (_, i) => normalQuantile(n === 1 ? 0.5 : ((n - 1 - i) * low + i * high) / (n - 1)));
   const out = new Float32Array(2 * n * n);
-  for (let row = 0; row < n; row++) {
-    for (let col = 0; col < n; col++) {
-      out[2 * (row * n + col)] = z[col];
-      out[2 * (row * n + col) + 1] = z[n - 1 - row];
+  let i = 0;
+  for (const z2 of [...z].reverse()) {
+    for (const z1 of z) {
+      out[i++] = z1;
+      out[i++] = z2;
     }
   }
   return out;
