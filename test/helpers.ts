@@ -59,3 +59,16 @@ export function randomFloat32(length: number, seed: number): Float32Array {
   const rng = new Random(seed);
   return Float32Array.from({ length }, () => 2 * rng.uniform() - 1);
 }
+
+/** A safetensors file built by hand: u64 LE header length (`length`, default the header's), the header text as given, the data. */
+export function safetensorsFile(header: string | object, data: ArrayLike<number> = [], length?: number): Uint8Array {
+  const json = new TextEncoder().encode(typeof header === "string" ? header : JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(length ?? json.length), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}
+
+/** A header entry of an F32 tensor. */
+export const safetensorsF32 = (shape: number[], begin: number, end: number) => ({ dtype: "F32", shape, data_offsets: [begin, end] });

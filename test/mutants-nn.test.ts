@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { Adam, Linear, MLP, Random, SGD, Tensor, encodeSafetensors, functionalCall, loadParameters, saveParameters, tensor } from "../src/index.js";
 import { decodeSafetensors, oneLine, readLittleEndian, writeLittleEndian } from "../src/nn/safetensors.js";
-import { expectClose } from "./helpers.js";
+import { expectClose, safetensorsFile as file, safetensorsF32 as f32 } from "./helpers.js";
 
 /** The draws of U(±1/√in) that PyTorch's default initialization makes, from a fresh generator of this seed. */
 function uniformDraws(seed: number, count: number, inFeatures: number): number[] {
@@ -201,16 +201,6 @@ describe("saveParameters and loadParameters", () => {
   });
 });
 
-// The file of the spec's example, built by hand: u64 LE header length, the header, the data.
-function file(header: string | object, data: ArrayLike<number> = [], length?: number): Uint8Array {
-  const json = new TextEncoder().encode(typeof header === "string" ? header : JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(length ?? json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
-const f32 = (shape: number[], begin: number, end: number) => ({ dtype: "F32", shape, data_offsets: [begin, end] });
 const headerOf = (bytes: Uint8Array) => {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   return new TextDecoder().decode(bytes.subarray(8, 8 + n)).trimEnd();

@@ -1,19 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeSafetensors, encodeSafetensors, type StoredTensor as Tensor } from "../src/nn/safetensors.js";
+import { safetensorsFile as file, safetensorsF32 as f32 } from "./helpers.js";
 
 const bytesOf = (a: Float32Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
-// A safetensors file built by hand: u64 LE header length, the header text as given, the data.
-function file(header: string | object, data: ArrayLike<number> = [], length?: number): Uint8Array {
-  const json = new TextEncoder().encode(typeof header === "string" ? header : JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(length ?? json.length), true);
-  out.set(json, 8);
-  out.set(data, 8 + json.length);
-  return out;
-}
-const f32 = (shape: number[], begin: number, end: number) => ({ dtype: "F32", shape, data_offsets: [begin, end] });
 
 describe("safetensors layout", () => {
   it("matches the spec byte for byte: one F32 tensor x = [1, 2]", () => {
