@@ -288,7 +288,8 @@ describe("training steps, the loop and the evaluations", () => {
     first.step();
     const state = first.getState(); // after the first of two batches
     const trainer = make();
-    for (const batch of [2, -1, 0.5]) expect(() => trainer.setState({ ...state, batch }), String(batch)).toThrow(`batch ${batch} is not within 0..1`);
+    expect(() => trainer.setState({ ...state, batch: 2 })).toThrow("Trainer.setState: batch 2 is not within 0..1");
+    for (const batch of [-1, 0.5]) expect(() => trainer.setState({ ...state, batch }), String(batch)).toThrow(`Trainer.setState: batch must be a non-negative integer, got ${batch}`);
     trainer.setState(state);
     expect(trainer.step().epochEnd?.epoch).toBe(1);
   });
