@@ -16,6 +16,7 @@ import { loadMnist } from "../src/node/mnist.js";
 import { useWorkerThreads } from "../src/node/threads.js";
 import { CHROMIUM_PATH, launchChromium } from "../test/browser/chromium.js";
 import { loadAverage } from "./peers/info.js";
+import { geomean, median } from "./timing.js";
 import { productSpeed, trainingSpeed, type TrainingSpeed, type TrainingSpeedOptions } from "./browser/training.js";
 
 const { values } = parseArgs({ options: { json: { type: "boolean" }, quick: { type: "boolean" }, hidden: { type: "string" }, threads: { type: "string" }, "node-child": { type: "boolean" } } });
@@ -104,10 +105,8 @@ try {
   await chromium.close();
   server.close();
 }
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const nodeRounds = node.flatMap((r) => r.rounds);
 const pageRounds = page.flatMap((r) => r.rounds);
-const geomean = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
 const products = Object.keys(nodeProducts[0]).map((label) => ({ product: label, node: median(nodeProducts.map((p) => p[label])), chromium: median(pageProducts.map((p) => p[label])) }));
 const result = {
   products,
@@ -121,7 +120,7 @@ else {
   log(`\nin-page training speed, hidden ${options.hidden}, batch ${options.batch}, ${threads} threads (medians over ${nodeRounds.length} rounds of ${options.steps} steps each, Node and Chromium alternating; load ${loadAtStart} → ${result.loadAverageAtEnd}):`);
   log(`  Node ${process.versions.node}:    ${result.node.imagesPerSecond.toFixed(0)} images/s (${((1e3 * options.batch) / result.node.imagesPerSecond).toFixed(1)} ms a step)${result.node.fma ? ", FMA" : ""}`);
   log(`  Chromium (worker): ${result.chromium.imagesPerSecond.toFixed(0)} images/s (${((1e3 * options.batch) / result.chromium.imagesPerSecond).toFixed(1)} ms a step)${pageFma ? ", FMA" : ""}`);
-  log(`\nthe six products of a step, GFLOP/s (WebAssembly kernel, ${threads} thread${threads > 1 ? "s" : ""}, the better of the two pairs' medians):`);
+  log(`\nthe six products of a step, GFLOP/s (WebAssembly kernel, ${threads} thread${threads > 1 ? "s" : ""}, the mean of the two runs' medians):`);
   for (const p of products) log(`  ${p.product.padEnd(24)} Node ${p.node.toFixed(1).padStart(5)}   Chromium ${p.chromium.toFixed(1).padStart(5)}   ${(p.chromium / p.node).toFixed(2)}×`);
   log(`  ${"geomean".padEnd(24)} Node ${geomean(products.map((p) => p.node)).toFixed(1).padStart(5)}   Chromium ${geomean(products.map((p) => p.chromium)).toFixed(1).padStart(5)}`);
   log(`  Chromium ÷ Node: ${(result.chromium.imagesPerSecond / result.node.imagesPerSecond).toFixed(2)}×`);

@@ -1,22 +1,15 @@
 import type { MatmulKernel } from "../src/tensor/matmul.js";
-import { matmulInto, matmulNaiveInto, Random } from "../src/index.js";
+import { matmulInto, matmulNaiveInto } from "../src/index.js";
 import { medians } from "./lib.js";
 
-export { vaeShapes, type MatmulShape } from "./shapes.js";
-import type { MatmulShape } from "./shapes.js";
+export { operands, vaeShapes, type MatmulShape } from "./shapes.js";
+import { operands, type MatmulShape } from "./shapes.js";
 
 const square = (s: number): MatmulShape => ({ label: `${s}×${s}·${s}×${s}`, m: s, k: s, n: s, transA: false, transB: false });
 
 export const squareShapes = [64, 128, 256, 512, 1024].map(square);
 
 export type Kernel = MatmulKernel<Float32Array>;
-
-export function operands(s: MatmulShape) {
-  const rng = new Random(1);
-  const a = Float32Array.from({ length: s.m * s.k }, () => rng.normal());
-  const b = Float32Array.from({ length: s.k * s.n }, () => rng.normal());
-  return { a, b, out: new Float32Array(s.m * s.n) };
-}
 
 /** GFLOP/s (2mnk per product, median time) of each kernel on one shape, measured side by side. */
 export async function measureMatmul(s: MatmulShape, kernels: Record<string, Kernel>, time: number): Promise<Record<string, number>> {

@@ -11,6 +11,7 @@ import { loadAverage, versions } from "./peers/info.js";
 import type { OrtPeer } from "./peers/ort.js";
 import type { TfInfo } from "./peers/tfjs.js";
 import { ourThreads } from "./peers/threads.js";
+import { geomean } from "./timing.js";
 
 const help = `npm run bench [-- options]
 
@@ -123,7 +124,6 @@ const stepPeers: StepPeers | undefined =
 
 const fmtErr = (e: number) => (Number.isFinite(e) ? e.toExponential(1) : String(e));
 const fmtRatio = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : "–");
-const geomean = (xs: number[]) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
 
 try {
   if (want("peers")) {

@@ -1,4 +1,6 @@
-// The products the benches time (browser-safe: bench/browser/training.ts imports it in a page).
+// The products the benches time, and their operands (browser-safe: bench/browser/training.ts imports it in a page).
+import { Random } from "../src/index.js";
+
 export interface MatmulShape {
   label: string;
   m: number;
@@ -17,3 +19,11 @@ export const vaeShapes: MatmulShape[] = [
   { label: "(100×500)·(784×500)ᵀ", m: 100, k: 500, n: 784, transA: false, transB: true },
   { label: "(100×784)·(500×784)ᵀ", m: 100, k: 784, n: 500, transA: false, transB: true },
 ];
+
+/** Seeded normal operands of a shape, and its output. */
+export function operands(s: MatmulShape) {
+  const rng = new Random(1);
+  const a = Float32Array.from({ length: s.m * s.k }, () => rng.normal());
+  const b = Float32Array.from({ length: s.k * s.n }, () => rng.normal());
+  return { a, b, out: new Float32Array(s.m * s.n) };
+}

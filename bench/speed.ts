@@ -18,9 +18,9 @@ import { parseArgs } from "node:util";
 import { Random, getFma, kernelFor, setFma, wasmFmaSupported } from "../src/index.js";
 import { loadMnist } from "../src/node/mnist.js";
 import { binarize } from "../src/vae/idx.js";
-import { median } from "./timing.js";
+import { geomean, median } from "./timing.js";
 import { printTable } from "./lib.js";
-import { vaeShapes } from "./matmul.js";
+import { operands, vaeShapes } from "./matmul.js";
 
 const { values } = parseArgs({
   options: {
@@ -95,17 +95,14 @@ if (only.includes("fma")) {
     const before = getFma();
     const kern = kernelFor("matmul", "wasm", "float32");
     const rows = vaeShapes.map((s) => {
-      const rng = new Random(2);
-      const a = Float32Array.from({ length: s.m * s.k }, () => rng.normal());
-      const b = Float32Array.from({ length: s.k * s.n }, () => rng.normal());
-      const out = new Float32Array(s.m * s.n);
+      const { a, b, out } = operands(s);
       const run = () => kern(out, a, b, s.m, s.k, s.n, s.transA, s.transB);
       const ms = alternate({ on: () => (setFma(true), run()), off: () => (setFma(false), run()) }, rounds);
       const g = (t: number) => (2 * s.m * s.k * s.n) / t / 1e6;
       return { shape: s.label, "FMA on GFLOP/s": g(ms.on), "FMA off GFLOP/s": g(ms.off), "on ÷ off": `${(ms.off / ms.on).toFixed(2)}×` };
     });
     setFma(before);
-    const gm = (k: "FMA on GFLOP/s" | "FMA off GFLOP/s") => Math.exp(rows.reduce((s, r) => s + Math.log(r[k]), 0) / rows.length);
+    const gm = (k: "FMA on GFLOP/s" | "FMA off GFLOP/s") => geomean(rows.map((r) => r[k]));
     rows.push({ shape: "geomean", "FMA on GFLOP/s": gm("FMA on GFLOP/s"), "FMA off GFLOP/s": gm("FMA off GFLOP/s"), "on ÷ off": `${(gm("FMA on GFLOP/s") / gm("FMA off GFLOP/s")).toFixed(2)}×` });
     report.fma = { rows };
     log(`\nthe six products of a step, wasm, one thread, FMA (relaxed SIMD) on and off, medians of ${rounds} alternating calls`);

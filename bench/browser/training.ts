@@ -1,8 +1,9 @@
 // The training-speed measurement that bench/browser.ts runs twice, in Node and in a Chromium worker: seed
 // model (hidden 500 by default), minibatch Adam on binarized images, images per second over timed rounds of
 // steps. Browser-safe: it imports only the core.
-import { Random, Trainer, VAE, getThreads, matmulWasmInto } from "../../src/index.js";
-import { vaeShapes } from "../shapes.js";
+import { Trainer, VAE, getThreads, matmulWasmInto } from "../../src/index.js";
+import { operands, vaeShapes } from "../shapes.js";
+import { median, medianMs } from "../timing.js";
 
 export interface TrainingSpeedOptions {
   hidden: number;
@@ -34,8 +35,7 @@ export function trainingSpeed(images: Float32Array, o: TrainingSpeedOptions): Tr
     for (let i = 0; i < o.steps; i++) imagesDone += trainer.step().size;
     rounds.push(imagesDone / ((performance.now() - t0) / 1000));
   }
-  const sorted = [...rounds].sort((a, b) => a - b);
-  const imagesPerSecond = sorted[Math.floor(sorted.length / 2)];
+  const imagesPerSecond = median(rounds);
   return { imagesPerSecond, rounds, msPerStep: (1000 * o.batch) / imagesPerSecond, threads: getThreads() };
 }
 
@@ -43,18 +43,8 @@ export function trainingSpeed(images: Float32Array, o: TrainingSpeedOptions): Tr
 export function productSpeed(reps: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (const s of vaeShapes) {
-    const rng = new Random(1);
-    const a = Float32Array.from({ length: s.m * s.k }, () => rng.normal());
-    const b = Float32Array.from({ length: s.k * s.n }, () => rng.normal());
-    const c = new Float32Array(s.m * s.n);
-    const times: number[] = [];
-    for (let i = 0; i < reps + 3; i++) {
-      const t0 = performance.now();
-      matmulWasmInto(c, a, b, s.m, s.k, s.n, s.transA, s.transB);
-      if (i >= 3) times.push(performance.now() - t0);
-    }
-    times.sort((x, y) => x - y);
-    out[s.label] = (2 * s.m * s.k * s.n) / (times[Math.floor(times.length / 2)] * 1e6);
+    const { a, b, out: c } = operands(s);
+    out[s.label] = (2 * s.m * s.k * s.n) / (medianMs(() => matmulWasmInto(c, a, b, s.m, s.k, s.n, s.transA, s.transB), reps) * 1e6);
   }
   return out;
 }
