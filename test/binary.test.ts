@@ -111,6 +111,20 @@ describe("markBinary", () => {
     expect(markBinary(new Tensor(Float32Array.from([0, 0.5]), [2]))).toBe(false);
   });
 
+  it("assumeBinary records without reading; a wrong record still gives the dense product", () => {
+    const t = new Tensor(Float32Array.from([0, 1, 1, 0]), [2, 2]);
+    t.storage.assumeBinary();
+    expect(t.storage.binary).toBe(true);
+    t.assign([0, 1, 1, 1]);
+    expect(t.storage.binary).toBe(false);
+    // A record that is wrong (0.5 and 3 are not 0/1): the kernel sees it and runs the dense product.
+    const x = new Tensor(Float32Array.from([0.5, 1, 0, 3, 1, 0]), [2, 3]);
+    x.storage.assumeBinary();
+    const w = new Tensor(Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), [3, 4]);
+    const want = [0.5 * 1 + 5, 0.5 * 2 + 6, 0.5 * 3 + 7, 0.5 * 4 + 8, 3 * 1 + 5, 3 * 2 + 6, 3 * 3 + 7, 3 * 4 + 8];
+    expect([...matmul(x, w).data]).toEqual(want);
+  });
+
   it("linear and matmul on a marked input give the dense results and gradients", () => {
     const rng = new Random(11);
     const [B, D, H] = [13, 37, 9];

@@ -55,6 +55,15 @@ export class Storage {
     this.binaryAt = ok ? this.version : -1;
     return ok;
   }
+
+  /**
+   * Records that every value is +0 or 1 without reading them: for values copied from storage that
+   * markBinary checked (a minibatch gathered from checked images). The kernels that use the record
+   * still check each value they read, so a wrong record costs speed, never a wrong result.
+   */
+  assumeBinary(): void {
+    this.binaryAt = this.version;
+  }
 }
 
 /** Row-major strides of a contiguous tensor of this shape. */
