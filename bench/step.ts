@@ -2,7 +2,7 @@
 // `negativeElbo`, Adam over ~787k float32 parameters), timed per phase, with variants side by side.
 //
 //   node --expose-gc --import tsx bench/step.ts [--json] [--quick] [--steps N] [--heap-steps N]
-//                                               [--gc] [--compare DIR]
+//                                               [--gc] [--compare DIR] [--threads N]
 //
 // Variants, interleaved step by step in one process (medians over the timed steps):
 //   default        Adam with its WebAssembly SIMD update: moments and gradients in its memory, each
@@ -11,6 +11,8 @@
 //   fma-off        the matmul kernels without relaxed-SIMD FMA (setFma(false))
 //   adam-f64       the WebAssembly update in float64 arithmetic (bit-identical to TypeScript)
 //   ts-adam        the TypeScript Adam loop (moments in plain arrays)
+//   tasks-off      with --threads N > 1: only the matmuls on the threads, the element-wise and 0/1
+//                  kernels on this one (setThreadOptions({ tasks: false }))
 //   DIR            with --compare: the `Adam` of another checkout (e.g. one before these changes,
 //                  whose default kept the parameters in the optimizer's memory and copied nothing)
 // Then Adam's update alone over the seed model's parameter sizes: the WebAssembly kernel on operands
@@ -27,6 +29,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import * as here from "../src/index.js";
 import { loadMnist } from "../src/node/mnist.js";
+import { useWorkerThreads } from "../src/node/threads.js";
 import { median } from "./timing.js";
 
 const help = `node --expose-gc --import tsx bench/step.ts [options]
@@ -37,6 +40,7 @@ const help = `node --expose-gc --import tsx bench/step.ts [options]
   --heap-steps N    steps of the heap measurement (default 1000, quick 200; 0 skips it)
   --gc              a full GC before every timed step (untimed); by default GCs come as in training
   --compare DIR     also time the Adam and ops of the checkout in DIR (its src/index.ts)
+  --threads N       run on N threads (useWorkerThreads; default 1), and add the tasks-off variant
   -h, --help        this text`;
 
 const { values } = parseArgs({
@@ -47,6 +51,7 @@ const { values } = parseArgs({
     "heap-steps": { type: "string" },
     compare: { type: "string" },
     gc: { type: "boolean" },
+    threads: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -58,6 +63,12 @@ const json = values.json ?? false;
 const quick = values.quick ?? false;
 const steps = Number(values.steps ?? (quick ? 15 : 60));
 const heapSteps = Number(values["heap-steps"] ?? (quick ? 200 : 1000));
+const threads = Number(values.threads ?? 1);
+if (!Number.isInteger(threads) || threads < 1) {
+  console.error(`bench/step: --threads must be a positive integer, got ${values.threads}`);
+  process.exit(2);
+}
+if (threads > 1) await useWorkerThreads(threads);
 const log = (s = "") => json || console.log(s);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) console.error("bench/step: run node with --expose-gc for the heap numbers and a GC between samples");
@@ -79,7 +90,7 @@ class Runner {
   readonly times = { step: [] as number[], forward: [] as number[], backward: [] as number[], optimizer: [] as number[] };
   loss = NaN;
 
-  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>, readonly binary = true, readonly fma = true) {
+  constructor(readonly name: string, readonly lib: Lib, adam: Record<string, unknown>, readonly binary = true, readonly fma = true, readonly tasks = true) {
     this.model = new lib.VAE({ hidden: H }, { seed: 0 });
     this.opt = new lib.Adam(this.model.namedParameters(), { lr: 1e-3, ...adam });
     this.rng = new lib.Random(1);
@@ -89,6 +100,7 @@ class Runner {
     const { lib } = this;
     const fma = (lib as Partial<Lib>).setFma && lib.wasmFmaSupported() ? this.fma : undefined;
     if (fma !== undefined) lib.setFma(fma);
+    if (threads > 1) here.setThreadOptions({ tasks: this.tasks });
     const t0 = performance.now();
     const b = this.batch++ % (IMAGES / B);
     const x = new Float32Array(B * D);
@@ -118,13 +130,14 @@ const runners: Runner[] = [
   new Runner("fma-off", here, {}, true, false),
   new Runner("adam-f64", here, { precision: "f64" }),
   new Runner("ts-adam", here, { kernel: "js" }),
+  ...(threads > 1 ? [new Runner("tasks-off", here, {}, true, true, false)] : []),
 ];
 if (values.compare) {
   const other = (await import(pathToFileURL(resolve(values.compare, "src/index.ts")).href)) as Lib;
   runners.push(new Runner(values.compare, other, {}));
 }
 
-log(`machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, Node ${process.version}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(" ")}; backend ${here.getBackend()}`);
+log(`machine: ${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} cores, Node ${process.version}; load average ${os.loadavg().map((v) => v.toFixed(2)).join(" ")}; backend ${here.getBackend()}, ${here.getThreads()} thread(s)`);
 log(`seed step: batch ${B}, H = ${H}, ${[...runners[0].model.namedParameters().values()].reduce((a, p) => a + p.size, 0)} parameters; ${steps} timed steps per variant, interleaved`);
 
 // Warm up (JIT tiers, WebAssembly tier-up, glibc's mmap threshold), then time round-robin. GCs happen

@@ -8,15 +8,19 @@ import { backendInfo, getBackend } from '../src/tensor/backend.js';
 import { matmulInto } from '../src/tensor/matmul.js';
 import { createWasmMatmul, getFma, matmulWasmInto, setFma, wasmFmaSupported } from '../src/tensor/wasm/matmul.js';
 import { Random } from '../src/tensor/random.js';
+import { matmulBinaryWasmInto } from '../src/tensor/wasm/binary.js';
+import { bernoulliWasm, biasTanhWasm } from '../src/tensor/wasm/elementwise.js';
 import {
   PARALLEL_MIN_WORK,
   WORKER_SOURCE,
   type SpawnWorker,
   type WorkerHandle,
+  getTasks,
   getThreadStats,
   getThreads,
   matmulParallelInto,
   planChunks,
+  setThreadOptions,
   startThreads,
   useWebWorkers,
 } from '../src/tensor/wasm/parallel.js';
@@ -187,6 +191,52 @@ describe('with two threads', () => {
     expect(getThreadStats().byHelpers).toBeGreaterThan(before.byHelpers); // the worker did its share
   });
 
+  it('runs the 0/1 product, the Bernoulli kernel and tanh on both threads (tasks), bit for bit as one thread', () => {
+    const rng = new Random(31);
+    const [B, D, H] = [100, 784, 500];
+    const x = Float32Array.from({ length: B * D }, () => (rng.uniform() < 0.13 ? 1 : 0));
+    const w = Float32Array.from({ length: H * D }, () => rng.normal());
+    const g = Float32Array.from({ length: B * H }, () => rng.normal());
+    const logits = Float32Array.from({ length: B * D }, () => 4 * rng.normal());
+    const bias = Float32Array.from({ length: H }, () => rng.normal());
+    const run = () => {
+      const xw = new Float32Array(B * H); // x·Wᵀ: binary A, W transposed in
+      matmulBinaryWasmInto(matmulWasmInto, xw, x, w, B, D, H, false, true, 'a');
+      const gx = new Float32Array(H * D); // gᵀ·x: binary B, the result transposed out
+      matmulBinaryWasmInto(matmulWasmInto, gx, g, x, H, B, D, true, false, 'b');
+      const [term, d] = [new Float32Array(B), new Float32Array(B * D)];
+      bernoulliWasm(x, logits, D, term, d);
+      const y = Float32Array.from(g);
+      biasTanhWasm(y, bias, B, H);
+      return { xw, gx, term, d, y };
+    };
+    const before = getThreadStats();
+    const two = run();
+    const after = getThreadStats();
+    setThreadOptions({ tasks: false });
+    let one;
+    try {
+      one = run();
+    } finally {
+      setThreadOptions({ tasks: true });
+    }
+    expect(getThreadStats().taskCalls).toBe(after.taskCalls); // tasks off: none
+    if (!wasm) return;
+    expect(after.taskCalls - before.taskCalls).toBeGreaterThanOrEqual(6 * 4); // 2 row sums, 3 transposes, bernoulli, tanh
+    expect(after.taskCallsByHelpers).toBeGreaterThan(before.taskCallsByHelpers);
+    for (const key of ['xw', 'gx', 'term', 'd', 'y'] as const) expect(firstDifference(two[key], one[key]), key).toBe(-1);
+    // And against the float64 product: x·Wᵀ sums W's columns at x's 1s.
+    let worst = 0;
+    for (let i = 0; i < B; i++) {
+      for (let j = 0; j < H; j++) {
+        let [sum, mag] = [0, 0];
+        for (let p = 0; p < D; p++) if (x[i * D + p]) [sum, mag] = [sum + w[j * D + p]!, mag + Math.abs(w[j * D + p]!)];
+        worst = Math.max(worst, Math.abs(two.xw[i * H + j]! - sum) / (mag + 1e-30));
+      }
+    }
+    expect(worst).toBeLessThan(1e-5);
+  });
+
   it('dispatches through matmulInto by size', () => {
     const before = getThreadStats().chunks;
     check(matmulInto as Run, 100, 784, 500, false, true, 7, true, wasm);
@@ -308,6 +358,47 @@ describe('failures fall back to one thread', () => {
       expect(warn).toHaveBeenCalledTimes(1);
       expect(String(warn.mock.calls[0]![0])).toMatch(message);
       await vi.waitFor(() => expect(exits).toHaveLength(1), { timeout: 5000 }); // terminated
+    });
+  }
+
+  // The same misbehaving helpers, in a task (in-place kernels: nobody else may redo its part).
+  for (const [name, after, message] of [
+    ['never finishes: the task throws at the deadline', '', /worker thread 1 did not finish within 200 ms of its part/],
+    ['reports a failure: the task throws', 'Atomics.store(ctl, 0, 4); Atomics.notify(ctl, 0);', /worker thread 1 failed in its part/],
+  ] as const) {
+    it(`a worker that takes part of a task and ${name}`, async () => {
+      const source = `const { parentPort } = require('node:worker_threads');
+        parentPort.once('message', ({ control }) => {
+          const job = new Int32Array(control, 0, 32);
+          const ctl = new Int32Array(control, 128, 32);
+          Atomics.store(ctl, 1, 1);
+          parentPort.postMessage({ ready: true });
+          for (;;) {
+            if (Atomics.compareExchange(ctl, 0, 1, 2) === 1) { Atomics.add(job, 0, 1); ${after} }
+            Atomics.wait(ctl, 0, Atomics.load(ctl, 0));
+          }
+        });`;
+      const spawn: SpawnWorker = (_source, events) => recordingSpawn([])(source, events);
+      expect(await startThreads(spawn, 2, { timeoutMs: 200 })).toBe(2);
+      // tanh of 64 rows of 4096 zeros (bias 0), a row per call, in the task memory; again until the
+      // worker takes a call (it may be too slow to wake for the first ones).
+      const ld = 4096;
+      let thrown: unknown;
+      for (let i = 0; i < 200 && thrown === undefined; i++) {
+        const tasks = getTasks()!;
+        tasks.arena.f32(4 * ld * 65).fill(0, 0, ld * 65);
+        try {
+          tasks.run('elementwise.biasTanh', Array.from({ length: 64 }, (_, r) => [4 * ld * (r + 1), 0, 1, ld]));
+        } catch (e) {
+          thrown = e;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      expect(String(thrown)).toMatch(/^Error: elementwise\.biasTanh: /);
+      expect(String(thrown)).toMatch(message);
+      expect(getThreads()).toBe(1);
+      expect(getTasks()).toBeNull();
+      expect(warn).toHaveBeenCalledTimes(1);
     });
   }
 

@@ -27,9 +27,14 @@ const lanes = (...f32Lanes: number[]): number[] => f32Lanes.flatMap((l) => [4 * 
 /** Vectors of a row summed in registers per pass: 8 accumulators + 1 load fit V8's 15 xmm registers. */
 const WIDE = 8;
 
-export function buildBinaryModule(): Uint8Array<ArrayBuffer> {
+/** The module's bytes; with sharedMaxPages, it imports a shared memory of at most that many pages (threads). */
+export function buildBinaryModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder();
-  mod.importMemory({ module: 'env', name: 'memory', initialPages: 1 });
+  mod.importMemory(
+    sharedMaxPages === undefined
+      ? { module: 'env', name: 'memory', initialPages: 1 }
+      : { module: 'env', name: 'memory', initialPages: 1, maximumPages: sharedMaxPages, shared: true },
+  );
 
   {
     const f = mod.func([i32, i32, i32, i32, i32, i32, i32, i32], [], 'rowSums');

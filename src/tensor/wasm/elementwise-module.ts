@@ -272,9 +272,14 @@ export interface ElementwiseExports {
   rowSums(src: number, out: number, rows: number, cols: number): void;
 }
 
-export function buildElementwiseModule(): Uint8Array<ArrayBuffer> {
+/** The module's bytes; with sharedMaxPages, it imports a shared memory of at most that many pages (threads). */
+export function buildElementwiseModule(sharedMaxPages?: number): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder();
-  mod.importMemory({ module: 'env', name: 'memory', initialPages: 1 });
+  mod.importMemory(
+    sharedMaxPages === undefined
+      ? { module: 'env', name: 'memory', initialPages: 1 }
+      : { module: 'env', name: 'memory', initialPages: 1, maximumPages: sharedMaxPages, shared: true },
+  );
 
   // ---- adam32(p, g, m, v, n, b1, omb1, b2, omb2, stepSize, sqrtC2, eps) ----
   {

@@ -18,11 +18,14 @@
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
 import type { AdamSlot, AdamState, AdamStep } from '../kernels.js';
 import { wasmSimdSupported } from './matmul.js';
+import { getTasks, splitRange, type Tasks } from './parallel.js';
 
 const PAGE = 65536;
 /** Values per chunk of a scratch kernel call (512 KiB per operand). */
 const CHUNK = 1 << 17;
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
+/** Kernels over fewer elements than this stay on one thread (a task costs a few tens of µs). */
+const PARALLEL_MIN_ELEMENTS = 1 << 14;
 
 /** The compiled module; null once compiling failed (no SIMD, or a synchronous compile refused). */
 let compiled: WebAssembly.Module | null | undefined;
@@ -86,6 +89,25 @@ class Scratch {
 let scratch: Scratch | undefined;
 const getScratch = (): Scratch => (scratch ??= new Scratch());
 
+/** Where a kernel call runs: the scratch memory, or the thread pool's task memory. */
+interface Space {
+  readonly memory: WebAssembly.Memory;
+  readonly k: ElementwiseExports;
+  f32(bytes: number): Float32Array;
+}
+
+/**
+ * The thread pool's tasks when there is one and `elements` is worth splitting, with the task memory
+ * as the Space to run in; else null (the scratch instance, one thread).
+ */
+function parallel(elements: number): { tasks: Tasks; space: Space } | null {
+  if (elements < PARALLEL_MIN_ELEMENTS) return null;
+  const tasks = getTasks();
+  if (tasks === null) return null;
+  const { arena } = tasks;
+  return { tasks, space: { memory: arena.memory, k: arena.elementwise, f32: (bytes) => arena.f32(bytes) } };
+}
+
 
 /**
  * Runs a row kernel over matrices of rows × cols (row-major) and vectors of cols values, in chunks of
@@ -101,9 +123,10 @@ function rowwise(
   mats: readonly Float32Array[],
   matOut: readonly boolean[],
   kernel: (k: ElementwiseExports, ptrs: number[], rows: number, ld: number, r0: number) => void,
+  space: Space = getScratch(),
 ): void {
   if (rows === 0 || cols === 0) return;
-  const s = getScratch();
+  const s = space;
   const ld = roundUp(cols, 4);
   const chunkRows = Math.max(1, Math.floor(CHUNK / ld));
   const matBytes = Math.min(rows, chunkRows) * ld * 4;
@@ -137,7 +160,13 @@ function rowwise(
 
 /** y[r, j] ← tanh(y[r, j] + bias[j]) for y of `rows` × `cols` (row-major) in place. */
 export function biasTanhWasm(y: Float32Array, bias: Float32Array, rows: number, cols: number): void {
-  rowwise(rows, cols, [bias], [false], [y], [true], (k, [b, yp], n, ld) => k.biasTanh(yp, b, n, ld));
+  const par = parallel(rows * cols);
+  if (par === null) return rowwise(rows, cols, [bias], [false], [y], [true], (k, [b, yp], n, ld) => k.biasTanh(yp, b, n, ld));
+  // By rows, on the threads: each element is computed by the same code on any thread (same bits).
+  const { tasks, space } = par;
+  rowwise(rows, cols, [bias], [false], [y], [true], (_, [b, yp], n, ld) => {
+    tasks.run('elementwise.biasTanh', splitRange(n, 2 * tasks.threads).map(([lo, hi]) => [yp + lo * ld * 4, b, hi - lo, ld]));
+  }, space);
 }
 
 /** y[r, j] ← y[r, j] + bias[j], or max(·, 0) with relu: bit-identical to TypeScript. */
@@ -197,7 +226,8 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
     out.fill(0);
     return;
   }
-  const s = getScratch();
+  const par = parallel(rows * D);
+  const s = par?.space ?? getScratch();
   const period = x.length;
   const chunkRows = Math.max(1, Math.floor(CHUNK / D));
   const cap = roundUp(Math.min(rows, chunkRows) * D, 4) * 4; // bytes per operand
@@ -215,7 +245,13 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
       done += len;
       at = 0;
     }
-    s.k.bernoulli(lPtr, xPtr, tPtr, dPtr, roundUp(n, 4), d ? 1 : 0);
+    const n4 = roundUp(n, 4);
+    if (par === null) s.k.bernoulli(lPtr, xPtr, tPtr, dPtr, n4, d ? 1 : 0);
+    else {
+      // By ranges of elements (multiples of 4), on the threads.
+      const parts = splitRange(n4, 2 * par.tasks.threads, 4);
+      par.tasks.run('elementwise.bernoulli', parts.map(([lo, hi]) => [lPtr + lo * 4, xPtr + lo * 4, tPtr + lo * 4, dPtr + lo * 4, hi - lo, d ? 1 : 0]));
+    }
     s.k.rowSums(tPtr, sumPtr, r1 - r0, D);
     const after = s.memory.buffer;
     out.set(new Float64Array(after, sumPtr, r1 - r0), r0);

@@ -25,7 +25,10 @@
 // so threads do not share cache lines). Slot 0, the job: [NEXT] the chunk counter (Atomics.add),
 // [SPIN] spinMs in µs, [JOB..JOB+15] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
 // width, chunks, fma (which of the two kernels, plain or relaxed-SIMD FMA, every thread runs).
-// After the slots, one int per chunk: the job's sequence number (JOB+16) once a helper finished it.
+// [KIND] 0 for a product; 1 for a task, with [TASK_FN] the kernel (TASK_FNS), [TASK_CHUNKS] the
+// number of calls and [TASK_NARGS] their argument count.
+// After the slots, one int per chunk: the job's sequence number (JOB+16) once a helper finished it;
+// then a task's arguments, MAX_TASK_ARGS float64s per call.
 // Slot 1 + h, helper h: [STATE] IDLE | POSTED | TAKEN | DONE | FAILED | STOP | WAKE,
 // [READY] 1 once instantiated, [WAKES] counts its wake-ups (a heartbeat), [PACKA] [PACKB].
 // Caller: store STATE=WAKE, notify (the wake-up overlaps the copy of A and B); write the job;
@@ -40,7 +43,17 @@
 // warning; that call and all later ones run single-threaded. (The call is redone on the
 // single-threaded kernel's own memory: a stuck helper may still write into the shared one.)
 // Atomics.wait is not allowed on a browser page's main thread: there threads are unavailable.
+//
+// Tasks (runTask): the same helpers also run the element-wise and 0/1-product kernels, on a second
+// shared memory (TaskArena) that every thread has instances of those modules on. A task is a list of
+// calls of one kernel, each on its own part of the data (rows of a matrix, a range of elements), that
+// the threads claim from the same counter. Tasks write in place (a late helper's part cannot be done
+// again elsewhere), so the caller waits for every helper that took part; one that holds its part for
+// timeoutMs retires the pool and the task throws. While a helper is late with a product, tasks run on
+// this thread alone (the helper still claims from the counter).
 
+import { buildBinaryModule, type BinaryExports } from './binary-module.js';
+import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
 import { DEFAULT_SHAPE } from './matmul-module.js';
 import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, getFma, growMemory, matmulWasmInto, wasmFmaSupported, wasmSimdSupported } from './matmul.js';
 
@@ -72,6 +85,8 @@ export interface ThreadOptions {
   readonly minWork?: number;
   /** C is cut into about this many chunks per thread (1: one part each, no balancing). Default 4. */
   readonly chunksPerThread?: number;
+  /** Whether the element-wise and 0/1-product kernels also run on the threads (getTasks). Default true. */
+  readonly tasks?: boolean;
 }
 
 /** Below this many multiply-adds (m*k*n) one thread is faster (measured crossover; bench/threads.ts). */
@@ -79,10 +94,24 @@ export const PARALLEL_MIN_WORK = 1 << 22;
 
 const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE] = [0, 1, 2, 3, 4, 5, 6];
 const [NEXT, SPIN, JOB] = [0, 1, 2]; // job slot
+// After the product's 17 fields: the kind of job (0 a product, 1 a task) and a task's fields.
+const [KIND, TASK_FN, TASK_CHUNKS, TASK_NARGS] = [JOB + 17, JOB + 18, JOB + 19, JOB + 20];
 const [STATE, READY, WAKES, PACKA, PACKB] = [0, 1, 2, 3, 4]; // helper slots
 const SLOT_INTS = 32;
 /** Chunks of one product at most (chunksPerThread is capped to fit): a done flag each in the control block. */
 const MAX_CHUNKS = 1024;
+/** Calls of one task at most, and arguments per call: a float64 each in the control block. */
+const MAX_TASK_CHUNKS = 64;
+const MAX_TASK_ARGS = 16;
+
+/**
+ * The kernels a task may run (Pool.runTask), by index: each thread has its own instance of the 0/1
+ * product's and the element-wise module on the one shared task memory (TaskArena).
+ */
+const TASK_FNS = [['binary', 'rowSums'], ['binary', 'transpose'], ['elementwise', 'bernoulli'], ['elementwise', 'biasTanh']] as const;
+const TASK_MODULES = ['binary', 'elementwise'] as const;
+export type TaskFn = `${(typeof TASK_FNS)[number][0]}.${(typeof TASK_FNS)[number][1]}`;
+const TASK_NAMES: readonly TaskFn[] = TASK_FNS.map(([m, f]) => `${m}.${f}` as TaskFn);
 
 /**
  * The helper's source: a plain script for a Blob-URL Web Worker, and for Node's `eval: true` workers,
@@ -93,13 +122,16 @@ export const WORKER_SOURCE = `"use strict";
 (() => {
   const node = typeof globalThis.__tsgradParentPort === "object";
   const port = node ? globalThis.__tsgradParentPort : self;
-  const start = ({ modules, memory, control, slot, doneOffset }) => {
+  const start = ({ modules, memory, control, slot, doneOffset, taskModules, taskMemory, taskFns, argsOffset }) => {
     const job = new Int32Array(control, 0, ${SLOT_INTS});
     const done = new Int32Array(control, doneOffset, ${MAX_CHUNKS});
     const ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
-    let gemms;
+    const args = new Float64Array(control, argsOffset, ${MAX_TASK_CHUNKS * MAX_TASK_ARGS});
+    let gemms, tasks;
     try {
       gemms = modules.map((module) => module && new WebAssembly.Instance(module, { env: { memory } }).exports.gemm);
+      const own = taskModules.map((module) => new WebAssembly.Instance(module, { env: { memory: taskMemory } }).exports);
+      tasks = taskFns.map(([m, name]) => own[m][name]);
     } catch (e) {
       port.postMessage({ error: String(e) });
       return;
@@ -113,14 +145,22 @@ export const WORKER_SOURCE = `"use strict";
         if (Atomics.compareExchange(ctl, ${STATE}, ${POSTED}, ${TAKEN}) !== ${POSTED}) continue; // cancelled
         let r = ${DONE};
         try {
-          const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks, fma, seq] = job.subarray(${JOB}, ${JOB + 17});
-          const gemm = gemms[fma];
-          const pa = ctl[${PACKA}], pb = ctl[${PACKB}];
-          for (let i = Atomics.add(job, ${NEXT}, 1); i < chunks; i = Atomics.add(job, ${NEXT}, 1)) {
-            const lo = i * width, hi = Math.min(byCols ? n : m, lo + width);
-            if (byCols) gemm(a, b, c, m, n, k, tA, tB, 0, m, lo, hi, pa, pb, mc, nc, kc, ldc);
-            else gemm(a, b, c, m, n, k, tA, tB, lo, hi, 0, n, pa, pb, mc, nc, kc, ldc);
-            Atomics.store(done, i, seq);
+          if (job[${KIND}] === 1) {
+            // A task: calls of one kernel, each with its own arguments (float64s in the control block).
+            const f = tasks[job[${TASK_FN}]], calls = job[${TASK_CHUNKS}], nargs = job[${TASK_NARGS}];
+            for (let i = Atomics.add(job, ${NEXT}, 1); i < calls; i = Atomics.add(job, ${NEXT}, 1)) {
+              f(...args.subarray(i * ${MAX_TASK_ARGS}, i * ${MAX_TASK_ARGS} + nargs));
+            }
+          } else {
+            const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks, fma, seq] = job.subarray(${JOB}, ${JOB + 17});
+            const gemm = gemms[fma];
+            const pa = ctl[${PACKA}], pb = ctl[${PACKB}];
+            for (let i = Atomics.add(job, ${NEXT}, 1); i < chunks; i = Atomics.add(job, ${NEXT}, 1)) {
+              const lo = i * width, hi = Math.min(byCols ? n : m, lo + width);
+              if (byCols) gemm(a, b, c, m, n, k, tA, tB, 0, m, lo, hi, pa, pb, mc, nc, kc, ldc);
+              else gemm(a, b, c, m, n, k, tA, tB, lo, hi, 0, n, pa, pb, mc, nc, kc, ldc);
+              Atomics.store(done, i, seq);
+            }
           }
         } catch (e) {
           r = ${FAILED};
@@ -175,8 +215,36 @@ export function planChunks(m: number, n: number, k: number, threads: number, chu
   return { byCols, width, chunks: Math.ceil(len / width) };
 }
 
+/**
+ * The shared memory of tasks and this thread's instances of the task modules on it. One for the
+ * process, made with the first pool and kept after it stops: a caller may hold views of it.
+ */
+export class TaskArena {
+  readonly memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+  readonly modules: readonly WebAssembly.Module[];
+  readonly binary: BinaryExports;
+  readonly elementwise: ElementwiseExports;
+  /** TASK_FNS on this thread's instances. */
+  readonly fns: readonly ((...args: number[]) => unknown)[];
+  constructor() {
+    const build = { binary: buildBinaryModule, elementwise: buildElementwiseModule };
+    this.modules = TASK_MODULES.map((m) => new WebAssembly.Module(build[m](SHARED_MAX_PAGES)));
+    const own = this.modules.map((m) => new WebAssembly.Instance(m, { env: { memory: this.memory } }).exports);
+    this.binary = own[0] as unknown as BinaryExports;
+    this.elementwise = own[1] as unknown as ElementwiseExports;
+    this.fns = TASK_FNS.map(([m, f]) => own[TASK_MODULES.indexOf(m)][f] as (...args: number[]) => unknown);
+  }
+  /** The memory as float32, grown to at least `bytes` (views made before stay valid: it is shared). */
+  f32(bytes: number): Float32Array {
+    growMemory(this.memory, bytes, SHARED_MAX_PAGES);
+    return new Float32Array(this.memory.buffer);
+  }
+}
+let arena: TaskArena | undefined;
+
 class Pool {
   readonly memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+  readonly arena = (arena ??= new TaskArena());
   readonly helpers: Helper[] = [];
   readonly ready: Promise<number>;
   retired = false;
@@ -185,19 +253,24 @@ class Pool {
   private readonly job: Int32Array;
   /** Per chunk, the sequence number of the last product whose chunk a helper finished. */
   private readonly done: Int32Array;
+  /** A task's arguments, MAX_TASK_ARGS per call. */
+  private readonly args: Float64Array;
   private seq = 0;
   private spinMs = 0.2;
   private chunksPerThread = 4;
   private timeoutMs = 2000;
   minWork = PARALLEL_MIN_WORK;
+  tasks = true;
 
   constructor(spawn: SpawnWorker, threads: number, options: ThreadOptions) {
     // Both kernels, so that setFma may switch at any time; every thread runs the one the job names.
     const modules = [compileSync(DEFAULT_SHAPE, true), wasmFmaSupported() ? compileSync({ ...DEFAULT_SHAPE, fma: true }, true) : null];
     this.gemms = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports.gemm as (...args: number[]) => void));
-    const control = new SharedArrayBuffer(threads * SLOT_INTS * 4 + MAX_CHUNKS * 4);
+    const argsOffset = roundUp(threads * SLOT_INTS * 4 + MAX_CHUNKS * 4, 8);
+    const control = new SharedArrayBuffer(argsOffset + MAX_TASK_CHUNKS * MAX_TASK_ARGS * 8);
     this.job = new Int32Array(control, 0, SLOT_INTS);
     this.done = new Int32Array(control, threads * SLOT_INTS * 4, MAX_CHUNKS);
+    this.args = new Float64Array(control, argsOffset, MAX_TASK_CHUNKS * MAX_TASK_ARGS);
     this.configure(options);
     let pending = threads - 1;
     let resolveReady!: (threads: number) => void;
@@ -220,7 +293,10 @@ class Pool {
       try {
         const handle = spawn(WORKER_SOURCE, events);
         this.helpers.push({ handle, ctl, missedSince: -1, wakes: 0, lateSince: -1 });
-        handle.postMessage({ modules, memory: this.memory, control, slot, doneOffset: threads * SLOT_INTS * 4 });
+        handle.postMessage({
+          modules, memory: this.memory, control, slot, doneOffset: threads * SLOT_INTS * 4, argsOffset,
+          taskModules: this.arena.modules, taskMemory: this.arena.memory, taskFns: TASK_FNS.map(([m, f]) => [TASK_MODULES.indexOf(m), f]),
+        });
       } catch (e) {
         this.retire(`could not start worker ${slot + 1}: ${String(e)}`);
         settle();
@@ -233,6 +309,7 @@ class Pool {
     this.spinMs = options.spinMs ?? this.spinMs;
     this.timeoutMs = options.timeoutMs ?? this.timeoutMs;
     this.minWork = options.minWork ?? this.minWork;
+    this.tasks = options.tasks ?? this.tasks;
     this.chunksPerThread = Math.min(Math.floor(MAX_CHUNKS / Math.max(1, this.helpers.length + 1)), options.chunksPerThread ?? this.chunksPerThread);
     Atomics.store(this.job, SPIN, Math.round(this.spinMs * 1000));
   }
@@ -293,7 +370,7 @@ class Pool {
 
     const fma = getFma() && this.gemms[1] !== null ? 1 : 0;
     const gemm = this.gemms[fma]!;
-    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks, fma, seq];
+    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks, fma, seq, 0];
     this.job.set(job, JOB);
     Atomics.store(this.job, NEXT, 0);
     helpers.forEach((h, i) => {
@@ -370,6 +447,48 @@ class Pool {
     if (failure !== undefined) this.retire(failure);
   }
 
+  /**
+   * Calls TASK_FNS[fn] once per argument list in `calls`, split among the threads (see the header);
+   * returns when every call is done. Throws (and retires the pool) if a helper failed in its part or
+   * held it for timeoutMs.
+   */
+  runTask(fn: number, calls: readonly (readonly number[])[]): void {
+    const f = this.arena.fns[fn]!;
+    if (calls.length > MAX_TASK_CHUNKS || calls.some((a) => a.length > MAX_TASK_ARGS)) {
+      throw new RangeError(`runTask: at most ${MAX_TASK_CHUNKS} calls of ${MAX_TASK_ARGS} arguments, got ${calls.length}`);
+    }
+    // A helper late with a product still claims from the counter: then this thread does it all.
+    const busy = this.helpers.some((h) => Atomics.load(h.ctl, STATE) === TAKEN);
+    const helpers = calls.length > 1 && !busy ? this.helpers : [];
+    if (helpers.length === 0) {
+      for (const a of calls) f(...a);
+      return;
+    }
+    calls.forEach((a, i) => this.args.set(a, i * MAX_TASK_ARGS));
+    this.job[KIND] = 1;
+    this.job[TASK_FN] = fn;
+    this.job[TASK_CHUNKS] = calls.length;
+    this.job[TASK_NARGS] = calls[0]!.length;
+    Atomics.store(this.job, NEXT, 0);
+    for (const h of helpers) {
+      Atomics.store(h.ctl, STATE, POSTED);
+      Atomics.notify(h.ctl, STATE);
+    }
+    let mine = 0;
+    for (let i = Atomics.add(this.job, NEXT, 1); i < calls.length; i = Atomics.add(this.job, NEXT, 1), mine++) f(...calls[i]!);
+    for (const [i, h] of helpers.entries()) {
+      if (Atomics.compareExchange(h.ctl, STATE, POSTED, IDLE) === POSTED) continue; // it never started
+      const state = this.wait(h.ctl, now() + this.timeoutMs);
+      if (state === TAKEN || state === FAILED) {
+        const what = state === FAILED ? 'failed in' : `did not finish within ${this.timeoutMs} ms of`;
+        this.retire(`worker ${i + 1} ${what} ${TASK_NAMES[fn]}`);
+        throw new Error(`${TASK_NAMES[fn]}: worker thread ${i + 1} ${what} its part of the task; the result is incomplete`);
+      }
+    }
+    stats.taskCalls += calls.length;
+    stats.taskCallsByHelpers += calls.length - mine;
+  }
+
   /** Waits while the helper holds chunks (spin, then sleep in slices); returns its state. */
   private wait(ctl: Int32Array, deadline: number): number {
     const spinEnd = now() + this.spinMs;
@@ -384,14 +503,43 @@ class Pool {
 }
 
 let pool: Pool | null = null;
-const stats = { chunks: 0, byHelpers: 0, retaken: 0 };
+const stats = { chunks: 0, byHelpers: 0, retaken: 0, taskCalls: 0, taskCallsByHelpers: 0 };
 
 /**
  * Chunks of products computed on the pool so far, how many of them by the helpers, and how many the
- * calling thread computed again because a helper was late with them.
+ * calling thread computed again because a helper was late with them; calls of tasks split among the
+ * threads, and how many of them the helpers made.
  */
-export function getThreadStats(): { chunks: number; byHelpers: number; retaken: number } {
+export function getThreadStats(): { chunks: number; byHelpers: number; retaken: number; taskCalls: number; taskCallsByHelpers: number } {
   return { ...stats };
+}
+
+/** The running pool's tasks (see Pool.runTask), or null without one. */
+export interface Tasks {
+  readonly arena: TaskArena;
+  readonly threads: number;
+  /** Calls `fn` once per argument list, split among the threads; returns when all are done. */
+  run(fn: TaskFn, calls: readonly (readonly number[])[]): void;
+}
+
+/** The running pool's tasks, or null (no pool, or one that retired): callers then run their kernels alone. */
+export function getTasks(): Tasks | null {
+  const p = pool;
+  if (p === null || p.retired || !p.tasks) return null;
+  return { arena: p.arena, threads: p.threads, run: (fn, calls) => p.runTask(TASK_NAMES.indexOf(fn), calls) };
+}
+
+/**
+ * Splits [0, n) into about `parts` ranges, each a multiple of `unit` long (the last may be shorter)
+ * and at least `minLen`; returns their bounds [lo, hi).
+ */
+export function splitRange(n: number, parts: number, unit = 1, minLen = 1): [number, number][] {
+  const units = Math.ceil(n / unit);
+  const count = Math.max(1, Math.min(parts, units, Math.floor(n / Math.max(1, minLen))));
+  const per = Math.ceil(units / count) * unit;
+  const out: [number, number][] = [];
+  for (let lo = 0; lo < n; lo += per) out.push([lo, Math.min(n, lo + per)]);
+  return out;
 }
 
 /** True where this thread may block in Atomics.wait (Node, workers; not a browser page's main thread). */
