@@ -11,7 +11,7 @@
 //           in --pairs alternating pairs (default 1; the issue's figure is the median of 3)
 import "../src/node/relaxed-simd.js";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -126,24 +126,26 @@ if (only.includes("epoch")) {
       const out = JSON.parse(r.stdout.slice(r.stdout.indexOf("{"))) as { epochs: { seconds: number }[] };
       return out.epochs[0].seconds;
     };
+    // The default command line: package.json's `vae` script (its node flags) with `train`.
+    const [, ...vaeArgs] = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { vae: string } }).scripts.vae.split(/\s+/);
     const oursOnce = (): number => {
       const dir = mkdtempSync(join(os.tmpdir(), "tsgrad-epoch-"));
       try {
-        const r = spawnSync(process.execPath, ["--import", "tsx", "src/cli/vae.ts", "train", "--out", dir, "--epochs", "1", "--test-limit", "1000", ...(limit ? ["--limit", limit] : [])], { encoding: "utf8" });
-        const m = /epoch 1: .*?, ([\d.]+) s \(/.exec(r.stderr);
-        if (!m) throw new Error(`bench/speed: training failed: ${r.stderr.slice(-300)}`);
-        return Number(m[1]);
+        const r = spawnSync(process.execPath, [...vaeArgs, "train", "--out", dir, "--epochs", "1", "--test-limit", "1000", ...(limit ? ["--limit", limit] : [])], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`bench/speed: training failed: ${r.stderr.slice(-300)}`);
+        // The training seconds of metrics.jsonl (the progress line rounds them to 0.1 s).
+        return (JSON.parse(readFileSync(join(dir, "metrics.jsonl"), "utf8").split("\n")[0]) as { trainSeconds: number }).trainSeconds;
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     };
-    const rows: { pair: number; "ours s": number; "PyTorch 1 thread s": number; "ours ÷ PyTorch": string; load: string }[] = [];
+    const rows: { pair: string; "ours s": number; "PyTorch 1 thread s": number; "ours ÷ PyTorch": string; load: string }[] = [];
     for (let p = 1; p <= pairs; p++) {
       // Alternate which goes first, so that neither always meets the other's leftovers.
       let a: number, b: number;
       if (p % 2) [a, b] = [oursOnce(), torchOnce()];
       else [b, a] = [torchOnce(), oursOnce()];
-      rows.push({ pair: p, "ours s": a, "PyTorch 1 thread s": b, "ours ÷ PyTorch": `${(a / b).toFixed(2)}×`, load: os.loadavg().map((v) => v.toFixed(2)).join(" ") });
+      rows.push({ pair: String(p), "ours s": a, "PyTorch 1 thread s": b, "ours ÷ PyTorch": `${(a / b).toFixed(2)}×`, load: os.loadavg().map((v) => v.toFixed(2)).join(" ") });
     }
     const ratio = median(rows.map((r) => r["ours s"] / r["PyTorch 1 thread s"]));
     report.epoch = { pairs: rows, medianRatio: ratio, openblasCoretype: torchEnv.OPENBLAS_CORETYPE ?? "default" };
