@@ -9,7 +9,7 @@ import { matmulInto } from '../src/tensor/matmul.js';
 import { createWasmMatmul, getFma, matmulWasmInto, setFma, wasmFmaSupported } from '../src/tensor/wasm/matmul.js';
 import { Random } from '../src/tensor/random.js';
 import { matmulBinaryWasmInto } from '../src/tensor/wasm/binary.js';
-import { bernoulliWasm, biasTanhWasm } from '../src/tensor/wasm/elementwise.js';
+import { AdamMemory, adamWasm, bernoulliWasm, biasTanhWasm } from '../src/tensor/wasm/elementwise.js';
 import {
   PARALLEL_MIN_WORK,
   WORKER_SOURCE,
@@ -235,6 +235,34 @@ describe('with two threads', () => {
       }
     }
     expect(worst).toBeLessThan(1e-5);
+  });
+
+  it("runs Adam's update of large parameters on both threads, bit for bit as one thread", () => {
+    const rng = new Random(41);
+    const sizes = [300_001, 7, 65_536]; // uneven, tiny (one thread), a multiple of 4
+    const start = sizes.map((n) => Float32Array.from({ length: n }, () => rng.normal()));
+    const grads = [0, 1, 2].map(() => sizes.map((n) => Float32Array.from({ length: n }, () => rng.normal())));
+    const s = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, precision: 'f32' as const };
+    const run = () => {
+      const mem = new AdamMemory(sizes);
+      const params = start.map((p) => Float32Array.from(p));
+      grads.forEach((g, t) => sizes.forEach((_, k) => adamWasm(params[k]!, g[k]!, mem.slots[k]!, { ...s, c1: 1 / (1 - 0.9 ** (t + 1)), c2: 1 / (1 - 0.999 ** (t + 1)) })));
+      return [...params, ...mem.m, ...mem.v];
+    };
+    const before = getThreadStats();
+    const two = run();
+    const after = getThreadStats();
+    setThreadOptions({ tasks: false });
+    let one;
+    try {
+      one = run();
+    } finally {
+      setThreadOptions({ tasks: true });
+    }
+    two.forEach((x, i) => expect(firstDifference(x, one[i]!), `array ${i}`).toBe(-1));
+    if (!wasm) return;
+    expect(after.taskCalls - before.taskCalls).toBe(3 * 2 * 4); // 3 steps of the 2 large slots, 4 parts each
+    expect(after.taskCallsByHelpers).toBeGreaterThan(before.taskCallsByHelpers);
   });
 
   it('dispatches through matmulInto by size', () => {

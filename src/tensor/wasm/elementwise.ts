@@ -18,7 +18,7 @@
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
 import type { AdamSlot, AdamState, AdamStep } from '../kernels.js';
 import { wasmSimdSupported } from './matmul.js';
-import { getTasks, splitRange, type Tasks } from './parallel.js';
+import { getTasks, splitRange, type AttachedMemory, type Tasks } from './parallel.js';
 
 const PAGE = 65536;
 /** Values per chunk of a scratch kernel call (512 KiB per operand). */
@@ -280,12 +280,22 @@ export class AdamMemory {
   private readonly offsets: number[] = [];
   private readonly padded: number[] = [];
   private readonly k: ElementwiseExports;
+  /** With a thread pool running at construction: the memory is shared and attached to its helpers. */
+  private readonly attached: AttachedMemory | null = null;
 
   constructor(readonly sizes: readonly number[]) {
     const total = sizes.reduce((a, n) => a + roundUp(n, 4), 0) * 4 * 4;
     const pages = Math.max(1, Math.ceil(total / PAGE));
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    this.k = instantiate(this.memory);
+    const tasks = total >= PARALLEL_MIN_ELEMENTS * 16 ? getTasks() : null;
+    if (tasks === null) {
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      this.k = instantiate(this.memory);
+    } else {
+      // Shared, so that the steps of large slots run on both threads (same bits: element-wise).
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+      this.k = new WebAssembly.Instance(tasks.arena.elementwiseModule, { env: { memory: this.memory } }).exports as unknown as ElementwiseExports;
+      this.attached = tasks.attach(this.memory, this);
+    }
     const buffer = this.memory.buffer;
     let at = 0;
     for (const n of sizes) {
@@ -310,7 +320,13 @@ export class AdamMemory {
     if (s.precision === 'f64') {
       this.k.adam64(p, g, m, v, pad, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr, s.c1, s.c2, s.eps);
     } else {
-      this.k.adam32(p, g, m, v, pad, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr * s.c1, Math.sqrt(s.c2), s.eps);
+      const c = [s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr * s.c1, Math.sqrt(s.c2), s.eps];
+      if (this.attached !== null && pad >= PARALLEL_MIN_ELEMENTS) {
+        // By ranges of values (multiples of 4), on the threads.
+        const parts = splitRange(pad, 4, 4).map(([lo, hi]) => [p + lo * 4, g + lo * 4, m + lo * 4, v + lo * 4, hi - lo, ...c]);
+        if (this.attached.run('elementwise.adam32', parts, this.k.adam32 as (...args: number[]) => unknown)) return;
+      }
+      this.k.adam32(p, g, m, v, pad, c[0]!, c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!);
     }
   }
 }

@@ -26,10 +26,11 @@
 // [SPIN] spinMs in µs, [JOB..JOB+15] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
 // width, chunks, fma (which of the two kernels, plain or relaxed-SIMD FMA, every thread runs).
 // [KIND] 0 for a product; 1 for a task, with [TASK_FN] the kernel (TASK_FNS), [TASK_CHUNKS] the
-// number of calls and [TASK_NARGS] their argument count.
+// number of calls, [TASK_NARGS] their argument count and [TASK_MEM] the memory (0: the task memory,
+// else the id of an attached one).
 // After the slots, one int per chunk: the job's sequence number (JOB+16) once a helper finished it;
 // then a task's arguments, MAX_TASK_ARGS float64s per call.
-// Slot 1 + h, helper h: [STATE] IDLE | POSTED | TAKEN | DONE | FAILED | STOP | WAKE,
+// Slot 1 + h, helper h: [STATE] IDLE | POSTED | TAKEN | DONE | FAILED | STOP | WAKE | ATTACH,
 // [READY] 1 once instantiated, [WAKES] counts its wake-ups (a heartbeat), [PACKA] [PACKB].
 // Caller: store STATE=WAKE, notify (the wake-up overlaps the copy of A and B); write the job;
 //   store STATE=POSTED, notify; claim chunks; then per helper CAS POSTED->IDLE, or wait while
@@ -51,6 +52,9 @@
 // again elsewhere), so the caller waits for every helper that took part; one that holds its part for
 // timeoutMs retires the pool and the task throws. While a helper is late with a product, tasks run on
 // this thread alone (the helper still claims from the counter).
+// Attaching (Pool.attach): a memory made after the start (an optimizer's moments) is posted to each
+// helper with the element-wise module, then its STATE set to ATTACH; the helper's loop returns to its
+// event loop, where the message waits, instantiates the module on it, stores IDLE and loops again.
 
 import { buildBinaryModule, type BinaryExports } from './binary-module.js';
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
@@ -92,10 +96,10 @@ export interface ThreadOptions {
 /** Below this many multiply-adds (m*k*n) one thread is faster (measured crossover; bench/threads.ts). */
 export const PARALLEL_MIN_WORK = 1 << 22;
 
-const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE] = [0, 1, 2, 3, 4, 5, 6];
+const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE, ATTACH] = [0, 1, 2, 3, 4, 5, 6, 7];
 const [NEXT, SPIN, JOB] = [0, 1, 2]; // job slot
 // After the product's 17 fields: the kind of job (0 a product, 1 a task) and a task's fields.
-const [KIND, TASK_FN, TASK_CHUNKS, TASK_NARGS] = [JOB + 17, JOB + 18, JOB + 19, JOB + 20];
+const [KIND, TASK_FN, TASK_CHUNKS, TASK_NARGS, TASK_MEM] = [JOB + 17, JOB + 18, JOB + 19, JOB + 20, JOB + 21];
 const [STATE, READY, WAKES, PACKA, PACKB] = [0, 1, 2, 3, 4]; // helper slots
 const SLOT_INTS = 32;
 /** Chunks of one product at most (chunksPerThread is capped to fit): a done flag each in the control block. */
@@ -108,7 +112,7 @@ const MAX_TASK_ARGS = 16;
  * The kernels a task may run (Pool.runTask), by index: each thread has its own instance of the 0/1
  * product's and the element-wise module on the one shared task memory (TaskArena).
  */
-const TASK_FNS = [['binary', 'rowSums'], ['binary', 'transpose'], ['elementwise', 'bernoulli'], ['elementwise', 'biasTanh']] as const;
+const TASK_FNS = [['binary', 'rowSums'], ['binary', 'transpose'], ['elementwise', 'bernoulli'], ['elementwise', 'biasTanh'], ['elementwise', 'adam32']] as const;
 const TASK_MODULES = ['binary', 'elementwise'] as const;
 export type TaskFn = `${(typeof TASK_FNS)[number][0]}.${(typeof TASK_FNS)[number][1]}`;
 const TASK_NAMES: readonly TaskFn[] = TASK_FNS.map(([m, f]) => `${m}.${f}` as TaskFn);
@@ -122,12 +126,15 @@ export const WORKER_SOURCE = `"use strict";
 (() => {
   const node = typeof globalThis.__tsgradParentPort === "object";
   const port = node ? globalThis.__tsgradParentPort : self;
-  const start = ({ modules, memory, control, slot, doneOffset, taskModules, taskMemory, taskFns, argsOffset }) => {
-    const job = new Int32Array(control, 0, ${SLOT_INTS});
-    const done = new Int32Array(control, doneOffset, ${MAX_CHUNKS});
-    const ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
-    const args = new Float64Array(control, argsOffset, ${MAX_TASK_CHUNKS * MAX_TASK_ARGS});
-    let gemms, tasks;
+  let job, done, ctl, args, gemms, tasks, taskFns;
+  /** Memories attached after the start (an optimizer's), by id: TASK_FNS on an instance there. */
+  const attached = new Map();
+  const start = ({ modules, memory, control, slot, doneOffset, taskModules, taskMemory, taskFns: fns, argsOffset }) => {
+    job = new Int32Array(control, 0, ${SLOT_INTS});
+    done = new Int32Array(control, doneOffset, ${MAX_CHUNKS});
+    ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
+    args = new Float64Array(control, argsOffset, ${MAX_TASK_CHUNKS * MAX_TASK_ARGS});
+    taskFns = fns;
     try {
       gemms = modules.map((module) => module && new WebAssembly.Instance(module, { env: { memory } }).exports.gemm);
       const own = taskModules.map((module) => new WebAssembly.Instance(module, { env: { memory: taskMemory } }).exports);
@@ -138,16 +145,39 @@ export const WORKER_SOURCE = `"use strict";
     }
     Atomics.store(ctl, ${READY}, 1);
     port.postMessage({ ready: true });
+    run();
+  };
+  // The caller posted a memory, then set ATTACH: the loop came back to the event loop for it.
+  const attach = ({ id, memory, module }) => {
+    try {
+      const own = new WebAssembly.Instance(module, { env: { memory } }).exports;
+      attached.set(id, taskFns.map(([, name]) => own[name]));
+      Atomics.store(ctl, ${STATE}, ${IDLE});
+    } catch (e) {
+      Atomics.store(ctl, ${STATE}, ${FAILED});
+      port.postMessage({ error: String(e) });
+    }
+    Atomics.notify(ctl, ${STATE});
+    run();
+  };
+  const run = () => {
     for (;;) {
       const s = Atomics.load(ctl, ${STATE});
-      if (s === ${STOP}) break;
+      if (s === ${STOP}) {
+        if (node) port.off("message", onMessage);
+        else self.close();
+        return;
+      }
+      if (s === ${ATTACH}) return; // see attach
       if (s === ${POSTED}) {
         if (Atomics.compareExchange(ctl, ${STATE}, ${POSTED}, ${TAKEN}) !== ${POSTED}) continue; // cancelled
         let r = ${DONE};
         try {
           if (job[${KIND}] === 1) {
-            // A task: calls of one kernel, each with its own arguments (float64s in the control block).
-            const f = tasks[job[${TASK_FN}]], calls = job[${TASK_CHUNKS}], nargs = job[${TASK_NARGS}];
+            // A task: calls of one kernel, each with its own arguments (float64s in the control block),
+            // on the task memory (0) or an attached one.
+            const mem = job[${TASK_MEM}];
+            const f = (mem === 0 ? tasks : attached.get(mem))[job[${TASK_FN}]], calls = job[${TASK_CHUNKS}], nargs = job[${TASK_NARGS}];
             for (let i = Atomics.add(job, ${NEXT}, 1); i < calls; i = Atomics.add(job, ${NEXT}, 1)) {
               f(...args.subarray(i * ${MAX_TASK_ARGS}, i * ${MAX_TASK_ARGS} + nargs));
             }
@@ -176,10 +206,14 @@ export const WORKER_SOURCE = `"use strict";
       Atomics.wait(ctl, ${STATE}, s);
       Atomics.add(ctl, ${WAKES}, 1);
     }
-    if (!node) self.close();
   };
-  if (node) port.once("message", start);
-  else self.onmessage = (e) => start(e.data);
+  const onMessage = (d) => {
+    if (d.attach) attach(d.attach);
+    else if (d.detach !== undefined) attached.delete(d.detach);
+    else start(d);
+  };
+  if (node) port.on("message", onMessage);
+  else self.onmessage = (e) => onMessage(e.data);
 })();
 `;
 
@@ -224,6 +258,8 @@ export class TaskArena {
   readonly modules: readonly WebAssembly.Module[];
   readonly binary: BinaryExports;
   readonly elementwise: ElementwiseExports;
+  /** The element-wise module (importing a shared memory), for memories attached later. */
+  readonly elementwiseModule: WebAssembly.Module;
   /** TASK_FNS on this thread's instances. */
   readonly fns: readonly ((...args: number[]) => unknown)[];
   constructor() {
@@ -232,6 +268,7 @@ export class TaskArena {
     const own = this.modules.map((m) => new WebAssembly.Instance(m, { env: { memory: this.memory } }).exports);
     this.binary = own[0] as unknown as BinaryExports;
     this.elementwise = own[1] as unknown as ElementwiseExports;
+    this.elementwiseModule = this.modules[1]!;
     this.fns = TASK_FNS.map(([m, f]) => own[TASK_MODULES.indexOf(m)][f] as (...args: number[]) => unknown);
   }
   /** The memory as float32, grown to at least `bytes` (views made before stay valid: it is shared). */
@@ -452,8 +489,8 @@ class Pool {
    * returns when every call is done. Throws (and retires the pool) if a helper failed in its part or
    * held it for timeoutMs.
    */
-  runTask(fn: number, calls: readonly (readonly number[])[]): void {
-    const f = this.arena.fns[fn]!;
+  runTask(fn: number, calls: readonly (readonly number[])[], mem = 0, local: (...args: number[]) => unknown = this.arena.fns[fn]!): void {
+    const f = local;
     if (calls.length > MAX_TASK_CHUNKS || calls.some((a) => a.length > MAX_TASK_ARGS)) {
       throw new RangeError(`runTask: at most ${MAX_TASK_CHUNKS} calls of ${MAX_TASK_ARGS} arguments, got ${calls.length}`);
     }
@@ -469,6 +506,7 @@ class Pool {
     this.job[TASK_FN] = fn;
     this.job[TASK_CHUNKS] = calls.length;
     this.job[TASK_NARGS] = calls[0]!.length;
+    this.job[TASK_MEM] = mem;
     Atomics.store(this.job, NEXT, 0);
     for (const h of helpers) {
       Atomics.store(h.ctl, STATE, POSTED);
@@ -487,6 +525,37 @@ class Pool {
     }
     stats.taskCalls += calls.length;
     stats.taskCallsByHelpers += calls.length - mine;
+  }
+
+  private attachments = 0;
+  /** Memories attached to the helpers, dropped when their owner is collected. */
+  private readonly detacher = new FinalizationRegistry<number>((id) => {
+    if (!this.retired) for (const h of this.helpers) h.handle.postMessage({ detach: id });
+  });
+
+  /**
+   * Gives every helper an instance of the element-wise module on `memory` (shared), for tasks on it
+   * (runTask's `mem`); `owner`'s collection detaches it. Returns its id, or 0 where some helper did not
+   * take it within timeoutMs (not started, late with a product): tasks on it then run on this thread.
+   */
+  attach(memory: WebAssembly.Memory, owner: object): number {
+    if (this.helpers.some((h) => Atomics.load(h.ctl, READY) !== 1 || Atomics.load(h.ctl, STATE) === TAKEN)) return 0;
+    const id = ++this.attachments;
+    for (const h of this.helpers) {
+      // ATTACH first: a helper that sees it before the message arrives waits for it in its event loop.
+      if (Atomics.compareExchange(h.ctl, STATE, IDLE, ATTACH) !== IDLE && Atomics.compareExchange(h.ctl, STATE, DONE, ATTACH) !== DONE) return 0;
+      h.handle.postMessage({ attach: { id, memory, module: this.arena.elementwiseModule } });
+      Atomics.notify(h.ctl, STATE);
+      const deadline = now() + this.timeoutMs;
+      let s = Atomics.load(h.ctl, STATE);
+      while (s === ATTACH && now() < deadline) {
+        Atomics.wait(h.ctl, STATE, ATTACH, Math.max(0.05, deadline - now()));
+        s = Atomics.load(h.ctl, STATE);
+      }
+      if (s !== IDLE) return 0; // still ATTACH (it may take it later: harmless), or FAILED (retires the pool)
+    }
+    this.detacher.register(owner, id);
+    return id;
   }
 
   /** Waits while the helper holds chunks (spin, then sleep in slices); returns its state. */
@@ -520,13 +589,43 @@ export interface Tasks {
   readonly threads: number;
   /** Calls `fn` once per argument list, split among the threads; returns when all are done. */
   run(fn: TaskFn, calls: readonly (readonly number[])[]): void;
+  /**
+   * Makes `memory` (shared) one that tasks of the element-wise module may run on, for as long as
+   * `owner` lives; null where the helpers could not take it now.
+   */
+  attach(memory: WebAssembly.Memory, owner: object): AttachedMemory | null;
+}
+
+/** A memory attached to a pool's helpers (Tasks.attach). */
+export interface AttachedMemory {
+  /**
+   * Calls `fn` once per argument list on the memory, split among the threads, with `local` (this
+   * thread's instance's export) for this thread's part. False (and nothing done) once the pool is
+   * gone or its tasks are off: the caller then runs the calls itself.
+   */
+  run(fn: TaskFn, calls: readonly (readonly number[])[], local: (...args: number[]) => unknown): boolean;
 }
 
 /** The running pool's tasks, or null (no pool, or one that retired): callers then run their kernels alone. */
 export function getTasks(): Tasks | null {
   const p = pool;
   if (p === null || p.retired || !p.tasks) return null;
-  return { arena: p.arena, threads: p.threads, run: (fn, calls) => p.runTask(TASK_NAMES.indexOf(fn), calls) };
+  return {
+    arena: p.arena,
+    threads: p.threads,
+    run: (fn, calls) => p.runTask(TASK_NAMES.indexOf(fn), calls),
+    attach: (memory, owner) => {
+      const id = p.attach(memory, owner);
+      if (id === 0) return null;
+      return {
+        run: (fn, calls, local) => {
+          if (pool !== p || p.retired || !p.tasks) return false;
+          p.runTask(TASK_NAMES.indexOf(fn), calls, id, local);
+          return true;
+        },
+      };
+    },
+  };
 }
 
 /**
