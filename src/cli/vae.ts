@@ -42,7 +42,9 @@ commands:
 \`npm run vae -- <command> --help\` describes each command's options.
 Environment: TSGRAD_THREADS=1 keeps matmuls on one core (default: 2 threads); TSGRAD_BACKEND=js uses
 the TypeScript kernels instead of WebAssembly SIMD; TSGRAD_FMA=0 keeps the matmuls off fused
-multiply-adds (relaxed SIMD, used by default where available): the same bits on every machine.
+multiply-adds (relaxed SIMD, used by default where available): the same bits on every machine;
+TSGRAD_TASKS=0 keeps the element-wise kernels, the 0/1 product and Adam on one thread (only the
+matmuls on two).
 `;
 
 async function walkthrough(io: Io): Promise<number> {
@@ -122,6 +124,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     process.stderr.write(`vae: error: TSGRAD_THREADS must be a positive integer, got "${process.env.TSGRAD_THREADS}"\n`);
     process.exit(2);
   }
-  if (threads > 1) await useWorkerThreads(threads);
+  if (threads > 1) await useWorkerThreads(threads, { tasks: process.env.TSGRAD_TASKS !== "0" });
   process.exitCode = await main(process.argv.slice(2));
 }
