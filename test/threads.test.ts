@@ -261,7 +261,7 @@ describe('with two threads', () => {
     }
     two.forEach((x, i) => expect(firstDifference(x, one[i]!), `array ${i}`).toBe(-1));
     if (!wasm) return;
-    expect(after.taskCalls - before.taskCalls).toBe(3 * 2 * 4); // 3 steps of the 2 large slots, 4 parts each
+    expect(after.taskCalls - before.taskCalls).toBe(3 * 2 * getTasks()!.parts); // 3 steps of the 2 large slots
     expect(after.taskCallsByHelpers).toBeGreaterThan(before.taskCallsByHelpers);
   });
 

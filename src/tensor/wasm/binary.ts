@@ -19,7 +19,7 @@ const PARALLEL_MIN_FLOATS = 1 << 18;
 function transpose(w: { k: BinaryExports }, tasks: Tasks | null, dst: number, ldDst: number, src: number, ldSrc: number, rows: number, cols: number): void {
   if (tasks === null || rows * cols < PARALLEL_MIN_FLOATS) return w.k.transpose(dst, ldDst, src, ldSrc, rows, cols);
   // By blocks of src's rows, multiples of 4 (the kernel's 4×4 blocks): dst's columns lo..hi.
-  const parts = splitRange(rows, 2 * tasks.threads, 4);
+  const parts = splitRange(rows, tasks.parts, 4);
   tasks.run('binary.transpose', parts.map(([lo, hi]) => [dst + lo * 4, ldDst, src + lo * ldSrc * 4, ldSrc, hi - lo, cols]));
 }
 
@@ -102,7 +102,7 @@ export function matmulBinaryWasmInto(
   if (tasks === null || nnz * ld < PARALLEL_MIN_FLOATS) w.k.rowSums(oPtr, ld, mPtr, ld, ptr, idx, rows, ld / 4);
   else {
     // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
-    const parts = splitRange(rows, 2 * tasks.threads);
+    const parts = splitRange(rows, tasks.parts);
     tasks.run('binary.rowSums', parts.map(([lo, hi]) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]));
   }
   if (binary === 'a') {

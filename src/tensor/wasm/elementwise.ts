@@ -165,7 +165,7 @@ export function biasTanhWasm(y: Float32Array, bias: Float32Array, rows: number, 
   // By rows, on the threads: each element is computed by the same code on any thread (same bits).
   const { tasks, space } = par;
   rowwise(rows, cols, [bias], [false], [y], [true], (_, [b, yp], n, ld) => {
-    tasks.run('elementwise.biasTanh', splitRange(n, 2 * tasks.threads).map(([lo, hi]) => [yp + lo * ld * 4, b, hi - lo, ld]));
+    tasks.run('elementwise.biasTanh', splitRange(n, tasks.parts).map(([lo, hi]) => [yp + lo * ld * 4, b, hi - lo, ld]));
   }, space);
 }
 
@@ -249,7 +249,7 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
     if (par === null) s.k.bernoulli(lPtr, xPtr, tPtr, dPtr, n4, d ? 1 : 0);
     else {
       // By ranges of elements (multiples of 4), on the threads.
-      const parts = splitRange(n4, 2 * par.tasks.threads, 4);
+      const parts = splitRange(n4, par.tasks.parts, 4);
       par.tasks.run('elementwise.bernoulli', parts.map(([lo, hi]) => [lPtr + lo * 4, xPtr + lo * 4, tPtr + lo * 4, dPtr + lo * 4, hi - lo, d ? 1 : 0]));
     }
     s.k.rowSums(tPtr, sumPtr, r1 - r0, D);
@@ -282,6 +282,7 @@ export class AdamMemory {
   private readonly k: ElementwiseExports;
   /** With a thread pool running at construction: the memory is shared and attached to its helpers. */
   private readonly attached: AttachedMemory | null = null;
+  private readonly parts: number = 1;
 
   constructor(readonly sizes: readonly number[]) {
     const total = sizes.reduce((a, n) => a + roundUp(n, 4), 0) * 4 * 4;
@@ -295,6 +296,7 @@ export class AdamMemory {
       this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
       this.k = new WebAssembly.Instance(tasks.arena.elementwiseModule, { env: { memory: this.memory } }).exports as unknown as ElementwiseExports;
       this.attached = tasks.attach(this.memory, this);
+      this.parts = tasks.parts;
     }
     const buffer = this.memory.buffer;
     let at = 0;
@@ -323,7 +325,7 @@ export class AdamMemory {
       const c = [s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr * s.c1, Math.sqrt(s.c2), s.eps];
       if (this.attached !== null && pad >= PARALLEL_MIN_ELEMENTS) {
         // By ranges of values (multiples of 4), on the threads.
-        const parts = splitRange(pad, 4, 4).map(([lo, hi]) => [p + lo * 4, g + lo * 4, m + lo * 4, v + lo * 4, hi - lo, ...c]);
+        const parts = splitRange(pad, this.parts, 4).map(([lo, hi]) => [p + lo * 4, g + lo * 4, m + lo * 4, v + lo * 4, hi - lo, ...c]);
         if (this.attached.run('elementwise.adam32', parts, this.k.adam32 as (...args: number[]) => unknown)) return;
       }
       this.k.adam32(p, g, m, v, pad, c[0]!, c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!);

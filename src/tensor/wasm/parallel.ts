@@ -87,7 +87,7 @@ export interface ThreadOptions {
   readonly timeoutMs?: number;
   /** Products with fewer multiply-adds (m*k*n) stay single-threaded. Default PARALLEL_MIN_WORK. */
   readonly minWork?: number;
-  /** C is cut into about this many chunks per thread (1: one part each, no balancing). Default 4. */
+  /** C is cut into about this many chunks per thread (1: one part each, no balancing), and a task into this many parts. Default 4. */
   readonly chunksPerThread?: number;
   /** Whether the element-wise and 0/1-product kernels also run on the threads (getTasks). Default true. */
   readonly tasks?: boolean;
@@ -294,7 +294,7 @@ class Pool {
   private readonly args: Float64Array;
   private seq = 0;
   private spinMs = 0.2;
-  private chunksPerThread = 4;
+  chunksPerThread = 4;
   private timeoutMs = 2000;
   minWork = PARALLEL_MIN_WORK;
   tasks = true;
@@ -587,6 +587,8 @@ export function getThreadStats(): { chunks: number; byHelpers: number; retaken: 
 export interface Tasks {
   readonly arena: TaskArena;
   readonly threads: number;
+  /** How many parts to cut a task into: threads × chunksPerThread (the threads claim them). */
+  readonly parts: number;
   /** Calls `fn` once per argument list, split among the threads; returns when all are done. */
   run(fn: TaskFn, calls: readonly (readonly number[])[]): void;
   /**
@@ -613,6 +615,7 @@ export function getTasks(): Tasks | null {
   return {
     arena: p.arena,
     threads: p.threads,
+    parts: Math.min(MAX_TASK_CHUNKS, p.threads * p.chunksPerThread),
     run: (fn, calls) => p.runTask(TASK_NAMES.indexOf(fn), calls),
     attach: (memory, owner) => {
       const id = p.attach(memory, owner);
