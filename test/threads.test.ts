@@ -94,6 +94,37 @@ function recordingSpawn(handles: WorkerHandle[], exits: string[] = []): SpawnWor
 
 afterAll(() => stopWorkerThreads());
 
+/** `run` with tasks on, then off; its results and the thread stats around the first. */
+function withAndWithoutTasks<T>(run: () => T): { two: T; one: T; before: ReturnType<typeof getThreadStats>; after: ReturnType<typeof getThreadStats> } {
+  const before = getThreadStats();
+  const two = run();
+  const after = getThreadStats();
+  setThreadOptions({ tasks: false });
+  try {
+    return { two, one: run(), before, after };
+  } finally {
+    setThreadOptions({ tasks: true });
+  }
+}
+
+/**
+ * A helper's source that takes each post (POSTED -> TAKEN) and claims one chunk or part, then runs
+ * `after` (e.g. reporting FAILED) instead of computing it.
+ */
+function misbehavingWorker(after: string): string {
+  return `const { parentPort } = require('node:worker_threads');
+    parentPort.once('message', ({ control }) => {
+      const job = new Int32Array(control, 0, 32);
+      const ctl = new Int32Array(control, 128, 32);
+      Atomics.store(ctl, 1, 1);
+      parentPort.postMessage({ ready: true });
+      for (;;) {
+        if (Atomics.compareExchange(ctl, 0, 1, 2) === 1) { Atomics.add(job, 0, 1); ${after} }
+        Atomics.wait(ctl, 0, Atomics.load(ctl, 0));
+      }
+    });`;
+}
+
 describe('planChunks', () => {
   it('cuts the longer side of C into aligned chunks, about 4 per thread, none tiny', () => {
     for (const [m, n, k] of [[100, 500, 784], [784, 500, 100], [500, 784, 100], [100, 784, 500], [7, 1, 3], [1, 1000, 9], [1000, 1, 9], [37, 45, 8], [1024, 1024, 1024]]) {
@@ -210,16 +241,7 @@ describe('with two threads', () => {
       biasTanhWasm(y, bias, B, H);
       return { xw, gx, term, d, y };
     };
-    const before = getThreadStats();
-    const two = run();
-    const after = getThreadStats();
-    setThreadOptions({ tasks: false });
-    let one;
-    try {
-      one = run();
-    } finally {
-      setThreadOptions({ tasks: true });
-    }
+    const { two, one, before, after } = withAndWithoutTasks(run);
     expect(getThreadStats().taskCalls).toBe(after.taskCalls); // tasks off: none
     if (!wasm) return;
     expect(after.taskCalls - before.taskCalls).toBeGreaterThanOrEqual(6 * 4); // 2 row sums, 3 transposes, bernoulli, tanh
@@ -249,16 +271,7 @@ describe('with two threads', () => {
       grads.forEach((g, t) => sizes.forEach((_, k) => adamWasm(params[k]!, g[k]!, mem.slots[k]!, { ...s, c1: 1 / (1 - 0.9 ** (t + 1)), c2: 1 / (1 - 0.999 ** (t + 1)) })));
       return [...params, ...mem.m, ...mem.v];
     };
-    const before = getThreadStats();
-    const two = run();
-    const after = getThreadStats();
-    setThreadOptions({ tasks: false });
-    let one;
-    try {
-      one = run();
-    } finally {
-      setThreadOptions({ tasks: true });
-    }
+    const { two, one, before, after } = withAndWithoutTasks(run);
     two.forEach((x, i) => expect(firstDifference(x, one[i]!), `array ${i}`).toBe(-1));
     if (!wasm) return;
     expect(after.taskCalls - before.taskCalls).toBe(3 * 2 * getTasks()!.parts); // 3 steps of the 2 large slots
@@ -362,17 +375,7 @@ describe('failures fall back to one thread', () => {
     ['reports a failure', 'Atomics.store(ctl, 0, 4); Atomics.notify(ctl, 0);', /worker 1 failed/],
   ] as const) {
     it(`a worker that takes a chunk and ${name}`, async () => {
-      const source = `const { parentPort } = require('node:worker_threads');
-        parentPort.once('message', ({ control }) => {
-          const job = new Int32Array(control, 0, 32);
-          const ctl = new Int32Array(control, 128, 32);
-          Atomics.store(ctl, 1, 1);
-          parentPort.postMessage({ ready: true });
-          for (;;) {
-            if (Atomics.compareExchange(ctl, 0, 1, 2) === 1) { Atomics.add(job, 0, 1); ${after} }
-            Atomics.wait(ctl, 0, Atomics.load(ctl, 0));
-          }
-        });`;
+      const source = misbehavingWorker(after);
       const exits: string[] = [];
       const spawn: SpawnWorker = (_source, events) => recordingSpawn([], exits)(source, events);
       expect(await startThreads(spawn, 2, { minWork: 0, timeoutMs: 200 })).toBe(2);
@@ -395,17 +398,7 @@ describe('failures fall back to one thread', () => {
     ['reports a failure: the task throws', 'Atomics.store(ctl, 0, 4); Atomics.notify(ctl, 0);', /worker thread 1 failed in its part/],
   ] as const) {
     it(`a worker that takes part of a task and ${name}`, async () => {
-      const source = `const { parentPort } = require('node:worker_threads');
-        parentPort.once('message', ({ control }) => {
-          const job = new Int32Array(control, 0, 32);
-          const ctl = new Int32Array(control, 128, 32);
-          Atomics.store(ctl, 1, 1);
-          parentPort.postMessage({ ready: true });
-          for (;;) {
-            if (Atomics.compareExchange(ctl, 0, 1, 2) === 1) { Atomics.add(job, 0, 1); ${after} }
-            Atomics.wait(ctl, 0, Atomics.load(ctl, 0));
-          }
-        });`;
+      const source = misbehavingWorker(after);
       const spawn: SpawnWorker = (_source, events) => recordingSpawn([])(source, events);
       expect(await startThreads(spawn, 2, { timeoutMs: 200 })).toBe(2);
       // tanh of 64 rows of 4096 zeros (bias 0), a row per call, in the task memory; again until the
