@@ -246,6 +246,18 @@ describe("training steps, the loop and the evaluations", () => {
     expect(one.batches).toBe(1);
   });
 
+  it("the running train ELBO weights each step's ELBO by its batch's size (batches of 2 and 1)", () => {
+    const model = new VAE({ inputSize: D, hidden: 3 }, { seed: 5 });
+    const three = Float32Array.from([...twice, ...pixels.slice(5, 10)]);
+    const trainer = new Trainer(model, three, { batchSize: 2, lr: 0.05, seed: 11 });
+    const s1 = trainer.step();
+    expect([s1.size, s1.images]).toEqual([2, 2]);
+    expect(s1.trainElbo).toBeCloseTo(s1.elbo, 10);
+    const s2 = trainer.step();
+    expect([s2.size, s2.images]).toEqual([1, 3]);
+    expect(s2.epochEnd?.trainElbo).toBeCloseTo((2 * s1.elbo + s2.elbo) / 3, 10);
+  });
+
   it("each step reports the one-draw ELBO of its batch at the parameters before it, the running mean, and sizes; an epoch's end resets them", () => {
     const model = new VAE({ inputSize: D, hidden: 3 }, { seed: 5 });
     const options = { batchSize: 1, lr: 0.05, seed: 11 };
