@@ -104,19 +104,6 @@ describe("Linear and MLP: initialization, defaults and errors", () => {
   });
 });
 
-describe("SGD without momentum has no memory", () => {
-  it("a step's infinite gradient does not reach the next step: w − lr·g from −∞ stays −∞ (momentum 0·∞ would make NaN)", () => {
-    const w = tensor([1, 2], { requiresGrad: true });
-    const opt = new SGD(new Map([["w", w]]), 0.5);
-    w.grad = tensor([Infinity, 2]);
-    opt.step();
-    expect(Array.from(w.data)).toEqual([-Infinity, 1]);
-    w.grad = tensor([4, 2]);
-    opt.step();
-    expect(Array.from(w.data)).toEqual([-Infinity, 0]);
-  });
-});
-
 describe("optimizers: parameters without a gradient, bad gradients, shared memory", () => {
   for (const make of ["SGD", "Adam"] as const) {
     const build = (params: Map<string, Tensor>) => (make === "SGD" ? new SGD(params, 0.5) : new Adam(params, { lr: 0.5 }));

@@ -13,7 +13,6 @@ export interface Optimizer {
  * (one a view of the other): a step would update those values twice.
  */
 function checkDistinct(params: Map<string, Tensor>, op: string): void {
-  // Stryker disable next-line ArrayDeclaration: a string in `seen` matches no parameter (its .p and .buffer are undefined)
   const seen: { name: string; p: Tensor; buffer: ArrayBufferLike; start: number; end: number }[] = [];
   for (const [name, p] of params) {
     const d = p.data;
@@ -52,13 +51,11 @@ export class SGD implements Optimizer {
       bumpVersion(p); // an in-place write: a graph that saved p now refuses to backward through it
       const { lr, momentum } = this;
       if (momentum === 0) {
-        // Stryker disable next-line EqualityOperator: a typed array ignores the write past its end
         for (let i = 0, n = w.length; i < n; i++) w[i] -= lr * g[i];
         continue;
       }
       let v = this.velocity.get(name);
       if (!v) this.velocity.set(name, (v = allocate(p.dtype, p.size)));
-      // Stryker disable next-line EqualityOperator: typed arrays ignore the writes past their ends
       for (let i = 0, n = w.length; i < n; i++) {
         v[i] = momentum * v[i] + g[i];
         w[i] -= lr * v[i];
@@ -125,11 +122,9 @@ export class Adam implements Optimizer {
     this.beta2 = options.beta2 ?? 0.999;
     this.eps = options.eps ?? 1e-8;
     this.precision = options.precision ?? "f32";
-    // Stryker disable next-line StringLiteral: any kernel but "js" is the table's (kernelOf)
     this.kernel = options.kernel ?? "auto";
     for (const dtype of ["float32", "float64"] as const) {
       const named = [...params].filter(([, p]) => p.dtype === dtype);
-      // Stryker disable next-line ConditionalExpression: a state for no parameters holds nothing (a shortcut)
       if (named.length === 0) continue;
       const state = this.kernelOf("adamState", dtype)(named.map(([, p]) => p.size));
       named.forEach(([name, p], i) => {
@@ -142,7 +137,6 @@ export class Adam implements Optimizer {
   }
 
   private kernelOf<K extends "adam" | "adamState", T extends DType>(op: K, dtype: T) {
-    // Stryker disable next-line StringLiteral: a backend without the entry gets the "js" one (kernelFor)
     return this.kernel === "js" ? kernelFor(op, "js", dtype) : kernel(op, dtype);
   }
 
