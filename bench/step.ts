@@ -108,7 +108,13 @@ class Runner {
     const eps = lib.sampleEps(this.rng, 1, B, 2);
     this.opt.zeroGrad();
     const xt = new lib.Tensor(x, [B, D]);
-    if (this.binary) (lib as Partial<Lib>).markBinary?.(xt); // as Trainer.step does (absent in older checkouts)
+    // As Trainer.step does: its images were checked once, so the batch is recorded 0/1 without a scan
+    // (older checkouts: markBinary, or nothing).
+    const storage = xt.storage as { assumeBinary?: () => void };
+    if (this.binary) {
+      if (storage.assumeBinary) storage.assumeBinary();
+      else (lib as Partial<Lib>).markBinary?.(xt);
+    }
     const loss = lib.negativeElbo(this.model, xt, eps);
     const t1 = performance.now();
     loss.backward();
