@@ -560,26 +560,29 @@ class Pool {
 
   /** Waits while the helper holds chunks (spin, then sleep in slices); returns its state. */
   private wait(ctl: Int32Array, deadline: number): number {
-    const spinEnd = now() + this.spinMs;
+    const t0 = now();
+    const spinEnd = t0 + this.spinMs;
     let s = Atomics.load(ctl, STATE);
     while (s === TAKEN && now() < spinEnd) s = Atomics.load(ctl, STATE);
     while (s === TAKEN && now() < deadline) {
       Atomics.wait(ctl, STATE, TAKEN, Math.min(100, Math.max(0.05, deadline - now())));
       s = Atomics.load(ctl, STATE);
     }
+    stats.waitMs += now() - t0;
     return s;
   }
 }
 
 let pool: Pool | null = null;
-const stats = { chunks: 0, byHelpers: 0, retaken: 0, taskCalls: 0, taskCallsByHelpers: 0 };
+const stats = { chunks: 0, byHelpers: 0, retaken: 0, taskCalls: 0, taskCallsByHelpers: 0, waitMs: 0 };
 
 /**
  * Chunks of products computed on the pool so far, how many of them by the helpers, and how many the
  * calling thread computed again because a helper was late with them; calls of tasks split among the
- * threads, and how many of them the helpers made.
+ * threads, and how many of them the helpers made; and the milliseconds this thread spent waiting for
+ * helpers to finish their part.
  */
-export function getThreadStats(): { chunks: number; byHelpers: number; retaken: number; taskCalls: number; taskCallsByHelpers: number } {
+export function getThreadStats(): { chunks: number; byHelpers: number; retaken: number; taskCalls: number; taskCallsByHelpers: number; waitMs: number } {
   return { ...stats };
 }
 
