@@ -2,9 +2,10 @@
 // is written out by hand or computed here independently (float64 loops in this file, closed forms, the
 // js backend against wasm), never taken from the code under test's own output.
 import { afterEach, describe, expect, it } from "vitest";
-import { Random, Tensor, full, getBackend, logsumexp, max, randn, registerKernel, setBackend, tensor } from "../src/index.js";
+import { Random, Tensor, backendInfo, full, getBackend, logsumexp, max, registerKernel, setBackend, tensor, type Backend } from "../src/index.js";
 import { scaleRowsJs } from "../src/tensor/fused.js";
-import { shownValue } from "../src/tensor/random.js";
+import { dtypeOfAll } from "../src/tensor/kernels.js";
+import { randomStateProblem, shownValue } from "../src/tensor/random.js";
 import { normalizeAxis } from "../src/tensor/shape.js";
 
 const initial = getBackend();
@@ -58,5 +59,114 @@ describe("Random: messages and draws", () => {
   });
 });
 
-void Random;
-void randn;
+// xoshiro128** seeded by the murmur3 finalizer over a Weyl sequence, written again with BigInt words.
+const M32 = 0xffffffffn;
+const rotl = (x: bigint, k: bigint) => ((x << k) | (x >> (32n - k))) & M32;
+function reference(seed: number) {
+  let x = BigInt(seed >>> 0);
+  const word = () => {
+    x = (x + 0x9e3779b9n) & M32;
+    let z = x;
+    z = ((z ^ (z >> 16n)) * 0x85ebca6bn) & M32;
+    z = ((z ^ (z >> 13n)) * 0xc2b2ae35n) & M32;
+    return z ^ (z >> 16n);
+  };
+  const s = [word(), word(), word(), word()];
+  const next = () => {
+    const result = (rotl((s[1] * 5n) & M32, 7n) * 9n) & M32;
+    const t = (s[1] << 9n) & M32;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11n);
+    return Number(result);
+  };
+  return { next, state: () => s.map(Number) };
+}
+
+describe("Random against a BigInt xoshiro128**", () => {
+  it("the seeding, the 32-bit words, the uniforms and the integers follow the reference", () => {
+    for (const seed of [0, 1, 12345, -7, 2 ** 32 + 5]) {
+      const ref = reference(seed);
+      const r = new Random(seed);
+      expect(r.getState().s.map((v) => v >>> 0)).toEqual(ref.state());
+      for (let i = 0; i < 50; i++) expect(r.nextUint32()).toBe(ref.next());
+      for (let i = 0; i < 50; i++) expect(r.uniform()).toBe(Math.floor(ref.next() / 256) / 2 ** 24);
+      for (let i = 0; i < 50; i++) expect(r.int(10)).toBe(Math.floor((Math.floor(ref.next() / 256) / 2 ** 24) * 10));
+    }
+  });
+
+  it("normal is Box–Muller over (1 − u1, u2): the cosine, then the sine from the same pair", () => {
+    const ref = reference(99);
+    const r = new Random(99);
+    for (let i = 0; i < 20; i++) {
+      const u1 = 1 - Math.floor(ref.next() / 256) / 2 ** 24;
+      const u2 = Math.floor(ref.next() / 256) / 2 ** 24;
+      const rad = Math.sqrt(-2 * Math.log(u1));
+      expect(r.normal()).toBeCloseTo(rad * Math.cos(2 * Math.PI * u2), 14);
+      expect(r.normal()).toBeCloseTo(rad * Math.sin(2 * Math.PI * u2), 14);
+    }
+    expect(r.getState().spare).toBeNull();
+    r.normal();
+    expect(r.getState().spare).not.toBeNull();
+  });
+
+  it("shuffle is Fisher–Yates from the end, j = ⌊w/2³² · (i + 1)⌋", () => {
+    const ref = reference(5);
+    const want = Array.from({ length: 30 }, (_, i) => i);
+    for (let i = want.length - 1; i > 0; i--) {
+      const j = Math.floor((ref.next() / 2 ** 32) * (i + 1));
+      [want[i], want[j]] = [want[j], want[i]];
+    }
+    const got = new Random(5).shuffle(Array.from({ length: 30 }, (_, i) => i));
+    expect(got).toEqual(want);
+    expect(new Random(5).shuffle([7])).toEqual([7]);
+    const afterShuffle = new Random(5);
+    afterShuffle.shuffle([1]);
+    expect(afterShuffle.nextUint32()).toBe(reference(5).next()); // a one-element shuffle draws nothing
+  });
+
+  it("a state's words may be signed or unsigned 32-bit integers, at both ends of the range", () => {
+    expect(randomStateProblem({ s: [-(2 ** 31), 2 ** 32 - 1, 0, 0], spare: null })).toBeUndefined();
+    expect(randomStateProblem({ s: [0, 0, 0, 1], spare: -2.5 })).toBeUndefined();
+    for (const s of [[-(2 ** 31) - 1, 1, 1, 1], [2 ** 32, 1, 1, 1], [1, 1, 1, 0.5], [0, 0, 0, 2 ** 32 - 2 ** 32], [1, 1, 1, 1, 1], "1111"]) {
+      expect(randomStateProblem({ s, spare: null }, "rng"), JSON.stringify(s)).toBe(`rng.s must be 4 32-bit integers, not all zero, got ${JSON.stringify(s)}`);
+    }
+    expect(randomStateProblem({ s: [1, 1, 1, 1], spare: Infinity }, "rng")).toBe("rng.spare must be null or a finite number, got null");
+    expect(randomStateProblem({ s: [1, 1, 1, 1], spare: "0" }, "rng")).toBe('rng.spare must be null or a finite number, got "0"');
+    expect(randomStateProblem([1, 2, 3, 4], "rng")).toBe("rng must be an object { s, spare }, got [1,2,3,4]");
+    expect(randomStateProblem(7)).toBe("state must be an object { s, spare }, got 7");
+  });
+});
+
+describe("the backend choice", () => {
+  it("setBackend refuses an unknown name, naming both it takes", () => {
+    expect(() => setBackend("gpu" as Backend)).toThrow('setBackend: unknown backend "gpu"; use "js" or "wasm"');
+    expect(getBackend()).toBe(initial);
+  });
+
+  it("an empty name returns to the default: TSGRAD_BACKEND if set, else wasm where SIMD runs", () => {
+    setBackend("js");
+    setBackend("" as Backend);
+    expect(getBackend()).toBe(process.env.TSGRAD_BACKEND || "wasm");
+  });
+
+  it("backendInfo: the js backend runs one thread without FMA", () => {
+    setBackend("js");
+    expect(backendInfo()).toEqual({ backend: "js", threads: 1, fma: false });
+    setBackend("wasm");
+    expect(backendInfo().backend).toBe("wasm");
+  });
+});
+
+describe("dtypeOfAll", () => {
+  it("skips nulls, defaults to float32, and names a float64 set float64", () => {
+    expect(dtypeOfAll("op")).toBe("float32");
+    expect(dtypeOfAll("op", null)).toBe("float32");
+    expect(dtypeOfAll("op", null, new Float64Array(1), null, new Float64Array(2))).toBe("float64");
+    expect(dtypeOfAll("op", new Float32Array(1), null)).toBe("float32");
+    expect(() => dtypeOfAll("op", new Float64Array(1), null, new Float32Array(1))).toThrow("op: operands mix float32 and float64 arrays; convert them to one dtype first (astype)");
+  });
+});
