@@ -1,7 +1,7 @@
 // Behaviour of src/tensor that the mutation run (npm run mutate) found unguarded. Every expected value
 // is written out by hand or computed here independently (float64 loops in this file, closed forms, the
 // js backend against wasm), never taken from the code under test's own output.
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { Random, Tensor, backendInfo, full, getBackend, logsumexp, max, registerKernel, setBackend, tensor, type Backend } from "../src/index.js";
 import { scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
@@ -168,5 +168,44 @@ describe("dtypeOfAll", () => {
     expect(dtypeOfAll("op", null, new Float64Array(1), null, new Float64Array(2))).toBe("float64");
     expect(dtypeOfAll("op", new Float32Array(1), null)).toBe("float32");
     expect(() => dtypeOfAll("op", new Float64Array(1), null, new Float32Array(1))).toThrow("op: operands mix float32 and float64 arrays; convert them to one dtype first (astype)");
+  });
+});
+
+describe("the backend choice on a fresh start (new module instances, an engine with or without SIMD)", () => {
+  const fresh = async (env: string | undefined, simd = true) => {
+    vi.resetModules();
+    vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), wasmSimdSupported: () => simd }));
+    vi.stubEnv("TSGRAD_BACKEND", env);
+    try {
+      return await import("../src/tensor/backend.js");
+    } finally {
+      vi.doUnmock("../src/tensor/wasm/matmul.js");
+    }
+  };
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it("without TSGRAD_BACKEND: wasm where SIMD runs, else js; an empty value counts as unset", async () => {
+    expect((await fresh(undefined)).getBackend()).toBe("wasm");
+    expect((await fresh("")).getBackend()).toBe("wasm");
+    expect((await fresh(undefined, false)).getBackend()).toBe("js");
+    expect((await fresh("js")).getBackend()).toBe("js");
+  });
+
+  it("TSGRAD_BACKEND: an unknown name, or wasm on an engine without SIMD, is refused when first read", async () => {
+    const bad = await fresh("gpu");
+    expect(() => bad.getBackend()).toThrow('TSGRAD_BACKEND: unknown backend "gpu"; use "js" or "wasm"');
+    const noSimd = await fresh("wasm", false);
+    expect(() => noSimd.getBackend()).toThrow('TSGRAD_BACKEND: this engine cannot run WebAssembly SIMD128; use "js"');
+  });
+
+  it("setBackend('wasm') without SIMD is refused and keeps the backend; js is accepted", async () => {
+    const b = await fresh(undefined, false);
+    expect(() => b.setBackend("wasm")).toThrow('setBackend: this engine cannot run WebAssembly SIMD128; use "js"');
+    expect(b.getBackend()).toBe("js");
+    b.setBackend("js");
+    expect(b.backendInfo()).toEqual({ backend: "js", threads: 1, fma: false });
   });
 });
