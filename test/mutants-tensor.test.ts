@@ -2,7 +2,7 @@
 // is written out by hand or computed here independently (float64 loops in this file, closed forms, the
 // js backend against wasm), never taken from the code under test's own output.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Random, Tensor, backendInfo, full, getBackend, logsumexp, max, registerKernel, setBackend, tensor, type Backend } from "../src/index.js";
+import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, max, promote, registerKernel, setBackend, tensor, type Backend } from "../src/index.js";
 import { scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
@@ -19,14 +19,31 @@ describe("shapes: the messages name the shape, the axis and the rank", () => {
   });
 
   it("an axis out of range names the rank, singular for one dimension", () => {
-    expect(() => normalizeAxis(1, 1, "op")).toThrow("op: axis 1 is out of range for a tensor with 1 dimension");
-    expect(() => normalizeAxis(1, 1, "op")).not.toThrow("dimensions");
-    expect(() => normalizeAxis(-3, 2, "op")).toThrow("op: axis -3 is out of range for a tensor with 2 dimensions");
+    expect(() => normalizeAxis(1, 1, "op")).toThrow(/^op: axis 1 is out of range for a tensor with 1 dimension$/);
+    expect(() => normalizeAxis(-3, 2, "op")).toThrow(/^op: axis -3 is out of range for a tensor with 2 dimensions$/);
     expect(() => normalizeAxis(2, 2, "op")).toThrow(/out of range/);
     expect(() => normalizeAxis(0.5, 2, "op")).toThrow(/axis 0.5 is out of range/);
     expect(normalizeAxis(-1, 3, "op")).toBe(2);
     expect(normalizeAxis(-3, 3, "op")).toBe(0);
     expect(normalizeAxis(0, 3, "op")).toBe(0);
+  });
+
+
+  it("shapes that cannot broadcast are refused naming the axis counted from the end", () => {
+    expect(() => broadcastShapes([2, 3], [4, 3], "add")).toThrow("add: shapes [2,3] and [4,3] cannot be broadcast (axis -2: 2 vs 4)");
+    expect(() => broadcastShapes([5, 2], [3], "mul")).toThrow("mul: shapes [5,2] and [3] cannot be broadcast (axis -1: 2 vs 3)");
+  });
+});
+
+describe("dtypes: float64 wins a mix", () => {
+  it("promote and the ops that mix dtypes give float64 when either side is float64", () => {
+    expect(promote("float64", "float32")).toBe("float64");
+    expect(promote("float32", "float64")).toBe("float64");
+    expect(promote("float64", "float64")).toBe("float64");
+    expect(promote("float32", "float32")).toBe("float32");
+    const mixed = mapBinary(tensor([1.25], { dtype: "float32" }), tensor([1e-10], { dtype: "float64" }), (a, b) => a + b, "add");
+    expect(mixed.dtype).toBe("float64");
+    expect(mixed.data[0]).toBe(1.25 + 1e-10);
   });
 });
 
@@ -201,11 +218,57 @@ describe("the backend choice on a fresh start (new module instances, an engine w
     expect(() => noSimd.getBackend()).toThrow('TSGRAD_BACKEND: this engine cannot run WebAssembly SIMD128; use "js"');
   });
 
+  it("backendInfo: wasm reports the pool's threads and the FMA choice; js one thread and no FMA", async () => {
+    vi.resetModules();
+    vi.doMock("../src/tensor/wasm/parallel.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/parallel.js")>()), getThreads: () => 3 }));
+    vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), getFma: () => true, wasmSimdSupported: () => true }));
+    try {
+      const b = await import("../src/tensor/backend.js");
+      b.setBackend("wasm");
+      expect(b.backendInfo()).toEqual({ backend: "wasm", threads: 3, fma: true });
+      b.setBackend("js");
+      expect(b.backendInfo()).toEqual({ backend: "js", threads: 1, fma: false });
+    } finally {
+      vi.doUnmock("../src/tensor/wasm/parallel.js");
+      vi.doUnmock("../src/tensor/wasm/matmul.js");
+    }
+  });
+
   it("setBackend('wasm') without SIMD is refused and keeps the backend; js is accepted", async () => {
     const b = await fresh(undefined, false);
     expect(() => b.setBackend("wasm")).toThrow('setBackend: this engine cannot run WebAssembly SIMD128; use "js"');
     expect(b.getBackend()).toBe("js");
     b.setBackend("js");
     expect(b.backendInfo()).toEqual({ backend: "js", threads: 1, fma: false });
+  });
+});
+
+describe("the kernel table in a fresh module instance", () => {
+  afterEach(() => vi.resetModules());
+  const fresh = async () => {
+    vi.resetModules();
+    return await import("../src/tensor/kernels.js");
+  };
+  const mine = (() => undefined) as never;
+
+  it("the first call may be any of the lookups: the backends register then", async () => {
+    expect((await fresh()).hasOwnKernel("matmul", "js", "float32")).toBe(true);
+    expect((await fresh()).registeredKernels()).toContainEqual({ op: "matmul", backend: "js", dtype: "float64" });
+    expect(typeof (await fresh()).kernelFor("adam", "js", "float64")).toBe("function");
+  });
+
+  it("a kernel registered first, or after others, stays registered beside the backends' own", async () => {
+    const k = await fresh();
+    k.registerKernel("scaleRows", "wasm", "float64", mine);
+    expect(k.hasOwnKernel("matmul", "js", "float64")).toBe(true);
+    k.registerKernel("columnSums", "wasm", "float64", mine);
+    expect(k.kernelFor("scaleRows", "wasm", "float64")).toBe(mine);
+    expect(k.hasOwnKernel("scaleRows", "wasm", "float64")).toBe(true);
+    expect(k.registeredKernels()).toContainEqual({ op: "columnSums", backend: "wasm", dtype: "float64" });
+    expect(k.registeredKernels()).toContainEqual({ op: "scaleRows", backend: "wasm", dtype: "float64" });
+  });
+
+  it("hasOwnKernel of an op nobody registered is false, not an error", async () => {
+    expect((await fresh()).hasOwnKernel("nope" as never, "js", "float32")).toBe(false);
   });
 });
