@@ -7,6 +7,7 @@ import { scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
 import { normalizeAxis } from "../src/tensor/shape.js";
+import { reduceLogSumExp, reduceMax, reduction } from "../src/tensor/reduce.js";
 
 const initial = getBackend();
 afterEach(() => setBackend(initial));
@@ -270,5 +271,55 @@ describe("the kernel table in a fresh module instance", () => {
 
   it("hasOwnKernel of an op nobody registered is false, not an error", async () => {
     expect((await fresh()).hasOwnKernel("nope" as never, "js", "float32")).toBe(false);
+  });
+});
+
+describe("reduceMax and reduceLogSumExp over [outer, len, inner] against loops written here", () => {
+  const x = new Tensor(Float64Array.from([3, 1, 3, -2, 5, 5, 0, -Infinity, 2, 7, -1, 7, 4, 4, 4, -Infinity, -Infinity, -Infinity]), [3, 3, 2]);
+  it("the maximum and the flat index of its first occurrence, along each axis and over everything", () => {
+    for (const [axis, outer, len, inner] of [[0, 1, 3, 6], [1, 3, 3, 2], [2, 9, 2, 1], [undefined, 1, 18, 1]] as const) {
+      const r = reduction(x, axis, false, "max");
+      expect([r.outer, r.len, r.inner]).toEqual([outer, len, inner]);
+      const { value, argmax } = reduceMax(x, r, "max");
+      const [want, at] = [[] as number[], [] as number[]];
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < inner; i++) {
+          let [best, first] = [-Infinity, o * len * inner + i];
+          for (let k = 0; k < len; k++) {
+            const p = (o * len + k) * inner + i;
+            if (x.data[p] > best) [best, first] = [x.data[p], p];
+          }
+          want.push(best);
+          at.push(first);
+        }
+      }
+      expect(Array.from(value.data), `axis ${axis}`).toEqual(want);
+      expect(Array.from(argmax), `axis ${axis}`).toEqual(at);
+    }
+  });
+
+  it("a NaN is the maximum at its first occurrence, before and after larger values", () => {
+    const y = new Tensor(Float64Array.from([1, Number.NaN, 9, Number.NaN, 9, 2, Number.NaN, 1]), [2, 4]);
+    const { value, argmax } = reduceMax(y, reduction(y, 1, false, "max"), "max");
+    expect(Array.from(value.data)).toEqual([Number.NaN, Number.NaN]);
+    expect(Array.from(argmax)).toEqual([1, 6]);
+  });
+
+  it("logsumexp along each axis is log Σ exp in float64, and ±∞ and NaN pass through", () => {
+    for (const axis of [0, 1, 2]) {
+      const y = new Tensor(Float64Array.from([3, 1, 3, -2, 5, 5, 0, -4, 2, 7, -1, 7, 4, 4, 4, 600, 601, -600]), [3, 3, 2]);
+      const r = reduction(y, axis, true, "logsumexp");
+      const got = reduceLogSumExp(y, r);
+      expect(got.shape).toEqual([3, 3, 2].map((d, i) => (i === axis ? 1 : d)));
+      for (let o = 0; o < r.outer; o++) {
+        for (let i = 0; i < r.inner; i++) {
+          const vals = Array.from({ length: r.len }, (_, k) => y.data[(o * r.len + k) * r.inner + i]);
+          const m = Math.max(...vals);
+          expect(got.data[o * r.inner + i]).toBeCloseTo(m + Math.log(vals.reduce((s, v) => s + Math.exp(v - m), 0)), 12);
+        }
+      }
+    }
+    const z = new Tensor(Float64Array.from([-Infinity, -Infinity, Infinity, 1, Number.NaN, 1]), [3, 2]);
+    expect(Array.from(reduceLogSumExp(z, reduction(z, 1, false, "logsumexp")).data)).toEqual([-Infinity, Infinity, Number.NaN]);
   });
 });
