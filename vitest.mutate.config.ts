@@ -6,6 +6,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     testTimeout: 60_000,
+    // As the default project (vitest.config.ts): relaxed SIMD on Node 20, so the FMA kernels run too.
+    setupFiles: ["src/node/relaxed-simd.ts"],
     include: [
       "test/ops.test.ts", "test/core.test.ts", "test/views.test.ts", "test/higher-order.test.ts", "test/autograd.test.ts",
       "test/matmul.test.ts", "test/wasm-matmul.test.ts", "test/kernels.test.ts", "test/fused-wasm.test.ts", "test/nn.test.ts",

@@ -8,6 +8,9 @@ import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
 import { normalizeAxis } from "../src/tensor/shape.js";
 import { reduceLogSumExp, reduceMax, reduction } from "../src/tensor/reduce.js";
+import { ModuleBuilder, sleb, uleb } from "../src/tensor/wasm/emit.js";
+import { growMemory } from "../src/tensor/wasm/matmul.js";
+import { buildGemmModule } from "../src/tensor/wasm/matmul-module.js";
 
 const initial = getBackend();
 afterEach(() => setBackend(initial));
@@ -321,5 +324,86 @@ describe("reduceMax and reduceLogSumExp over [outer, len, inner] against loops w
     }
     const z = new Tensor(Float64Array.from([-Infinity, -Infinity, Infinity, 1, Number.NaN, 1]), [3, 2]);
     expect(Array.from(reduceLogSumExp(z, reduction(z, 1, false, "logsumexp")).data)).toEqual([-Infinity, Infinity, Number.NaN]);
+  });
+});
+
+describe("the WebAssembly emitter's and matmul module's refusals", () => {
+  it("LEB128 refuses what it cannot encode, naming the value; sleb takes the 32-bit range of either sign", () => {
+    expect(() => uleb(-1)).toThrow(new RangeError("uleb: bad value -1"));
+    expect(() => uleb(1.5)).toThrow("uleb: bad value 1.5");
+    expect(() => sleb(-(2 ** 31) - 1)).toThrow(new RangeError(`sleb: bad value ${-(2 ** 31) - 1}`));
+    expect(() => sleb(2 ** 32)).toThrow(`sleb: bad value ${2 ** 32}`);
+    expect(() => sleb(0.5)).toThrow("sleb: bad value 0.5");
+    expect(sleb(-(2 ** 31))).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+    expect(sleb(2 ** 32 - 1)).toEqual([0x7f]); // the same 32 bits as −1
+    expect(uleb(2 ** 32)).toEqual([0x80, 0x80, 0x80, 0x80, 0x10]);
+  });
+
+  it("a module refuses a shared memory without a maximum and a function without a body", () => {
+    expect(() => new ModuleBuilder().importMemory({ module: "env", name: "memory", initialPages: 1, shared: true })).toThrow("shared memory needs a maximum");
+    const mod = new ModuleBuilder();
+    mod.func([], []);
+    mod.func([], []).setBody([]);
+    expect(() => mod.toBytes()).toThrow("function 0 has no body");
+  });
+
+  it("buildGemmModule refuses a tile whose width is not a multiple of 4, or a k-unroll that is not a power of two", () => {
+    for (const shape of [{ mr: 4, nr: 6, ku: 1 }, { mr: 0, nr: 8, ku: 1 }, { mr: 4, nr: 8, ku: 0 }, { mr: 4, nr: 8, ku: 3 }]) {
+      expect(() => buildGemmModule(shape), JSON.stringify(shape)).toThrow("bad kernel shape");
+    }
+    for (const shape of [{ mr: 1, nr: 4, ku: 1 }, { mr: 4, nr: 8, ku: 2 }]) expect(WebAssembly.validate(buildGemmModule(shape)), JSON.stringify(shape)).toBe(true);
+  });
+
+  it("growMemory refuses past the maximum, naming the bytes and the limit, and never shrinks", () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    growMemory(memory, 10, 2);
+    expect(memory.buffer.byteLength).toBe(65536);
+    growMemory(memory, 65537, 2);
+    expect(memory.buffer.byteLength).toBe(2 * 65536);
+    expect(() => growMemory(memory, 2 * 65536 + 1, 2)).toThrow(new RangeError(`matmulWasmInto: needs ${2 * 65536 + 1} bytes, over the ${2 * 65536} byte memory limit`));
+    const big = new WebAssembly.Memory({ initial: 8 });
+    growMemory(big, 9 * 65536, 100); // at least 1.25× the pages it has: 10
+    expect(big.buffer.byteLength).toBe(10 * 65536);
+    growMemory(big, 30 * 65536, 100); // what it needs when that is more
+    expect(big.buffer.byteLength).toBe(30 * 65536);
+    const capped = new WebAssembly.Memory({ initial: 8 });
+    growMemory(capped, 9 * 65536, 9); // 1.25× capped at the maximum
+    expect(capped.buffer.byteLength).toBe(9 * 65536);
+  });
+});
+
+describe("the FMA choice on a fresh start (TSGRAD_FMA)", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+  const fresh = async (env: string | undefined) => {
+    vi.resetModules();
+    vi.stubEnv("TSGRAD_FMA", env);
+    return await import("../src/tensor/wasm/matmul.js");
+  };
+
+  it("0 turns it off, 1 or unset or empty leave it to the engine, anything else is refused", async () => {
+    const m = await fresh("0");
+    expect(m.getFma()).toBe(false);
+    for (const env of ["1", "", undefined]) {
+      const w = await fresh(env);
+      expect(w.getFma(), String(env)).toBe(w.wasmFmaSupported());
+    }
+    const bad = await fresh("yes");
+    expect(() => bad.getFma()).toThrow('TSGRAD_FMA: "yes"; use 1 (fused multiply-adds where available) or 0 (the plain kernel)');
+  });
+
+  it("setFma(true) is refused where the engine has no relaxed SIMD; setFma(false) always works", async () => {
+    const w = await fresh(undefined);
+    w.setFma(false);
+    expect(w.getFma()).toBe(false);
+    if (w.wasmFmaSupported()) {
+      w.setFma(true);
+      expect(w.getFma()).toBe(true);
+    } else {
+      expect(() => w.setFma(true)).toThrow(/^setFma: this engine has no relaxed SIMD \(f32x4\.relaxed_madd\); on Node 20 import tsgrad-vae\/node/);
+      expect(w.getFma()).toBe(false);
+    }
   });
 });
