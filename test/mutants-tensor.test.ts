@@ -2,7 +2,7 @@
 // is written out by hand or computed here independently (float64 loops in this file, closed forms, the
 // js backend against wasm), never taken from the code under test's own output.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, max, promote, registerKernel, setBackend, tensor, type Backend } from "../src/index.js";
+import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
 import { scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
@@ -404,6 +404,55 @@ describe("the FMA choice on a fresh start (TSGRAD_FMA)", () => {
     } else {
       expect(() => w.setFma(true)).toThrow(/^setFma: this engine has no relaxed SIMD \(f32x4\.relaxed_madd\); on Node 20 import tsgrad-vae\/node/);
       expect(w.getFma()).toBe(false);
+    }
+  });
+});
+
+describe("broadcasting against index arithmetic written here", () => {
+  // The flat index in a tensor of shape `s` (aligned to the right of `out`) of the element that
+  // out's multi-index `idx` reads: size-1 axes read index 0.
+  const source = (idx: number[], s: readonly number[]) => {
+    let flat = 0;
+    for (let i = 0; i < s.length; i++) flat = flat * s[i] + (s[i] === 1 ? 0 : idx[idx.length - s.length + i]);
+    return flat;
+  };
+  const unravel = (flat: number, shape: readonly number[]) => {
+    const idx = new Array<number>(shape.length).fill(0);
+    for (let i = shape.length - 1; i >= 0; i--) [idx[i], flat] = [flat % shape[i], Math.floor(flat / shape[i])];
+    return idx;
+  };
+  const pairs: [number[], number[]][] = [
+    [[2, 3], [2, 3]], [[2, 3], [1]], [[1], [2, 3]], [[2, 3], []], [[], [4]], [[2, 3, 4], [4]], [[2, 3, 4], [3, 1]], [[2, 1, 4], [3, 1]],
+    [[3, 1, 2, 2], [1, 4, 1, 2]], [[1, 3, 1], [2, 1, 5]], [[5, 1], [1, 1, 3]], [[2, 2, 2, 3], [2, 1, 2, 1]], [[4, 1, 3], [4, 2, 1]],
+  ];
+
+  it("mapBinary reads, for every output element, the elements its multi-index selects", () => {
+    const rng = new Random(11);
+    for (const [sa, sb] of pairs) {
+      const shape = broadcastShapes(sa, sb, "test");
+      const a = new Tensor(Float64Array.from({ length: sa.reduce((p, d) => p * d, 1) }, () => rng.normal()), sa);
+      const b = new Tensor(Float64Array.from({ length: sb.reduce((p, d) => p * d, 1) }, () => rng.normal()), sb);
+      const out = mapBinary(a, b, (x, y) => x - 2 * y, "test");
+      expect(out.shape, `${sa} ${sb}`).toEqual(shape);
+      for (let f = 0; f < out.size; f++) {
+        const idx = unravel(f, shape);
+        expect(out.data[f], `${sa} ${sb} at ${idx}`).toBe(a.data[source(idx, sa)] - 2 * b.data[source(idx, sb)]);
+      }
+    }
+  });
+
+  it("sumToShape adds every element of the broadcast shape into the one it came from", () => {
+    const rng = new Random(12);
+    for (const [sa, sb] of pairs) {
+      const shape = broadcastShapes(sa, sb, "test");
+      const g = new Tensor(Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => rng.normal()), shape);
+      for (const target of [sa, sb]) {
+        const want = new Float64Array(target.reduce((p, d) => p * d, 1));
+        for (let f = 0; f < g.size; f++) want[source(unravel(f, shape), target)] += g.data[f];
+        const got = sumToShape(g, target);
+        expect(got.shape).toEqual(target);
+        Array.from(want).forEach((w, i) => expect(got.data[i], `${shape} to ${target} at ${i}`).toBeCloseTo(w, 12));
+      }
     }
   });
 });
