@@ -2,7 +2,7 @@
 // is written out by hand or computed here independently (float64 loops in this file, closed forms, the
 // js backend against wasm), never taken from the code under test's own output.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
+import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
 import { scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
@@ -454,5 +454,37 @@ describe("broadcasting against index arithmetic written here", () => {
         Array.from(want).forEach((w, i) => expect(got.data[i], `${shape} to ${target} at ${i}`).toBeCloseTo(w, 12));
       }
     }
+  });
+});
+
+describe("the TypeScript matmul kernels against a float64 loop written here", () => {
+  const loop = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number, tA: boolean, tB: boolean) => {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += (tA ? a[p * m + i] : a[i * k + p]) * (tB ? b[j * k + p] : b[p * n + j]);
+    return out;
+  };
+  const rng = new Random(21);
+  const draw = (len: number) => Float64Array.from({ length: len }, () => rng.normal());
+
+  it("matmulNaiveInto and matmulJsInto in every transpose form overwrite out[0, m·n) with op(A)·op(B) and leave the rest", () => {
+    for (const [m, k, n] of [[5, 7, 3], [1, 1, 1], [6, 9, 5], [70, 3, 9], [3, 260, 5], [2, 5, 259]]) {
+      for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const [a, b] = [draw(m * k), draw(k * n)];
+        const want = loop(a, b, m, k, n, tA, tB);
+        for (const kernel of [matmulNaiveInto, matmulJsInto]) {
+          const out = new Float64Array(m * n + 3).fill(Number.NaN);
+          kernel(out, a, b, m, k, n, tA, tB);
+          want.forEach((w, i) => expect(out[i], `${kernel.name} ${m}×${k}×${n} ${tA} ${tB} at ${i}`).toBeCloseTo(w, 11));
+          expect(Array.from(out.subarray(m * n))).toEqual([Number.NaN, Number.NaN, Number.NaN]);
+        }
+      }
+    }
+  });
+
+  it("matmulNaiveInto's transposes default to false", () => {
+    const [a, b] = [draw(6), draw(6)];
+    const out = new Float64Array(4);
+    matmulNaiveInto(out, a, b, 2, 3, 2);
+    loop(a, b, 2, 3, 2, false, false).forEach((w, i) => expect(out[i]).toBeCloseTo(w, 14));
   });
 });
