@@ -481,6 +481,21 @@ describe("the TypeScript matmul kernels against a float64 loop written here", ()
     }
   });
 
+  it("an infinity in A or B reaches only its own rows and columns (the zero padding of edge tiles never adds 0·∞)", () => {
+    for (const [m, k, n] of [[7, 5, 6], [6, 3, 7], [3, 2, 3]]) {
+      for (const [tA, tB] of [[false, false], [true, true]]) {
+        const [a, b] = [draw(m * k), draw(k * n)];
+        a[a.length - 1] = Infinity;
+        b[0] = -Infinity;
+        const want = loop(a, b, m, k, n, tA, tB);
+        const out = new Float64Array(m * n + 5).fill(7);
+        matmulJsInto(out, a, b, m, k, n, tA, tB);
+        expect(Array.from(out.subarray(0, m * n)), `${m}×${k}×${n}`).toEqual(Array.from(want, (w) => (Number.isFinite(w) ? expect.closeTo(w, 11) : w)));
+        expect(Array.from(out.subarray(m * n))).toEqual([7, 7, 7, 7, 7]);
+      }
+    }
+  });
+
   it("matmulNaiveInto's transposes default to false", () => {
     const [a, b] = [draw(6), draw(6)];
     const out = new Float64Array(4);
