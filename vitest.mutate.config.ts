@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config";
 // tests spawn processes or browsers and check the plumbing rather than the math; they stay out.
 export default defineConfig({
   test: {
-    testTimeout: 60_000,
+    // Generous: instrumented code is slower, the run is at the lowest priority, and a SIGSTOPped run must not fail a test.
+    testTimeout: 300_000,
     // As the default project (vitest.config.ts): relaxed SIMD on Node 20, so the FMA kernels run too.
     setupFiles: ["src/node/relaxed-simd.ts"],
     include: [
