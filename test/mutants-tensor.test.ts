@@ -3,7 +3,7 @@
 // js backend against wasm), never taken from the code under test's own output.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
-import { scaleRowsJs } from "../src/tensor/fused.js";
+import { activationBackwardJs, adamJs, adamStateJs, addScaledRowsRepeated, bernoulliRowsJs, biasActivationJs, columnSumsJs, scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
 import { normalizeAxis } from "../src/tensor/shape.js";
@@ -501,5 +501,98 @@ describe("the TypeScript matmul kernels against a float64 loop written here", ()
     const out = new Float64Array(4);
     matmulNaiveInto(out, a, b, 2, 3, 2);
     loop(a, b, 2, 3, 2, false, false).forEach((w, i) => expect(out[i]).toBeCloseTo(w, 14));
+  });
+});
+
+describe("the TypeScript fused kernels (src/tensor/fused.ts) against formulas evaluated here in float64", () => {
+  const rng = new Random(31);
+  const draw = (len: number, scale = 1) => Float64Array.from({ length: len }, () => scale * rng.normal());
+  const [rows, cols] = [3, 5];
+
+  it("biasActivationJs adds the bias per column, then tanh, relu or nothing", () => {
+    const [y0, bias] = [draw(rows * cols), draw(cols)];
+    for (const [act, f] of [["none", (v: number) => v], ["tanh", Math.tanh], ["relu", (v: number) => Math.max(v, 0)]] as const) {
+      const y = y0.slice();
+      biasActivationJs(y, bias, rows, cols, act);
+      y0.forEach((v, i) => expect(y[i], `${act} ${i}`).toBe(f(v + bias[i % cols])));
+    }
+  });
+
+  it("activationBackwardJs: g·(1 − y²) or g·[y > 0], and the column sums into gb when given", () => {
+    const [g, y] = [draw(rows * cols), draw(rows * cols)];
+    y[2] = 0; // relu' at 0 is 0
+    for (const [act, d] of [["tanh", (v: number) => 1 - v * v], ["relu", (v: number) => (v > 0 ? 1 : 0)]] as const) {
+      const gp = new Float64Array(rows * cols);
+      activationBackwardJs(gp, g, y, null, rows, cols, act);
+      g.forEach((v, i) => expect(gp[i], `${act} ${i}`).toBeCloseTo(v * d(y[i]), 14));
+      const gb = Float64Array.from({ length: cols }, (_, j) => j); // added to, not overwritten
+      const gp2 = new Float64Array(rows * cols);
+      activationBackwardJs(gp2, g, y, gb, rows, cols, act);
+      expect(Array.from(gp2)).toEqual(Array.from(gp));
+      for (let j = 0; j < cols; j++) {
+        let s = j;
+        for (let r = 0; r < rows; r++) s += g[r * cols + j] * d(y[r * cols + j]);
+        expect(gb[j], `${act} gb ${j}`).toBeCloseTo(s, 13);
+      }
+    }
+  });
+
+  it("columnSumsJs adds into out; scaleRowsJs scales row r by s[r]; addScaledRowsRepeated wraps rows onto out", () => {
+    const g = draw(rows * cols);
+    const out = Float64Array.from({ length: cols }, () => 1);
+    columnSumsJs(out, g, rows, cols);
+    for (let j = 0; j < cols; j++) expect(out[j]).toBeCloseTo(1 + g[j] + g[cols + j] + g[2 * cols + j], 14);
+    const s = draw(rows);
+    const scaled = new Float64Array(rows * cols);
+    scaleRowsJs(scaled, s, g, cols);
+    g.forEach((v, i) => expect(scaled[i]).toBe(s[Math.floor(i / cols)] * v));
+    // 4 rows of l onto an out of 2 rows: rows 0 and 2 into out row 0, rows 1 and 3 into out row 1.
+    const [s4, l4] = [draw(4), draw(4 * cols)];
+    const acc = Float64Array.from({ length: 2 * cols }, () => 0.5);
+    addScaledRowsRepeated(acc, s4, l4, cols);
+    for (let r = 0; r < 2; r++) for (let j = 0; j < cols; j++) expect(acc[r * cols + j]).toBeCloseTo(0.5 + s4[r] * l4[r * cols + j] + s4[r + 2] * l4[(r + 2) * cols + j], 14);
+  });
+
+  it("bernoulliRowsJs: Σ x·l − log(1 + eˡ) per row with x repeated over rows, and x − σ(l) when asked", () => {
+    const D = 4;
+    const x = Float64Array.from([1, 0, 1, 0, 0, 0, 1, 1]); // two images, repeated over 6 rows
+    const l = draw(6 * D, 3);
+    l[5] = 0;
+    l[6] = 40; // σ close to 1: x − σ must not cancel to 0 for x = 1
+    const out = new Float64Array(6);
+    const d = new Float64Array(6 * D);
+    bernoulliRowsJs(x, l, D, out, d);
+    const out2 = new Float64Array(6);
+    bernoulliRowsJs(x, l, D, out2, null);
+    for (let r = 0; r < 6; r++) {
+      let s = 0;
+      for (let j = 0; j < D; j++) {
+        const [xv, lv] = [x[((r * D) % 8) + j], l[r * D + j]];
+        s += xv * lv - Math.log(1 + Math.exp(lv));
+        const sigma = 1 / (1 + Math.exp(-lv));
+        expect(d[r * D + j], `d ${r} ${j}`).toBeCloseTo(xv - sigma, 15);
+        if (xv === 1 && lv === 40) expect(d[r * D + j]).toBeCloseTo(Math.exp(-40), 30);
+      }
+      expect(out[r], `row ${r}`).toBeCloseTo(s, 12);
+      expect(out2[r], `row ${r} without d`).toBe(out[r]);
+    }
+  });
+
+  it("adamJs: m ← β1m + (1−β1)g, v ← β2v + (1−β2)g², w ← w − lr·m·c1 / (√(v·c2) + ε)", () => {
+    const n = 6;
+    const [w0, g, m0, v0] = [draw(n), draw(n), draw(n), draw(n).map(Math.abs)];
+    const s = { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-3, c1: 1 / (1 - 0.8 ** 3), c2: 1 / (1 - 0.95 ** 3), precision: "f64" as const };
+    const [w, m, v] = [w0.slice(), m0.slice(), v0.slice()];
+    adamJs(w, g, m, v, s);
+    for (let i = 0; i < n; i++) {
+      const mi = 0.8 * m0[i] + 0.2 * g[i];
+      const vi = 0.95 * v0[i] + 0.05 * g[i] * g[i];
+      expect(m[i]).toBeCloseTo(mi, 15);
+      expect(v[i]).toBeCloseTo(vi, 15);
+      expect(w[i]).toBeCloseTo(w0[i] - (0.01 * mi * s.c1) / (Math.sqrt(vi * s.c2) + 1e-3), 14);
+    }
+    const state = adamStateJs("float64", [2, 3]);
+    expect(state.slots.map((x) => [x.m.length, x.v.length, x.m.constructor.name])).toEqual([[2, 2, "Float64Array"], [3, 3, "Float64Array"]]);
+    expect(state.grads.map((x) => x.length)).toEqual([2, 3]);
   });
 });
