@@ -596,3 +596,50 @@ describe("the TypeScript fused kernels (src/tensor/fused.ts) against formulas ev
     expect(state.grads.map((x) => x.length)).toEqual([2, 3]);
   });
 });
+
+describe("the wasm entries on an engine where the WebAssembly kernels cannot run", () => {
+  afterEach(() => {
+    vi.doUnmock("../src/tensor/wasm/matmul.js");
+    vi.doUnmock("../src/tensor/wasm/elementwise.js");
+    vi.doUnmock("../src/tensor/wasm/binary.js");
+    vi.resetModules();
+  });
+
+  it("every float32 wasm entry hands large inputs to the TypeScript kernel and gives its bits", async () => {
+    vi.resetModules();
+    const cannot = () => {
+      throw new Error("no WebAssembly here");
+    };
+    vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), wasmSimdSupported: () => false, matmulWasmInto: cannot }));
+    vi.doMock("../src/tensor/wasm/binary.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/binary.js")>()), wasmBinaryAvailable: () => false, matmulBinaryWasmInto: cannot }));
+    vi.doMock("../src/tensor/wasm/elementwise.js", async (load) => ({
+      ...(await load<typeof import("../src/tensor/wasm/elementwise.js")>()),
+      wasmElementwiseAvailable: () => false,
+      adamStateWasm: () => null,
+      ...Object.fromEntries(["biasTanhWasm", "biasAddWasm", "activationBackwardWasm", "columnSumsWasm", "scaleRowsWasm", "bernoulliWasm", "adamWasm"].map((name) => [name, cannot])),
+    }));
+    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const k = <K extends Parameters<typeof kernelFor>[0]>(op: K) => [kernelFor(op, "wasm", "float32"), kernelFor(op, "js", "float32")] as const;
+    const rng = new Random(41);
+    const f32 = (len: number, bits = false) => Float32Array.from({ length: len }, () => (bits ? (rng.uniform() < 0.3 ? 1 : 0) : rng.normal()));
+    const [m, kk, n] = [40, 50, 64];
+    const [a, b, sa] = [f32(m * kk), f32(kk * n), f32(m * kk, true)];
+    const both = (run: (i: 0 | 1) => Float32Array) => expect(Array.from(run(0))).toEqual(Array.from(run(1)));
+    const [mm, mb] = [k("matmul"), k("matmulBinary")];
+    both((i) => { const out = new Float32Array(m * n); mm[i](out, a, b, m, kk, n, false, false); return out; });
+    both((i) => { const out = new Float32Array(m * n); mb[i](out, sa, b, m, kk, n, false, false, "a"); return out; });
+    const [y0, bias, g] = [f32(m * n), f32(n), f32(m * n)];
+    for (const act of ["none", "tanh", "relu"] as const) both((i) => { const y = y0.slice(); k("biasActivation")[i](y, bias, m, n, act); return y; });
+    for (const act of ["tanh", "relu"] as const) both((i) => { const gp = new Float32Array(m * n); const gb = new Float32Array(n); k("activationBackward")[i](gp, g, y0, gb, m, n, act); return Float32Array.of(...gp, ...gb); });
+    both((i) => { const out = new Float32Array(n); k("columnSums")[i](out, g, m, n); return out; });
+    both((i) => { const out = new Float32Array(m * n); k("scaleRows")[i](out, y0.subarray(0, m), g, n); return out; });
+    const pixels = f32(n, true);
+    both((i) => { const out = new Float32Array(m); const d = new Float32Array(m * n); k("bernoulliRows")[i](pixels, y0, n, out, d); return Float32Array.of(...out, ...d); });
+    both((i) => {
+      const state = k("adamState")[i]([m * n]);
+      const p = y0.slice();
+      k("adam")[i](p, g, state.slots[0], { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000, precision: "f32" });
+      return p;
+    });
+  });
+});
