@@ -27,8 +27,9 @@ const WASM_MIN_WORK = 4096;
 const worth = (n: number): boolean => n >= WASM_MIN_VALUES && wasmElementwiseAvailable();
 
 /** Row kernels pad rows to a multiple of 4 values, copying them one by one when they are not: only for wide rows then. */
-// Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: the row shapes sent to WebAssembly are speed only (it pads any width)
-const worthRows = (rows: number, cols: number): boolean => (cols % 4 === 0 || cols >= 32) && worth(rows * cols);
+// Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,ArithmeticOperator: the row widths sent to WebAssembly are speed only (it pads any width)
+const paysForPadding = (cols: number): boolean => cols % 4 === 0 || cols >= 32;
+const worthRows = (rows: number, cols: number): boolean => paysForPadding(cols) && worth(rows * cols);
 
 export function registerWasmKernels(): void {
   registerKernel('matmul', 'wasm', 'float32', (out, a, b, m, k, n, transA, transB) => {
