@@ -8,7 +8,7 @@ import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
 import { normalizeAxis } from "../src/tensor/shape.js";
 import { reduceLogSumExp, reduceMax, reduction } from "../src/tensor/reduce.js";
-import { ModuleBuilder, sleb, uleb } from "../src/tensor/wasm/emit.js";
+import { ModuleBuilder, Op, ValType, i32Const, localGet, localTee, mem, sleb, uleb } from "../src/tensor/wasm/emit.js";
 import { growMemory } from "../src/tensor/wasm/matmul.js";
 import { buildGemmModule } from "../src/tensor/wasm/matmul-module.js";
 
@@ -641,5 +641,22 @@ describe("the wasm entries on an engine where the WebAssembly kernels cannot run
       k("adam")[i](p, g, state.slots[0], { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000, precision: "f32" });
       return p;
     });
+  });
+});
+
+describe("the emitter's helpers that no kernel uses yet, run in a module", () => {
+  it("memory.copy copies bytes and local.tee stores and keeps its value", () => {
+    const mod = new ModuleBuilder();
+    mod.importMemory({ module: "env", name: "memory", initialPages: 1 });
+    // copy(dst, src, len) -> len + 1, with len + 1 kept in a local by local.tee
+    const f = mod.func([ValType.i32, ValType.i32, ValType.i32], [ValType.i32], "copy");
+    const t = f.local(ValType.i32);
+    f.setBody([localGet(0), localGet(1), localGet(2), mem.copy(), localGet(2), i32Const(1), Op.i32_add, localTee(t), localGet(t), Op.i32_add]);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const { copy } = new WebAssembly.Instance(new WebAssembly.Module(mod.toBytes()), { env: { memory } }).exports as { copy: (d: number, s: number, n: number) => number };
+    const bytes = new Uint8Array(memory.buffer);
+    bytes.set([1, 2, 3, 4, 5], 100);
+    expect(copy(200, 100, 4)).toBe(10);
+    expect(Array.from(bytes.subarray(200, 206))).toEqual([1, 2, 3, 4, 0, 0]);
   });
 });
