@@ -9,7 +9,7 @@ import { randomStateProblem, shownValue } from "../src/tensor/random.js";
 import { normalizeAxis } from "../src/tensor/shape.js";
 import { reduceLogSumExp, reduceMax, reduction } from "../src/tensor/reduce.js";
 import { ModuleBuilder, Op, ValType, i32Const, localGet, localTee, mem, sleb, uleb } from "../src/tensor/wasm/emit.js";
-import { growMemory } from "../src/tensor/wasm/matmul.js";
+import { blockPlan, compileSync, createWasmMatmul, growMemory, wasmFmaSupported, wasmMatmulModuleBytes } from "../src/tensor/wasm/matmul.js";
 import { buildGemmModule } from "../src/tensor/wasm/matmul-module.js";
 
 const initial = getBackend();
@@ -658,5 +658,37 @@ describe("the emitter's helpers that no kernel uses yet, run in a module", () =>
     bytes.set([1, 2, 3, 4, 5], 100);
     expect(copy(200, 100, 4)).toBe(10);
     expect(Array.from(bytes.subarray(200, 206))).toEqual([1, 2, 3, 4, 0, 0]);
+  });
+});
+
+describe("the wasm matmul's block sizes and module cache", () => {
+  it("a kernel's blocks are the asked ones rounded up to whole tiles, kc at least 1 and whole", () => {
+    expect(createWasmMatmul({ blocks: { mc: 10, nc: 9, kc: 2.7 } }).blocks).toEqual({ mc: 12, nc: 16, kc: 2 });
+    expect(createWasmMatmul({ blocks: { mc: 1, nc: 1, kc: 0.5 } }).blocks).toEqual({ mc: 4, nc: 8, kc: 1 });
+    expect(createWasmMatmul({ shape: { mr: 3, nr: 4, ku: 2 }, blocks: { mc: 7 } }).blocks).toEqual({ mc: 9, nc: 2048, kc: 256 });
+    expect(createWasmMatmul().blocks).toEqual({ mc: 128, nc: 2048, kc: 256 });
+  });
+
+  it("blockPlan splits each dimension into equal blocks no larger than the configured ones, kc padded to the unroll", () => {
+    const blocks = { mc: 128, nc: 2048, kc: 256 };
+    // 300 rows: 3 blocks of 100; 100 columns: one block, 104 in whole 8-wide tiles; k 600: 3 blocks of 200.
+    expect(blockPlan(blocks, { mr: 4, nr: 8, ku: 1 }, 300, 100, 600)).toEqual({ mc: 100, nc: 104, kc: 200, kcPad: 200 });
+    // k 601: 3 blocks of 201, padded to 204 for a 4-step unroll; 129 rows: 2 blocks of 65, 68 in 4-row tiles.
+    expect(blockPlan(blocks, { mr: 4, nr: 8, ku: 4 }, 129, 4100, 601)).toEqual({ mc: 68, nc: 1368, kc: 201, kcPad: 204 });
+    expect(blockPlan(blocks, { mr: 4, nr: 8, ku: 1 }, 4, 8, 1)).toEqual({ mc: 4, nc: 8, kc: 1, kcPad: 1 });
+  });
+
+  it("compileSync caches one module per shape, FMA choice and memory kind", () => {
+    const shape = { mr: 4, nr: 8, ku: 1 };
+    const plain = compileSync(shape, false);
+    expect(compileSync({ ...shape }, false)).toBe(plain);
+    const shared = compileSync(shape, true);
+    expect(shared).not.toBe(plain);
+    expect(WebAssembly.Module.imports(shared)).toEqual(WebAssembly.Module.imports(plain)); // both import env.memory…
+    expect(() => new WebAssembly.Instance(shared, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } })).toThrow(); // …but only one a shared one
+    expect(compileSync({ mr: 8, nr: 4, ku: 1 }, false)).not.toBe(plain);
+    expect(compileSync({ mr: 4, nr: 8, ku: 2 }, false)).not.toBe(plain);
+    if (wasmFmaSupported()) expect(compileSync({ ...shape, fma: true }, false)).not.toBe(plain);
+    expect(Array.from(wasmMatmulModuleBytes())).toEqual(Array.from(buildGemmModule(shape)));
   });
 });
