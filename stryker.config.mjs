@@ -8,6 +8,8 @@ export default {
   ignoreStatic: true,
   concurrency: 2,
   timeoutMS: 20000,
+  // The initial run of every test, instrumented, at the lowest priority on a shared machine: can pass 5 minutes.
+  dryRunTimeoutMinutes: 30,
   reporters: ["html", "json", "progress"],
   htmlReporter: { fileName: "reports/mutation/index.html" },
   jsonReporter: { fileName: "reports/mutation/mutation.json" },

@@ -152,6 +152,18 @@ describe("optimizers: parameters without a gradient, bad gradients, shared memor
     });
   }
 
+  it("SGD without momentum keeps no memory: an infinite gradient once does not poison the next steps", () => {
+    const w = tensor([1, 2], { dtype: "float64" });
+    const sgd = new SGD(new Map([["w", w]]), 0.5);
+    w.grad = tensor([Infinity, 1], { dtype: "float64" });
+    sgd.step();
+    expect(Array.from(w.data)).toEqual([-Infinity, 1.5]);
+    w.data[0] = 1;
+    w.grad = tensor([2, 4], { dtype: "float64" });
+    sgd.step();
+    expect(Array.from(w.data)).toEqual([0, -0.5]); // p − 0.5·g, not p − 0.5·(0·∞ + g)
+  });
+
   it("Adam's arithmetic is float32 unless asked otherwise", () => {
     expect(new Adam(new Map([["w", tensor([1])]])).precision).toBe("f32");
   });

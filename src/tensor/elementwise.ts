@@ -14,6 +14,7 @@ export function mapUnary(x: Tensor, f: Unary): Tensor {
 
 /** out[i] = f(a[i], b[i]) with NumPy broadcasting; the result takes the wider dtype. */
 export function mapBinary(a: Tensor, b: Tensor, f: Binary, op: string): Tensor {
+  // Stryker disable next-line ConditionalExpression: broadcastShapes of equal shapes is that shape (the test saves the call)
   const shape = sameShape(a.shape, b.shape) ? a.shape : broadcastShapes(a.shape, b.shape, op);
   const out = allocate(promote(a.dtype, b.dtype), sizeOf(shape));
   broadcastInto(out, shape, dense(a), a.shape, dense(b), b.shape, f);
@@ -22,15 +23,19 @@ export function mapBinary(a: Tensor, b: Tensor, f: Binary, op: string): Tensor {
 
 export function broadcastInto(out: Data, shape: Shape, x: Data, xs: Shape, y: Data, ys: Shape, f: Binary): void {
   const n = out.length;
+  // The fast paths below compute what the general case does; only their conditions' `false` mutants are equivalent.
+  // Stryker disable next-line ConditionalExpression: the general case gives the same values for equal sizes
   if (x.length === n && y.length === n) {
     for (let i = 0; i < n; i++) out[i] = f(x[i], y[i]);
     return;
   }
+  // Stryker disable next-line ConditionalExpression: the general case gives the same values for a scalar y
   if (y.length === 1) {
     const v = y[0];
     for (let i = 0; i < n; i++) out[i] = f(x[i % x.length], v);
     return;
   }
+  // Stryker disable next-line ConditionalExpression: the general case gives the same values for a scalar x
   if (x.length === 1) {
     const v = x[0];
     for (let i = 0; i < n; i++) out[i] = f(v, y[i % y.length]);
@@ -62,6 +67,7 @@ export function broadcastInto(out: Data, shape: Shape, x: Data, xs: Shape, y: Da
 
 /** Sum `g` (of a broadcast result's shape) down to `shape`, the inverse of broadcasting. */
 export function sumToShape(g: Tensor, shape: Shape): Tensor {
+  // Stryker disable next-line ConditionalExpression: summing to the same shape copies g's values; the test saves the copy
   if (sameShape(g.shape, shape)) return g;
   const out = allocate(g.dtype, sizeOf(shape));
   const strides = broadcastStrides(shape, g.shape);

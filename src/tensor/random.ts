@@ -94,7 +94,10 @@ export class Random {
 }
 
 /** A value in an error message: its JSON, cut at 60 characters. */
-export const shownValue = (v: unknown): string => String(JSON.stringify(v)).replace(/^(.{60}).+$/s, "$1…");
+export const shownValue = (v: unknown): string => {
+  const json = String(JSON.stringify(v));
+  return json.length > 60 ? `${json.slice(0, 60)}…` : json;
+};
 
 /**
  * What is wrong with `state` as a RandomState, or undefined: `s` must be 4 32-bit integers (signed or

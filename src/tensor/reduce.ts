@@ -74,7 +74,7 @@ export function reduceLogSumExp(x: Tensor, r: Reduction): Tensor {
     for (let i = 0; i < inner; i++) {
       let m = -Infinity;
       for (let k = 0; k < len; k++) m = Math.max(m, src[(o * len + k) * inner + i]);
-      if (m === -Infinity || !Number.isFinite(m)) {
+      if (!Number.isFinite(m)) {
         out[o * inner + i] = m;
         continue;
       }

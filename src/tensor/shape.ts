@@ -23,6 +23,7 @@ export function checkShape(shape: Shape, op: string): void {
 /** NumPy broadcasting: align trailing axes; each pair must be equal or contain a 1. */
 export function broadcastShapes(a: Shape, b: Shape, op: string): number[] {
   const r = Math.max(a.length, b.length);
+  // Stryker disable next-line ArrayDeclaration: the loop assigns every index below r
   const out = new Array<number>(r);
   for (let i = 0; i < r; i++) {
     const da = a[a.length - r + i] ?? 1;

@@ -1,0 +1,694 @@
+// Behaviour of src/tensor that the mutation run (npm run mutate) found unguarded. Every expected value
+// is written out by hand or computed here independently (float64 loops in this file, closed forms, the
+// js backend against wasm), never taken from the code under test's own output.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
+import { activationBackwardJs, adamJs, adamStateJs, addScaledRowsRepeated, bernoulliRowsJs, biasActivationJs, columnSumsJs, scaleRowsJs } from "../src/tensor/fused.js";
+import { dtypeOfAll } from "../src/tensor/kernels.js";
+import { randomStateProblem, shownValue } from "../src/tensor/random.js";
+import { normalizeAxis } from "../src/tensor/shape.js";
+import { reduceLogSumExp, reduceMax, reduction } from "../src/tensor/reduce.js";
+import { ModuleBuilder, Op, ValType, i32Const, localGet, localTee, mem, sleb, uleb } from "../src/tensor/wasm/emit.js";
+import { blockPlan, compileSync, createWasmMatmul, growMemory, wasmFmaSupported, wasmMatmulModuleBytes } from "../src/tensor/wasm/matmul.js";
+import { buildGemmModule } from "../src/tensor/wasm/matmul-module.js";
+
+const initial = getBackend();
+afterEach(() => setBackend(initial));
+
+describe("shapes: the messages name the shape, the axis and the rank", () => {
+  it("a negative or fractional dimension is refused with the shape written out", () => {
+    expect(() => full([2, -1], 0)).toThrow("full: shape [2,-1] must hold non-negative integers");
+    expect(() => full([1.5], 0)).toThrow("full: shape [1.5] must hold non-negative integers");
+    expect(() => new Tensor(new Float32Array(0), [0, 3])).not.toThrow();
+  });
+
+  it("an axis out of range names the rank, singular for one dimension", () => {
+    expect(() => normalizeAxis(1, 1, "op")).toThrow(/^op: axis 1 is out of range for a tensor with 1 dimension$/);
+    expect(() => normalizeAxis(-3, 2, "op")).toThrow(/^op: axis -3 is out of range for a tensor with 2 dimensions$/);
+    expect(() => normalizeAxis(2, 2, "op")).toThrow(/out of range/);
+    expect(() => normalizeAxis(0.5, 2, "op")).toThrow(/axis 0.5 is out of range/);
+    expect(normalizeAxis(-1, 3, "op")).toBe(2);
+    expect(normalizeAxis(-3, 3, "op")).toBe(0);
+    expect(normalizeAxis(0, 3, "op")).toBe(0);
+  });
+
+
+  it("shapes that cannot broadcast are refused naming the axis counted from the end", () => {
+    expect(() => broadcastShapes([2, 3], [4, 3], "add")).toThrow("add: shapes [2,3] and [4,3] cannot be broadcast (axis -2: 2 vs 4)");
+    expect(() => broadcastShapes([5, 2], [3], "mul")).toThrow("mul: shapes [5,2] and [3] cannot be broadcast (axis -1: 2 vs 3)");
+  });
+});
+
+describe("dtypes: float64 wins a mix", () => {
+  it("promote and the ops that mix dtypes give float64 when either side is float64", () => {
+    expect(promote("float64", "float32")).toBe("float64");
+    expect(promote("float32", "float64")).toBe("float64");
+    expect(promote("float64", "float64")).toBe("float64");
+    expect(promote("float32", "float32")).toBe("float32");
+    const mixed = mapBinary(tensor([1.25], { dtype: "float32" }), tensor([1e-10], { dtype: "float64" }), (a, b) => a + b, "add");
+    expect(mixed.dtype).toBe("float64");
+    expect(mixed.data[0]).toBe(1.25 + 1e-10);
+  });
+});
+
+describe("reductions: empty axes and non-finite values", () => {
+  it("max over an empty axis is refused naming the op", () => {
+    expect(() => max(full([2, 0], 0), 1)).toThrow("max: cannot reduce an empty axis");
+  });
+
+  it("max takes NaN wherever it is, and logsumexp keeps ±Infinity and NaN maxima", () => {
+    const x = tensor([[1, Number.NaN, 3], [-Infinity, -Infinity, -Infinity]], { dtype: "float64" });
+    expect(Array.from(max(x, 1).data)).toEqual([Number.NaN, -Infinity]);
+    const l = logsumexp(tensor([[Infinity, 0], [-Infinity, -Infinity], [Number.NaN, 1]], { dtype: "float64" }), 1);
+    expect(Array.from(l.data)).toEqual([Infinity, -Infinity, Number.NaN]);
+  });
+});
+
+describe("the kernel table's refusals", () => {
+  it("an unknown dtype is refused with the ones it takes", () => {
+    expect(() => registerKernel("scaleRows", "js", "float16" as "float32", scaleRowsJs)).toThrow('registerKernel: unknown dtype "float16"; use "float32" or "float64"');
+  });
+});
+
+describe("Random: messages and draws", () => {
+  it("a value in a message is its JSON cut at 60 characters with an ellipsis", () => {
+    expect(shownValue([1, 2])).toBe("[1,2]");
+    expect(shownValue(undefined)).toBe("undefined");
+    const long = "x".repeat(70);
+    expect(shownValue(long)).toBe(`"${"x".repeat(59)}…`);
+    expect(shownValue("y".repeat(58))).toBe(`"${"y".repeat(58)}"`);
+  });
+});
+
+// xoshiro128** seeded by the murmur3 finalizer over a Weyl sequence, written again with BigInt words.
+const M32 = 0xffffffffn;
+const rotl = (x: bigint, k: bigint) => ((x << k) | (x >> (32n - k))) & M32;
+function reference(seed: number) {
+  let x = BigInt(seed >>> 0);
+  const word = () => {
+    x = (x + 0x9e3779b9n) & M32;
+    let z = x;
+    z = ((z ^ (z >> 16n)) * 0x85ebca6bn) & M32;
+    z = ((z ^ (z >> 13n)) * 0xc2b2ae35n) & M32;
+    return z ^ (z >> 16n);
+  };
+  const s = [word(), word(), word(), word()];
+  const next = () => {
+    const result = (rotl((s[1] * 5n) & M32, 7n) * 9n) & M32;
+    const t = (s[1] << 9n) & M32;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11n);
+    return Number(result);
+  };
+  return { next, state: () => s.map(Number) };
+}
+
+describe("Random against a BigInt xoshiro128**", () => {
+  it("the seeding, the 32-bit words, the uniforms and the integers follow the reference", () => {
+    for (const seed of [0, 1, 12345, -7, 2 ** 32 + 5]) {
+      const ref = reference(seed);
+      const r = new Random(seed);
+      expect(r.getState().s.map((v) => v >>> 0)).toEqual(ref.state());
+      for (let i = 0; i < 50; i++) expect(r.nextUint32()).toBe(ref.next());
+      for (let i = 0; i < 50; i++) expect(r.uniform()).toBe(Math.floor(ref.next() / 256) / 2 ** 24);
+      for (let i = 0; i < 50; i++) expect(r.int(10)).toBe(Math.floor((Math.floor(ref.next() / 256) / 2 ** 24) * 10));
+    }
+  });
+
+  it("normal is Box–Muller over (1 − u1, u2): the cosine, then the sine from the same pair", () => {
+    const ref = reference(99);
+    const r = new Random(99);
+    for (let i = 0; i < 20; i++) {
+      const u1 = 1 - Math.floor(ref.next() / 256) / 2 ** 24;
+      const u2 = Math.floor(ref.next() / 256) / 2 ** 24;
+      const rad = Math.sqrt(-2 * Math.log(u1));
+      expect(r.normal()).toBeCloseTo(rad * Math.cos(2 * Math.PI * u2), 14);
+      expect(r.normal()).toBeCloseTo(rad * Math.sin(2 * Math.PI * u2), 14);
+    }
+    expect(r.getState().spare).toBeNull();
+    r.normal();
+    expect(r.getState().spare).not.toBeNull();
+  });
+
+  it("shuffle is Fisher–Yates from the end, j = ⌊w/2³² · (i + 1)⌋", () => {
+    const ref = reference(5);
+    const want = Array.from({ length: 30 }, (_, i) => i);
+    for (let i = want.length - 1; i > 0; i--) {
+      const j = Math.floor((ref.next() / 2 ** 32) * (i + 1));
+      [want[i], want[j]] = [want[j], want[i]];
+    }
+    const got = new Random(5).shuffle(Array.from({ length: 30 }, (_, i) => i));
+    expect(got).toEqual(want);
+    expect(new Random(5).shuffle([7])).toEqual([7]);
+    const afterShuffle = new Random(5);
+    afterShuffle.shuffle([1]);
+    expect(afterShuffle.nextUint32()).toBe(reference(5).next()); // a one-element shuffle draws nothing
+  });
+
+  it("a state's words may be signed or unsigned 32-bit integers, at both ends of the range", () => {
+    expect(randomStateProblem({ s: [-(2 ** 31), 2 ** 32 - 1, 0, 0], spare: null })).toBeUndefined();
+    expect(randomStateProblem({ s: [0, 0, 0, 1], spare: -2.5 })).toBeUndefined();
+    for (const s of [[-(2 ** 31) - 1, 1, 1, 1], [2 ** 32, 1, 1, 1], [1, 1, 1, 0.5], [0, 0, 0, 2 ** 32 - 2 ** 32], [1, 1, 1, 1, 1], "1111"]) {
+      expect(randomStateProblem({ s, spare: null }, "rng"), JSON.stringify(s)).toBe(`rng.s must be 4 32-bit integers, not all zero, got ${JSON.stringify(s)}`);
+    }
+    expect(randomStateProblem({ s: [1, 1, 1, 1], spare: Infinity }, "rng")).toBe("rng.spare must be null or a finite number, got null");
+    expect(randomStateProblem({ s: [1, 1, 1, 1], spare: "0" }, "rng")).toBe('rng.spare must be null or a finite number, got "0"');
+    expect(randomStateProblem([1, 2, 3, 4], "rng")).toBe("rng must be an object { s, spare }, got [1,2,3,4]");
+    expect(randomStateProblem(7)).toBe("state must be an object { s, spare }, got 7");
+  });
+});
+
+describe("the backend choice", () => {
+  it("setBackend refuses an unknown name, naming both it takes", () => {
+    expect(() => setBackend("gpu" as Backend)).toThrow('setBackend: unknown backend "gpu"; use "js" or "wasm"');
+    expect(getBackend()).toBe(initial);
+  });
+
+  it("an empty name returns to the default: TSGRAD_BACKEND if set, else wasm where SIMD runs", () => {
+    setBackend("js");
+    setBackend("" as Backend);
+    expect(getBackend()).toBe(process.env.TSGRAD_BACKEND || "wasm");
+  });
+
+  it("backendInfo: the js backend runs one thread without FMA", () => {
+    setBackend("js");
+    expect(backendInfo()).toEqual({ backend: "js", threads: 1, fma: false });
+    setBackend("wasm");
+    expect(backendInfo().backend).toBe("wasm");
+  });
+});
+
+describe("dtypeOfAll", () => {
+  it("skips nulls, defaults to float32, and names a float64 set float64", () => {
+    expect(dtypeOfAll("op")).toBe("float32");
+    expect(dtypeOfAll("op", null)).toBe("float32");
+    expect(dtypeOfAll("op", null, new Float64Array(1), null, new Float64Array(2))).toBe("float64");
+    expect(dtypeOfAll("op", new Float32Array(1), null)).toBe("float32");
+    expect(() => dtypeOfAll("op", new Float64Array(1), null, new Float32Array(1))).toThrow("op: operands mix float32 and float64 arrays; convert them to one dtype first (astype)");
+  });
+});
+
+describe("the backend choice on a fresh start (new module instances, an engine with or without SIMD)", () => {
+  const fresh = async (env: string | undefined, simd = true) => {
+    vi.resetModules();
+    vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), wasmSimdSupported: () => simd }));
+    vi.stubEnv("TSGRAD_BACKEND", env);
+    try {
+      return await import("../src/tensor/backend.js");
+    } finally {
+      vi.doUnmock("../src/tensor/wasm/matmul.js");
+    }
+  };
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+
+  it("without TSGRAD_BACKEND: wasm where SIMD runs, else js; an empty value counts as unset", async () => {
+    expect((await fresh(undefined)).getBackend()).toBe("wasm");
+    expect((await fresh("")).getBackend()).toBe("wasm");
+    expect((await fresh(undefined, false)).getBackend()).toBe("js");
+    expect((await fresh("js")).getBackend()).toBe("js");
+  });
+
+  it("TSGRAD_BACKEND: an unknown name, or wasm on an engine without SIMD, is refused when first read", async () => {
+    const bad = await fresh("gpu");
+    expect(() => bad.getBackend()).toThrow('TSGRAD_BACKEND: unknown backend "gpu"; use "js" or "wasm"');
+    const noSimd = await fresh("wasm", false);
+    expect(() => noSimd.getBackend()).toThrow('TSGRAD_BACKEND: this engine cannot run WebAssembly SIMD128; use "js"');
+  });
+
+  it("backendInfo: wasm reports the pool's threads and the FMA choice; js one thread and no FMA", async () => {
+    vi.resetModules();
+    vi.doMock("../src/tensor/wasm/parallel.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/parallel.js")>()), getThreads: () => 3 }));
+    vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), getFma: () => true, wasmSimdSupported: () => true }));
+    try {
+      const b = await import("../src/tensor/backend.js");
+      b.setBackend("wasm");
+      expect(b.backendInfo()).toEqual({ backend: "wasm", threads: 3, fma: true });
+      b.setBackend("js");
+      expect(b.backendInfo()).toEqual({ backend: "js", threads: 1, fma: false });
+    } finally {
+      vi.doUnmock("../src/tensor/wasm/parallel.js");
+      vi.doUnmock("../src/tensor/wasm/matmul.js");
+    }
+  });
+
+  it("setBackend('wasm') without SIMD is refused and keeps the backend; js is accepted", async () => {
+    const b = await fresh(undefined, false);
+    expect(() => b.setBackend("wasm")).toThrow('setBackend: this engine cannot run WebAssembly SIMD128; use "js"');
+    expect(b.getBackend()).toBe("js");
+    b.setBackend("js");
+    expect(b.backendInfo()).toEqual({ backend: "js", threads: 1, fma: false });
+  });
+});
+
+describe("the kernel table in a fresh module instance", () => {
+  afterEach(() => vi.resetModules());
+  const fresh = async () => {
+    vi.resetModules();
+    return await import("../src/tensor/kernels.js");
+  };
+  const mine = (() => undefined) as never;
+
+  it("the first call may be any of the lookups: the backends register then", async () => {
+    expect((await fresh()).hasOwnKernel("matmul", "js", "float32")).toBe(true);
+    expect((await fresh()).registeredKernels()).toContainEqual({ op: "matmul", backend: "js", dtype: "float64" });
+    expect(typeof (await fresh()).kernelFor("adam", "js", "float64")).toBe("function");
+  });
+
+  it("a kernel registered first, or after others, stays registered beside the backends' own", async () => {
+    const k = await fresh();
+    k.registerKernel("scaleRows", "wasm", "float64", mine);
+    expect(k.hasOwnKernel("matmul", "js", "float64")).toBe(true);
+    k.registerKernel("columnSums", "wasm", "float64", mine);
+    expect(k.kernelFor("scaleRows", "wasm", "float64")).toBe(mine);
+    expect(k.hasOwnKernel("scaleRows", "wasm", "float64")).toBe(true);
+    expect(k.registeredKernels()).toContainEqual({ op: "columnSums", backend: "wasm", dtype: "float64" });
+    expect(k.registeredKernels()).toContainEqual({ op: "scaleRows", backend: "wasm", dtype: "float64" });
+  });
+
+  it("hasOwnKernel of an op nobody registered is false, not an error", async () => {
+    expect((await fresh()).hasOwnKernel("nope" as never, "js", "float32")).toBe(false);
+  });
+});
+
+describe("reduceMax and reduceLogSumExp over [outer, len, inner] against loops written here", () => {
+  const x = new Tensor(Float64Array.from([3, 1, 3, -2, 5, 5, 0, -Infinity, 2, 7, -1, 7, 4, 4, 4, -Infinity, -Infinity, -Infinity]), [3, 3, 2]);
+  it("the maximum and the flat index of its first occurrence, along each axis and over everything", () => {
+    for (const [axis, outer, len, inner] of [[0, 1, 3, 6], [1, 3, 3, 2], [2, 9, 2, 1], [undefined, 1, 18, 1]] as const) {
+      const r = reduction(x, axis, false, "max");
+      expect([r.outer, r.len, r.inner]).toEqual([outer, len, inner]);
+      const { value, argmax } = reduceMax(x, r, "max");
+      const [want, at] = [[] as number[], [] as number[]];
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < inner; i++) {
+          let [best, first] = [-Infinity, o * len * inner + i];
+          for (let k = 0; k < len; k++) {
+            const p = (o * len + k) * inner + i;
+            if (x.data[p] > best) [best, first] = [x.data[p], p];
+          }
+          want.push(best);
+          at.push(first);
+        }
+      }
+      expect(Array.from(value.data), `axis ${axis}`).toEqual(want);
+      expect(Array.from(argmax), `axis ${axis}`).toEqual(at);
+    }
+  });
+
+  it("a NaN is the maximum at its first occurrence, before and after larger values", () => {
+    const y = new Tensor(Float64Array.from([1, Number.NaN, 9, Number.NaN, 9, 2, Number.NaN, 1]), [2, 4]);
+    const { value, argmax } = reduceMax(y, reduction(y, 1, false, "max"), "max");
+    expect(Array.from(value.data)).toEqual([Number.NaN, Number.NaN]);
+    expect(Array.from(argmax)).toEqual([1, 6]);
+  });
+
+  it("logsumexp along each axis is log Σ exp in float64, and ±∞ and NaN pass through", () => {
+    for (const axis of [0, 1, 2]) {
+      const y = new Tensor(Float64Array.from([3, 1, 3, -2, 5, 5, 0, -4, 2, 7, -1, 7, 4, 4, 4, 600, 601, -600]), [3, 3, 2]);
+      const r = reduction(y, axis, true, "logsumexp");
+      const got = reduceLogSumExp(y, r);
+      expect(got.shape).toEqual([3, 3, 2].map((d, i) => (i === axis ? 1 : d)));
+      for (let o = 0; o < r.outer; o++) {
+        for (let i = 0; i < r.inner; i++) {
+          const vals = Array.from({ length: r.len }, (_, k) => y.data[(o * r.len + k) * r.inner + i]);
+          const m = Math.max(...vals);
+          expect(got.data[o * r.inner + i]).toBeCloseTo(m + Math.log(vals.reduce((s, v) => s + Math.exp(v - m), 0)), 12);
+        }
+      }
+    }
+    const z = new Tensor(Float64Array.from([-Infinity, -Infinity, Infinity, 1, Number.NaN, 1]), [3, 2]);
+    expect(Array.from(reduceLogSumExp(z, reduction(z, 1, false, "logsumexp")).data)).toEqual([-Infinity, Infinity, Number.NaN]);
+  });
+});
+
+describe("the WebAssembly emitter's and matmul module's refusals", () => {
+  it("LEB128 refuses what it cannot encode, naming the value; sleb takes the 32-bit range of either sign", () => {
+    expect(() => uleb(-1)).toThrow(new RangeError("uleb: bad value -1"));
+    expect(() => uleb(1.5)).toThrow("uleb: bad value 1.5");
+    expect(() => sleb(-(2 ** 31) - 1)).toThrow(new RangeError(`sleb: bad value ${-(2 ** 31) - 1}`));
+    expect(() => sleb(2 ** 32)).toThrow(`sleb: bad value ${2 ** 32}`);
+    expect(() => sleb(0.5)).toThrow("sleb: bad value 0.5");
+    expect(sleb(-(2 ** 31))).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+    expect(sleb(2 ** 32 - 1)).toEqual([0x7f]); // the same 32 bits as −1
+    expect(uleb(2 ** 32)).toEqual([0x80, 0x80, 0x80, 0x80, 0x10]);
+  });
+
+  it("a module refuses a shared memory without a maximum and a function without a body", () => {
+    expect(() => new ModuleBuilder().importMemory({ module: "env", name: "memory", initialPages: 1, shared: true })).toThrow("shared memory needs a maximum");
+    const mod = new ModuleBuilder();
+    mod.func([], []);
+    mod.func([], []).setBody([]);
+    expect(() => mod.toBytes()).toThrow("function 0 has no body");
+  });
+
+  it("buildGemmModule refuses a tile whose width is not a multiple of 4, or a k-unroll that is not a power of two", () => {
+    for (const shape of [{ mr: 4, nr: 6, ku: 1 }, { mr: 0, nr: 8, ku: 1 }, { mr: 4, nr: 8, ku: 0 }, { mr: 4, nr: 8, ku: 3 }]) {
+      expect(() => buildGemmModule(shape), JSON.stringify(shape)).toThrow("bad kernel shape");
+    }
+    for (const shape of [{ mr: 1, nr: 4, ku: 1 }, { mr: 4, nr: 8, ku: 2 }]) expect(WebAssembly.validate(buildGemmModule(shape)), JSON.stringify(shape)).toBe(true);
+  });
+
+  it("growMemory refuses past the maximum, naming the bytes and the limit, and never shrinks", () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    growMemory(memory, 10, 2);
+    expect(memory.buffer.byteLength).toBe(65536);
+    growMemory(memory, 65537, 2);
+    expect(memory.buffer.byteLength).toBe(2 * 65536);
+    expect(() => growMemory(memory, 2 * 65536 + 1, 2)).toThrow(new RangeError(`matmulWasmInto: needs ${2 * 65536 + 1} bytes, over the ${2 * 65536} byte memory limit`));
+    const big = new WebAssembly.Memory({ initial: 8 });
+    growMemory(big, 9 * 65536, 100); // at least 1.25× the pages it has: 10
+    expect(big.buffer.byteLength).toBe(10 * 65536);
+    growMemory(big, 30 * 65536, 100); // what it needs when that is more
+    expect(big.buffer.byteLength).toBe(30 * 65536);
+    const capped = new WebAssembly.Memory({ initial: 8 });
+    growMemory(capped, 9 * 65536, 9); // 1.25× capped at the maximum
+    expect(capped.buffer.byteLength).toBe(9 * 65536);
+  });
+});
+
+describe("the FMA choice on a fresh start (TSGRAD_FMA)", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+  const fresh = async (env: string | undefined) => {
+    vi.resetModules();
+    vi.stubEnv("TSGRAD_FMA", env);
+    return await import("../src/tensor/wasm/matmul.js");
+  };
+
+  it("0 turns it off, 1 or unset or empty leave it to the engine, anything else is refused", async () => {
+    const m = await fresh("0");
+    expect(m.getFma()).toBe(false);
+    for (const env of ["1", "", undefined]) {
+      const w = await fresh(env);
+      expect(w.getFma(), String(env)).toBe(w.wasmFmaSupported());
+    }
+    const bad = await fresh("yes");
+    expect(() => bad.getFma()).toThrow('TSGRAD_FMA: "yes"; use 1 (fused multiply-adds where available) or 0 (the plain kernel)');
+  });
+
+  it("setFma(true) is refused where the engine has no relaxed SIMD; setFma(false) always works", async () => {
+    const w = await fresh(undefined);
+    w.setFma(false);
+    expect(w.getFma()).toBe(false);
+    if (w.wasmFmaSupported()) {
+      w.setFma(true);
+      expect(w.getFma()).toBe(true);
+    } else {
+      expect(() => w.setFma(true)).toThrow(/^setFma: this engine has no relaxed SIMD \(f32x4\.relaxed_madd\); on Node 20 import tsgrad-vae\/node/);
+      expect(w.getFma()).toBe(false);
+    }
+  });
+});
+
+describe("broadcasting against index arithmetic written here", () => {
+  // The flat index in a tensor of shape `s` (aligned to the right of `out`) of the element that
+  // out's multi-index `idx` reads: size-1 axes read index 0.
+  const source = (idx: number[], s: readonly number[]) => {
+    let flat = 0;
+    for (let i = 0; i < s.length; i++) flat = flat * s[i] + (s[i] === 1 ? 0 : idx[idx.length - s.length + i]);
+    return flat;
+  };
+  const unravel = (flat: number, shape: readonly number[]) => {
+    const idx = new Array<number>(shape.length).fill(0);
+    for (let i = shape.length - 1; i >= 0; i--) [idx[i], flat] = [flat % shape[i], Math.floor(flat / shape[i])];
+    return idx;
+  };
+  const pairs: [number[], number[]][] = [
+    [[2, 3], [2, 3]], [[2, 3], [1]], [[1], [2, 3]], [[2, 3], []], [[], [4]], [[2, 3, 4], [4]], [[2, 3, 4], [3, 1]], [[2, 1, 4], [3, 1]],
+    [[3, 1, 2, 2], [1, 4, 1, 2]], [[1, 3, 1], [2, 1, 5]], [[5, 1], [1, 1, 3]], [[2, 2, 2, 3], [2, 1, 2, 1]], [[4, 1, 3], [4, 2, 1]],
+  ];
+
+  it("mapBinary reads, for every output element, the elements its multi-index selects", () => {
+    const rng = new Random(11);
+    for (const [sa, sb] of pairs) {
+      const shape = broadcastShapes(sa, sb, "test");
+      const a = new Tensor(Float64Array.from({ length: sa.reduce((p, d) => p * d, 1) }, () => rng.normal()), sa);
+      const b = new Tensor(Float64Array.from({ length: sb.reduce((p, d) => p * d, 1) }, () => rng.normal()), sb);
+      const out = mapBinary(a, b, (x, y) => x - 2 * y, "test");
+      expect(out.shape, `${sa} ${sb}`).toEqual(shape);
+      for (let f = 0; f < out.size; f++) {
+        const idx = unravel(f, shape);
+        expect(out.data[f], `${sa} ${sb} at ${idx}`).toBe(a.data[source(idx, sa)] - 2 * b.data[source(idx, sb)]);
+      }
+    }
+  });
+
+  it("sumToShape adds every element of the broadcast shape into the one it came from", () => {
+    const rng = new Random(12);
+    for (const [sa, sb] of pairs) {
+      const shape = broadcastShapes(sa, sb, "test");
+      const g = new Tensor(Float64Array.from({ length: shape.reduce((p, d) => p * d, 1) }, () => rng.normal()), shape);
+      for (const target of [sa, sb]) {
+        const want = new Float64Array(target.reduce((p, d) => p * d, 1));
+        for (let f = 0; f < g.size; f++) want[source(unravel(f, shape), target)] += g.data[f];
+        const got = sumToShape(g, target);
+        expect(got.shape).toEqual(target);
+        Array.from(want).forEach((w, i) => expect(got.data[i], `${shape} to ${target} at ${i}`).toBeCloseTo(w, 12));
+      }
+    }
+  });
+});
+
+describe("the TypeScript matmul kernels against a float64 loop written here", () => {
+  const loop = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number, tA: boolean, tB: boolean) => {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += (tA ? a[p * m + i] : a[i * k + p]) * (tB ? b[j * k + p] : b[p * n + j]);
+    return out;
+  };
+  const rng = new Random(21);
+  const draw = (len: number) => Float64Array.from({ length: len }, () => rng.normal());
+
+  it("matmulNaiveInto and matmulJsInto in every transpose form overwrite out[0, m·n) with op(A)·op(B) and leave the rest", () => {
+    for (const [m, k, n] of [[5, 7, 3], [1, 1, 1], [6, 9, 5], [70, 3, 9], [3, 260, 5], [2, 5, 259]]) {
+      for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const [a, b] = [draw(m * k), draw(k * n)];
+        const want = loop(a, b, m, k, n, tA, tB);
+        for (const kernel of [matmulNaiveInto, matmulJsInto]) {
+          const out = new Float64Array(m * n + 3).fill(Number.NaN);
+          kernel(out, a, b, m, k, n, tA, tB);
+          want.forEach((w, i) => expect(out[i], `${kernel.name} ${m}×${k}×${n} ${tA} ${tB} at ${i}`).toBeCloseTo(w, 11));
+          expect(Array.from(out.subarray(m * n))).toEqual([Number.NaN, Number.NaN, Number.NaN]);
+        }
+      }
+    }
+  });
+
+  it("an infinity in A or B reaches only its own rows and columns (the zero padding of edge tiles never adds 0·∞)", () => {
+    for (const [m, k, n] of [[7, 5, 6], [6, 3, 7], [3, 2, 3]]) {
+      for (const [tA, tB] of [[false, false], [true, true]]) {
+        const [a, b] = [draw(m * k), draw(k * n)];
+        a[a.length - 1] = Infinity;
+        b[0] = -Infinity;
+        const want = loop(a, b, m, k, n, tA, tB);
+        const out = new Float64Array(m * n + 5).fill(7);
+        matmulJsInto(out, a, b, m, k, n, tA, tB);
+        expect(Array.from(out.subarray(0, m * n)), `${m}×${k}×${n}`).toEqual(Array.from(want, (w) => (Number.isFinite(w) ? expect.closeTo(w, 11) : w)));
+        expect(Array.from(out.subarray(m * n))).toEqual([7, 7, 7, 7, 7]);
+      }
+    }
+  });
+
+  it("matmulNaiveInto's transposes default to false", () => {
+    const [a, b] = [draw(6), draw(6)];
+    const out = new Float64Array(4);
+    matmulNaiveInto(out, a, b, 2, 3, 2);
+    loop(a, b, 2, 3, 2, false, false).forEach((w, i) => expect(out[i]).toBeCloseTo(w, 14));
+  });
+});
+
+describe("the TypeScript fused kernels (src/tensor/fused.ts) against formulas evaluated here in float64", () => {
+  const rng = new Random(31);
+  const draw = (len: number, scale = 1) => Float64Array.from({ length: len }, () => scale * rng.normal());
+  const [rows, cols] = [3, 5];
+
+  it("biasActivationJs adds the bias per column, then tanh, relu or nothing", () => {
+    const [y0, bias] = [draw(rows * cols), draw(cols)];
+    for (const [act, f] of [["none", (v: number) => v], ["tanh", Math.tanh], ["relu", (v: number) => Math.max(v, 0)]] as const) {
+      const y = y0.slice();
+      biasActivationJs(y, bias, rows, cols, act);
+      y0.forEach((v, i) => expect(y[i], `${act} ${i}`).toBe(f(v + bias[i % cols])));
+    }
+  });
+
+  it("activationBackwardJs: g·(1 − y²) or g·[y > 0], and the column sums into gb when given", () => {
+    const [g, y] = [draw(rows * cols), draw(rows * cols)];
+    y[2] = 0; // relu' at 0 is 0
+    for (const [act, d] of [["tanh", (v: number) => 1 - v * v], ["relu", (v: number) => (v > 0 ? 1 : 0)]] as const) {
+      const gp = new Float64Array(rows * cols);
+      activationBackwardJs(gp, g, y, null, rows, cols, act);
+      g.forEach((v, i) => expect(gp[i], `${act} ${i}`).toBeCloseTo(v * d(y[i]), 14));
+      const gb = Float64Array.from({ length: cols }, (_, j) => j); // added to, not overwritten
+      const gp2 = new Float64Array(rows * cols);
+      activationBackwardJs(gp2, g, y, gb, rows, cols, act);
+      expect(Array.from(gp2)).toEqual(Array.from(gp));
+      for (let j = 0; j < cols; j++) {
+        let s = j;
+        for (let r = 0; r < rows; r++) s += g[r * cols + j] * d(y[r * cols + j]);
+        expect(gb[j], `${act} gb ${j}`).toBeCloseTo(s, 13);
+      }
+    }
+  });
+
+  it("columnSumsJs adds into out; scaleRowsJs scales row r by s[r]; addScaledRowsRepeated wraps rows onto out", () => {
+    const g = draw(rows * cols);
+    const out = Float64Array.from({ length: cols }, () => 1);
+    columnSumsJs(out, g, rows, cols);
+    for (let j = 0; j < cols; j++) expect(out[j]).toBeCloseTo(1 + g[j] + g[cols + j] + g[2 * cols + j], 14);
+    const s = draw(rows);
+    const scaled = new Float64Array(rows * cols);
+    scaleRowsJs(scaled, s, g, cols);
+    g.forEach((v, i) => expect(scaled[i]).toBe(s[Math.floor(i / cols)] * v));
+    // 4 rows of l onto an out of 2 rows: rows 0 and 2 into out row 0, rows 1 and 3 into out row 1.
+    const [s4, l4] = [draw(4), draw(4 * cols)];
+    const acc = Float64Array.from({ length: 2 * cols }, () => 0.5);
+    addScaledRowsRepeated(acc, s4, l4, cols);
+    for (let r = 0; r < 2; r++) for (let j = 0; j < cols; j++) expect(acc[r * cols + j]).toBeCloseTo(0.5 + s4[r] * l4[r * cols + j] + s4[r + 2] * l4[(r + 2) * cols + j], 14);
+  });
+
+  it("bernoulliRowsJs: Σ x·l − log(1 + eˡ) per row with x repeated over rows, and x − σ(l) when asked", () => {
+    const D = 4;
+    const x = Float64Array.from([1, 0, 1, 0, 0, 0, 1, 1]); // two images, repeated over 6 rows
+    const l = draw(6 * D, 3);
+    l[5] = 0;
+    l[6] = 40; // σ close to 1: x − σ must not cancel to 0 for x = 1
+    const out = new Float64Array(6);
+    const d = new Float64Array(6 * D);
+    bernoulliRowsJs(x, l, D, out, d);
+    const out2 = new Float64Array(6);
+    bernoulliRowsJs(x, l, D, out2, null);
+    for (let r = 0; r < 6; r++) {
+      let s = 0;
+      for (let j = 0; j < D; j++) {
+        const [xv, lv] = [x[((r * D) % 8) + j], l[r * D + j]];
+        s += xv * lv - Math.log(1 + Math.exp(lv));
+        const sigma = 1 / (1 + Math.exp(-lv));
+        expect(d[r * D + j], `d ${r} ${j}`).toBeCloseTo(xv - sigma, 15);
+        if (xv === 1 && lv === 40) expect(d[r * D + j]).toBeCloseTo(Math.exp(-40), 30);
+      }
+      expect(out[r], `row ${r}`).toBeCloseTo(s, 12);
+      expect(out2[r], `row ${r} without d`).toBe(out[r]);
+    }
+  });
+
+  it("adamJs: m ← β1m + (1−β1)g, v ← β2v + (1−β2)g², w ← w − lr·m·c1 / (√(v·c2) + ε)", () => {
+    const n = 6;
+    const [w0, g, m0, v0] = [draw(n), draw(n), draw(n), draw(n).map(Math.abs)];
+    const s = { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-3, c1: 1 / (1 - 0.8 ** 3), c2: 1 / (1 - 0.95 ** 3), precision: "f64" as const };
+    const [w, m, v] = [w0.slice(), m0.slice(), v0.slice()];
+    adamJs(w, g, m, v, s);
+    for (let i = 0; i < n; i++) {
+      const mi = 0.8 * m0[i] + 0.2 * g[i];
+      const vi = 0.95 * v0[i] + 0.05 * g[i] * g[i];
+      expect(m[i]).toBeCloseTo(mi, 15);
+      expect(v[i]).toBeCloseTo(vi, 15);
+      expect(w[i]).toBeCloseTo(w0[i] - (0.01 * mi * s.c1) / (Math.sqrt(vi * s.c2) + 1e-3), 14);
+    }
+    const state = adamStateJs("float64", [2, 3]);
+    expect(state.slots.map((x) => [x.m.length, x.v.length, x.m.constructor.name])).toEqual([[2, 2, "Float64Array"], [3, 3, "Float64Array"]]);
+    expect(state.grads.map((x) => x.length)).toEqual([2, 3]);
+  });
+});
+
+describe("the wasm entries on an engine where the WebAssembly kernels cannot run", () => {
+  afterEach(() => {
+    vi.doUnmock("../src/tensor/wasm/matmul.js");
+    vi.doUnmock("../src/tensor/wasm/elementwise.js");
+    vi.doUnmock("../src/tensor/wasm/binary.js");
+    vi.resetModules();
+  });
+
+  it("every float32 wasm entry hands large inputs to the TypeScript kernel and gives its bits", async () => {
+    vi.resetModules();
+    const cannot = () => {
+      throw new Error("no WebAssembly here");
+    };
+    vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), wasmSimdSupported: () => false, matmulWasmInto: cannot }));
+    vi.doMock("../src/tensor/wasm/binary.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/binary.js")>()), wasmBinaryAvailable: () => false, matmulBinaryWasmInto: cannot }));
+    vi.doMock("../src/tensor/wasm/elementwise.js", async (load) => ({
+      ...(await load<typeof import("../src/tensor/wasm/elementwise.js")>()),
+      wasmElementwiseAvailable: () => false,
+      adamStateWasm: () => null,
+      ...Object.fromEntries(["biasTanhWasm", "biasAddWasm", "activationBackwardWasm", "columnSumsWasm", "scaleRowsWasm", "bernoulliWasm", "adamWasm"].map((name) => [name, cannot])),
+    }));
+    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const k = <K extends Parameters<typeof kernelFor>[0]>(op: K) => [kernelFor(op, "wasm", "float32"), kernelFor(op, "js", "float32")] as const;
+    const rng = new Random(41);
+    const f32 = (len: number, bits = false) => Float32Array.from({ length: len }, () => (bits ? (rng.uniform() < 0.3 ? 1 : 0) : rng.normal()));
+    const [m, kk, n] = [40, 50, 64];
+    const [a, b, sa] = [f32(m * kk), f32(kk * n), f32(m * kk, true)];
+    const both = (run: (i: 0 | 1) => Float32Array) => expect(Array.from(run(0))).toEqual(Array.from(run(1)));
+    const [mm, mb] = [k("matmul"), k("matmulBinary")];
+    both((i) => { const out = new Float32Array(m * n); mm[i](out, a, b, m, kk, n, false, false); return out; });
+    both((i) => { const out = new Float32Array(m * n); mb[i](out, sa, b, m, kk, n, false, false, "a"); return out; });
+    const [y0, bias, g] = [f32(m * n), f32(n), f32(m * n)];
+    for (const act of ["none", "tanh", "relu"] as const) both((i) => { const y = y0.slice(); k("biasActivation")[i](y, bias, m, n, act); return y; });
+    for (const act of ["tanh", "relu"] as const) both((i) => { const gp = new Float32Array(m * n); const gb = new Float32Array(n); k("activationBackward")[i](gp, g, y0, gb, m, n, act); return Float32Array.of(...gp, ...gb); });
+    both((i) => { const out = new Float32Array(n); k("columnSums")[i](out, g, m, n); return out; });
+    both((i) => { const out = new Float32Array(m * n); k("scaleRows")[i](out, y0.subarray(0, m), g, n); return out; });
+    const pixels = f32(n, true);
+    both((i) => { const out = new Float32Array(m); const d = new Float32Array(m * n); k("bernoulliRows")[i](pixels, y0, n, out, d); return Float32Array.of(...out, ...d); });
+    both((i) => {
+      const state = k("adamState")[i]([m * n]);
+      const p = y0.slice();
+      k("adam")[i](p, g, state.slots[0], { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000, precision: "f32" });
+      return p;
+    });
+  });
+});
+
+describe("the emitter's helpers that no kernel uses yet, run in a module", () => {
+  it("memory.copy copies bytes and local.tee stores and keeps its value", () => {
+    const mod = new ModuleBuilder();
+    mod.importMemory({ module: "env", name: "memory", initialPages: 1 });
+    // copy(dst, src, len) -> len + 1, with len + 1 kept in a local by local.tee
+    const f = mod.func([ValType.i32, ValType.i32, ValType.i32], [ValType.i32], "copy");
+    const t = f.local(ValType.i32);
+    f.setBody([localGet(0), localGet(1), localGet(2), mem.copy(), localGet(2), i32Const(1), Op.i32_add, localTee(t), localGet(t), Op.i32_add]);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const { copy } = new WebAssembly.Instance(new WebAssembly.Module(mod.toBytes()), { env: { memory } }).exports as { copy: (d: number, s: number, n: number) => number };
+    const bytes = new Uint8Array(memory.buffer);
+    bytes.set([1, 2, 3, 4, 5], 100);
+    expect(copy(200, 100, 4)).toBe(10);
+    expect(Array.from(bytes.subarray(200, 206))).toEqual([1, 2, 3, 4, 0, 0]);
+  });
+});
+
+describe("the wasm matmul's block sizes and module cache", () => {
+  it("a kernel's blocks are the asked ones rounded up to whole tiles, kc at least 1 and whole", () => {
+    expect(createWasmMatmul({ blocks: { mc: 10, nc: 9, kc: 2.7 } }).blocks).toEqual({ mc: 12, nc: 16, kc: 2 });
+    expect(createWasmMatmul({ blocks: { mc: 1, nc: 1, kc: 0.5 } }).blocks).toEqual({ mc: 4, nc: 8, kc: 1 });
+    expect(createWasmMatmul({ shape: { mr: 3, nr: 4, ku: 2 }, blocks: { mc: 7 } }).blocks).toEqual({ mc: 9, nc: 2048, kc: 256 });
+    expect(createWasmMatmul().blocks).toEqual({ mc: 128, nc: 2048, kc: 256 });
+  });
+
+  it("blockPlan splits each dimension into equal blocks no larger than the configured ones, kc padded to the unroll", () => {
+    const blocks = { mc: 128, nc: 2048, kc: 256 };
+    // 300 rows: 3 blocks of 100; 100 columns: one block, 104 in whole 8-wide tiles; k 600: 3 blocks of 200.
+    expect(blockPlan(blocks, { mr: 4, nr: 8, ku: 1 }, 300, 100, 600)).toEqual({ mc: 100, nc: 104, kc: 200, kcPad: 200 });
+    // k 601: 3 blocks of 201, padded to 204 for a 4-step unroll; 129 rows: 2 blocks of 65, 68 in 4-row tiles.
+    expect(blockPlan(blocks, { mr: 4, nr: 8, ku: 4 }, 129, 4100, 601)).toEqual({ mc: 68, nc: 1368, kc: 201, kcPad: 204 });
+    expect(blockPlan(blocks, { mr: 4, nr: 8, ku: 1 }, 4, 8, 1)).toEqual({ mc: 4, nc: 8, kc: 1, kcPad: 1 });
+  });
+
+  it("compileSync caches one module per shape, FMA choice and memory kind", () => {
+    const shape = { mr: 4, nr: 8, ku: 1 };
+    const plain = compileSync(shape, false);
+    expect(compileSync({ ...shape }, false)).toBe(plain);
+    const shared = compileSync(shape, true);
+    expect(shared).not.toBe(plain);
+    expect(WebAssembly.Module.imports(shared)).toEqual(WebAssembly.Module.imports(plain)); // both import env.memory…
+    expect(() => new WebAssembly.Instance(shared, { env: { memory: new WebAssembly.Memory({ initial: 1 }) } })).toThrow(); // …but only one a shared one
+    expect(compileSync({ mr: 8, nr: 4, ku: 1 }, false)).not.toBe(plain);
+    expect(compileSync({ mr: 4, nr: 8, ku: 2 }, false)).not.toBe(plain);
+    if (wasmFmaSupported()) expect(compileSync({ ...shape, fma: true }, false)).not.toBe(plain);
+    expect(Array.from(wasmMatmulModuleBytes())).toEqual(Array.from(buildGemmModule(shape)));
+  });
+});
