@@ -191,6 +191,14 @@ describe("logMarginal: known answers", () => {
     }
   });
 
+  it("names the function and the shapes when images or points do not fit", () => {
+    const model = new VAE({ inputSize: 10, hidden: 3 });
+    expect(() => logJointAt(model, new Float32Array(20), new Float64Array(6))).toThrow("logJointAt: 6 coordinates are not [2, G, 2] for 2 images");
+    expect(() => logJointAt(model, new Float32Array(15), new Float64Array(4))).toThrow("logJointAt: 15 pixels are not a positive number of 10-pixel images");
+    expect(() => posteriorMode(model, new Float32Array(0))).toThrow("posteriorMode: 0 pixels are not a positive number of 10-pixel images");
+    expect(() => laplace(model, new Float32Array(5))).toThrow(/^laplace|^posteriorMode/);
+  });
+
   it("refuses a latent space that is not 2-D and pixels that are not whole images", () => {
     expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3, latent: 3 }), new Float32Array(10))).toThrow(/2-D latent/);
     expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3 }), new Float32Array(15))).toThrow(/not a positive number of 10-pixel images/);

@@ -31,6 +31,7 @@ export function logJointAt(model: VAE, images: Float32Array, points: Float64Arra
   if (!Number.isInteger(G)) throw new Error(`logJointAt: ${points.length} coordinates are not [${B}, G, 2] for ${B} images`);
   const out = new Float64Array(B * G);
   const x = new Tensor(images, [B, D]);
+  // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk size bounds the memory, not the values
   const step = Math.max(1, Math.floor(CHUNK_LOGITS / (B * D)));
   noGrad(() => {
     for (let g0 = 0; g0 < G; g0 += step) {
@@ -59,12 +60,14 @@ export function logJointAt(model: VAE, images: Float32Array, points: Float64Arra
 /** The largest of `values` and `start`, in a loop: spreading a 512² grid into Math.max overflows the stack. */
 function maxOf(values: ArrayLike<number>, start: number): number {
   let m = start;
+  // Stryker disable next-line EqualityOperator: a tie changes no maximum, and values[length] (undefined) is never above m
   for (let i = 0; i < values.length; i++) if (values[i] > m) m = values[i];
   return m;
 }
 
 function logSumExp(values: ArrayLike<number>, from = 0, to = values.length): number {
   let m = -Infinity;
+  // Stryker disable next-line EqualityOperator: a tie changes no maximum, and values[length] (undefined) is never above m
   for (let i = from; i < to; i++) if (values[i] > m) m = values[i];
   if (!Number.isFinite(m)) return m;
   let s = 0;
