@@ -13,7 +13,7 @@ of unchanged code keep their last result (mutation/stryker-incremental.json, com
 Options:
   --changed           only the files under the four folders that differ from HEAD (or, with a clean
                       tree, that the last commit changed): the fast mode while working
-  --files <list>      only these files (comma-separated paths or globs)
+  --files <list>      only these files (comma-separated paths, globs, or line ranges as file.ts:1-160)
   --sample            only the fixed sample of files CI runs (see SAMPLE in scripts/mutate.ts)
   --incremental-file <path>
                       read and write the incremental results there instead (CI: a copy, so that the
@@ -93,7 +93,8 @@ const counted = new Set(["Killed", "Timeout", "Survived", "NoCoverage"]);
 let failed = false;
 for (const [folder, threshold] of Object.entries(folders)) {
   const mutants = Object.entries(files)
-    .filter(([path]) => path.startsWith(`${folder}/`) && (targets === null || targets.some((t) => path === t || path.startsWith(t.replace(/\*.*$/, "")))))
+    // A target may be a glob or a line range (file.ts:1-160): its file, or the folder before the glob.
+    .filter(([path]) => path.startsWith(`${folder}/`) && (targets === null || targets.some((t) => path === t.replace(/:\d+-\d+$/, "") || path.startsWith(t.replace(/\*.*$/, "")))))
     .flatMap(([, f]) => f.mutants)
     .filter((m) => counted.has(m.status));
   if (mutants.length === 0) continue;
