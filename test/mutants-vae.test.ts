@@ -280,6 +280,11 @@ describe("training steps, the loop and the evaluations", () => {
     const steps = [trainer.step(), trainer.step(), trainer.step()];
     expect(steps.map((s) => [s.size, s.images, s.batch])).toEqual([[2, 2, 1], [2, 4, 2], [1, 5, 3]]);
     expect(steps[2].epochEnd?.epoch).toBe(1);
+    // The running mean weighs each batch's mean ELBO by its images (the batch ELBOs are checked against an oracle above).
+    const [e1, e2, e3] = steps.map((s) => s.elbo);
+    expect(steps[1].trainElbo).toBeCloseTo((2 * e1 + 2 * e2) / 4, 10);
+    expect(steps[2].trainElbo).toBeCloseTo((2 * e1 + 2 * e2 + e3) / 5, 10);
+    expect(steps[2].epochEnd?.trainElbo).toBeCloseTo((2 * e1 + 2 * e2 + e3) / 5, 10);
   });
 
   it("setState refuses a batch outside the epoch, and accepts its last batch", () => {
