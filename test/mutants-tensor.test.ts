@@ -2,7 +2,7 @@
 // is written out by hand or computed here independently (float64 loops in this file, closed forms, the
 // js backend against wasm), never taken from the code under test's own output.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
+import { Random, Storage, Tensor, arange, backendInfo, rand, randn, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
 import { activationBackwardJs, adamJs, adamStateJs, addScaledRowsRepeated, bernoulliRowsJs, biasActivationJs, columnSumsJs, scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
@@ -690,5 +690,68 @@ describe("the wasm matmul's block sizes and module cache", () => {
     expect(compileSync({ mr: 4, nr: 8, ku: 2 }, false)).not.toBe(plain);
     if (wasmFmaSupported()) expect(compileSync({ ...shape, fma: true }, false)).not.toBe(plain);
     expect(Array.from(wasmMatmulModuleBytes())).toEqual(Array.from(buildGemmModule(shape)));
+  });
+});
+
+describe("Tensor views, construction and printing", () => {
+  it("a view must stay inside its storage, with negative strides too, and have one stride per axis", () => {
+    const s = new Storage(new Float64Array(6));
+    expect(() => new Tensor(s, [2, 3], false, [3, 1, 1])).toThrow("tensor: 3 strides for shape [2,3]");
+    expect(() => new Tensor(s, [2, 3], false, [3, 1], 1)).toThrow("tensor: a view of shape [2,3], strides [3,1] and offset 1 reaches outside its storage of 6 values");
+    expect(() => new Tensor(s, [3], false, [-2], 3)).toThrow(/reaches outside its storage of 6 values/); // 3, 1, −1
+    expect(() => new Tensor(s, [2], false, [1], 0.5)).toThrow(/offset 0.5 reaches outside/);
+    expect(new Tensor(s, [3], false, [-2], 4).toArray()).toEqual([0, 0, 0]); // 4, 2, 0
+    expect(new Tensor(s, [2, 3], false, [3, 1], 0).isContiguous).toBe(true);
+    expect(new Tensor(s, [0, 7], false, [99, 99], 50).size).toBe(0); // an empty view reads nothing
+  });
+
+  it("size-1 axes do not break contiguity whatever their strides; any other stride does", () => {
+    const s = new Storage(Float64Array.from([0, 1, 2, 3, 4, 5]));
+    const v = new Tensor(s, [1, 3, 1], false, [17, 1, 5], 2);
+    expect(v.isContiguous).toBe(true);
+    expect(Array.from(v.data)).toEqual([2, 3, 4]);
+    const t = new Tensor(s, [3, 2], false, [1, 3], 0);
+    expect(t.isContiguous).toBe(false);
+    expect(t.toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(() => t.data).toThrow("data: this tensor is a strided view (shape [3,2], strides [1,3]); call .contiguous() for a row-major copy, or read it with toArray()");
+    t.assign([10, 13, 11, 14, 12, 15]);
+    expect(Array.from(s.data)).toEqual([10, 11, 12, 13, 14, 15]);
+    expect(s.version).toBe(1);
+    expect(() => t.assign([1, 2])).toThrow("assign: 2 values for a tensor of shape [3,2] (6 values)");
+  });
+
+  it("arange counts ⌈(stop − start)/step⌉ values, down with a negative step, none past the stop", () => {
+    expect(Array.from(arange(3, 0, -1).data)).toEqual([3, 2, 1]);
+    expect(Array.from(arange(0, 1, 0.4, { dtype: "float64" }).data)).toEqual([0, 0.4, 0.8]);
+    expect(arange(5, 2).size).toBe(0);
+    expect(() => arange(0, 1, 0)).toThrow("arange: step must not be 0");
+    expect(arange(4, undefined, 2, { dtype: "float64" }).dtype).toBe("float64");
+    expect(Array.from(arange(4, undefined, 2).data)).toEqual([0, 2]);
+  });
+
+  it("rand and randn draw from a generator of the given seed (default 0), low + (high − low)·u", () => {
+    const r = new Random(4);
+    expect(Array.from(rand([3], { seed: 4, low: -2, high: 6, dtype: "float64" }).data)).toEqual([0, 1, 2].map(() => -2 + 8 * r.uniform()));
+    const z = new Random(0);
+    expect(Array.from(randn([2], { dtype: "float64" }).data)).toEqual([z.normal(), z.normal()]);
+    const u = new Random(0);
+    expect(Array.from(rand([2], { dtype: "float64" }).data)).toEqual([u.uniform(), u.uniform()]);
+    expect(() => randn([-1])).toThrow("random: shape [-1] must hold non-negative integers");
+    expect(Array.from(full([2], -0.5).data)).toEqual([-0.5, -0.5]);
+  });
+
+  it("a tensor prints its dtype, shape, the first 8 values to 5 digits and how many more", () => {
+    expect(String(tensor([1234567, 0.000123, 3.14159265, -2.5e-7], { dtype: "float64" }))).toBe("Tensor(float64, [4]) [1.235e+6, 1.230e-4, 3.1416, -2.500e-7]");
+    expect(String(tensor([0.5, 100.25, 999999], { dtype: "float64" }))).toBe("Tensor(float64, [3]) [0.5, 100.25, 999999]");
+    expect(String(tensor(Array.from({ length: 9 }, (_, i) => i)))).toBe("Tensor(float32, [9]) [0, 1, 2, 3, 4, 5, 6, 7, … 1 more]");
+    expect(String(tensor(Array.from({ length: 8 }, (_, i) => i)))).toBe("Tensor(float32, [8]) [0, 1, 2, 3, 4, 5, 6, 7]");
+  });
+
+  it("nested arrays must be rectangular and hold numbers", () => {
+    expect(() => tensor([[1, 2], [3]])).toThrow("tensor: ragged nested array: expected 2 entries at depth 1, got 1");
+    expect(() => tensor([[1, 2], 3] as never)).toThrow("tensor: ragged nested array: expected 2 entries at depth 1, got number");
+    expect(() => tensor([1, [2]] as never)).toThrow("tensor: expected a number at depth 1, got an array");
+    expect(tensor([]).shape).toEqual([0]);
+    expect(tensor(7).shape).toEqual([]);
   });
 });
