@@ -272,6 +272,18 @@ describe("the kernel table in a fresh module instance", () => {
     expect(k.registeredKernels()).toContainEqual({ op: "scaleRows", backend: "wasm", dtype: "float64" });
   });
 
+  it("the backends register exactly: js every op in both dtypes, wasm every op in float32", async () => {
+    const k = await fresh();
+    const ops = ["matmul", "matmulBinary", "biasActivation", "activationBackward", "columnSums", "scaleRows", "bernoulliRows", "adamState", "adam"];
+    const want = ops.flatMap((op) => [{ op, backend: "js", dtype: "float32" }, { op, backend: "js", dtype: "float64" }, { op, backend: "wasm", dtype: "float32" }]);
+    const key = (e: { op: string; backend: string; dtype: string }) => `${e.op} ${e.backend} ${e.dtype}`;
+    expect(k.registeredKernels().map(key).sort()).toEqual(want.map(key).sort());
+    expect(k.hasOwnKernel("matmul", "wasm", "float64")).toBe(false);
+    expect(k.kernelFor("matmul", "wasm", "float64")).toBe(k.kernelFor("matmul", "js", "float64"));
+    expect(k.kernelFor("matmul", "wasm", "float32")).not.toBe(k.kernelFor("matmul", "js", "float32"));
+    expect(k.kernelFor("matmul", "js", "float32")).not.toBe(k.kernelFor("scaleRows", "js", "float32"));
+  });
+
   it("hasOwnKernel of an op nobody registered is false, not an error", async () => {
     expect((await fresh()).hasOwnKernel("nope" as never, "js", "float32")).toBe(false);
   });
@@ -299,6 +311,17 @@ describe("reduceMax and reduceLogSumExp over [outer, len, inner] against loops w
       expect(Array.from(value.data), `axis ${axis}`).toEqual(want);
       expect(Array.from(argmax), `axis ${axis}`).toEqual(at);
     }
+  });
+
+  it("an axis of −∞ only has its maximum −∞ at its first index; logsumexp keeps non-finite maxima in place across an inner axis", () => {
+    const y = new Tensor(Float64Array.from([1, 2, 3, -Infinity, 5, 6, 7, 8, -Infinity, 10, 11, -Infinity]), [2, 2, 3]);
+    const { value, argmax } = reduceMax(y, reduction(y, 1, false, "max"), "max");
+    expect(Array.from(value.data)).toEqual([1, 5, 6, 10, 11, -Infinity]);
+    expect(Array.from(argmax)).toEqual([0, 4, 5, 9, 10, 8]);
+    const z = new Tensor(Float64Array.from([0, -Infinity, Infinity, 1, -Infinity, Number.NaN]), [2, 3]);
+    const l = reduceLogSumExp(z, reduction(z, 0, false, "logsumexp"));
+    expect(l.data[0]).toBeCloseTo(Math.log(1 + Math.E), 14);
+    expect(Array.from(l.data.subarray(1))).toEqual([-Infinity, Number.NaN]);
   });
 
   it("a NaN is the maximum at its first occurrence, before and after larger values", () => {
