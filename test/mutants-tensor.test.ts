@@ -362,6 +362,28 @@ describe("the WebAssembly emitter's and matmul module's refusals", () => {
     expect(uleb(2 ** 32)).toEqual([0x80, 0x80, 0x80, 0x80, 0x10]);
   });
 
+  it("a module's bytes are the spec's: sections in order, one type per function, locals run-length encoded", () => {
+    const mod = new ModuleBuilder();
+    const f = mod.func([], []);
+    for (const t of [ValType.i32, ValType.i32, ValType.f32, ValType.i32]) f.local(t);
+    f.setBody([]);
+    const bytes = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 1, 0, 10, 10, 1, 8, 3, 2, 0x7f, 1, 0x7d, 1, 0x7f, 0x0b];
+    expect(Array.from(mod.toBytes())).toEqual(bytes);
+    expect(WebAssembly.validate(mod.toBytes())).toBe(true);
+    // Locals get indices after the params; an exported function and a memory import with a maximum.
+    const two = new ModuleBuilder();
+    two.importMemory({ module: "m", name: "x", initialPages: 2, maximumPages: 3 });
+    const g = two.func([ValType.i32], [ValType.i32], "id");
+    expect(g.local(ValType.i64)).toBe(1);
+    expect(g.local(ValType.i64)).toBe(2);
+    g.setBody([localGet(0)]);
+    const imports = [2, 9, 1, 1, 0x6d, 1, 0x78, 0x02, 1, 2, 3]; // 9 bytes: 1 import, "m", "x", memory, limits (max flag, 2, 3)
+    const exportsSection = [7, 6, 1, 2, 0x69, 0x64, 0x00, 0];
+    const code = [10, 8, 1, 6, 1, 2, 0x7e, 0x20, 0, 0x0b];
+    expect(Array.from(two.toBytes())).toEqual([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 6, 1, 0x60, 1, 0x7f, 1, 0x7f, ...imports, 3, 2, 1, 0, ...exportsSection, ...code]);
+    expect(WebAssembly.validate(two.toBytes())).toBe(true);
+  });
+
   it("a module refuses a shared memory without a maximum and a function without a body", () => {
     expect(() => new ModuleBuilder().importMemory({ module: "env", name: "memory", initialPages: 1, shared: true })).toThrow("shared memory needs a maximum");
     const mod = new ModuleBuilder();
@@ -787,5 +809,62 @@ describe("Tensor views, construction and printing", () => {
     expect(() => tensor([1, [2]] as never)).toThrow("tensor: expected a number at depth 1, got an array");
     expect(tensor([]).shape).toEqual([0]);
     expect(tensor(7).shape).toEqual([]);
+  });
+});
+
+describe("a freshly loaded emitter (new module instances) builds every kernel module, and they compute", () => {
+  afterEach(() => vi.resetModules());
+  const loop = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) => {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += a[i * k + p] * b[p * n + j];
+    return out;
+  };
+
+  it("gemm modules of several tile shapes, the elementwise and 0/1 modules, memory.copy and local.tee", async () => {
+    vi.resetModules();
+    const wm = await import("../src/tensor/wasm/matmul.js");
+    const ew = await import("../src/tensor/wasm/elementwise.js");
+    const bin = await import("../src/tensor/wasm/binary.js");
+    const emit = await import("../src/tensor/wasm/emit.js");
+    const rng = new Random(51);
+    const [m, k, n] = [13, 11, 17];
+    const a = Float32Array.from({ length: m * k }, () => rng.normal());
+    const b = Float32Array.from({ length: k * n }, () => rng.normal());
+    const want = loop(a, b, m, k, n);
+    const shapes = [{ mr: 4, nr: 8, ku: 1 }, { mr: 7, nr: 8, ku: 1 }, { mr: 6, nr: 12, ku: 4 }, { mr: 3, nr: 4, ku: 2 }, ...(wm.wasmFmaSupported() ? [{ mr: 4, nr: 8, ku: 1, fma: true }] : [])];
+    for (const shape of shapes) {
+      for (const blocks of [{}, { mc: 4, nc: 8, kc: 3 }]) {
+        const out = new Float32Array(m * n);
+        wm.createWasmMatmul({ shape, blocks }).matmulInto(out, a, b, m, k, n, false, false);
+        want.forEach((w, i) => expect(Math.abs(out[i] - w), `${JSON.stringify(shape)} ${JSON.stringify(blocks)} at ${i}`).toBeLessThan(1e-5));
+      }
+    }
+    expect(wm.wasmSimdSupported()).toBe(true);
+    expect(ew.wasmElementwiseAvailable()).toBe(true);
+    const [rows, cols] = [4, 64];
+    const y = Float32Array.from({ length: rows * cols }, () => rng.normal());
+    const bias = Float32Array.from({ length: cols }, () => rng.normal());
+    const t = y.slice();
+    ew.biasTanhWasm(t, bias, rows, cols);
+    y.forEach((v, i) => expect(Math.abs(t[i] - Math.tanh(v + bias[i % cols])), `tanh ${i}`).toBeLessThan(1e-6));
+    const r = y.slice();
+    ew.biasAddWasm(r, bias, rows, cols, true);
+    y.forEach((v, i) => expect(r[i], `relu ${i}`).toBe(Math.max(0, Math.fround(v + bias[i % cols]))));
+    expect(bin.wasmBinaryAvailable()).toBe(true);
+    const s = Float32Array.from({ length: m * k }, () => (rng.uniform() < 0.4 ? 1 : 0));
+    const prod = new Float32Array(m * n);
+    bin.matmulBinaryWasmInto(wm.matmulWasmInto, prod, s, b, m, k, n, false, false, "a");
+    loop(s, b, m, k, n).forEach((w, i) => expect(Math.abs(prod[i] - w), `0/1 at ${i}`).toBeLessThan(1e-5));
+    // The helpers no kernel uses yet.
+    const mod = new emit.ModuleBuilder();
+    mod.importMemory({ module: "env", name: "memory", initialPages: 1 });
+    const f = mod.func([emit.ValType.i32, emit.ValType.i32, emit.ValType.i32], [emit.ValType.i32], "copy");
+    const tee = f.local(emit.ValType.i32);
+    f.setBody([emit.localGet(0), emit.localGet(1), emit.localGet(2), emit.mem.copy(), emit.localGet(2), emit.i32Const(1), emit.Op.i32_add, emit.localTee(tee), emit.localGet(tee), emit.Op.i32_add]);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const { copy } = new WebAssembly.Instance(new WebAssembly.Module(mod.toBytes()), { env: { memory } }).exports as { copy: (d: number, s: number, n: number) => number };
+    new Uint8Array(memory.buffer).set([9, 8, 7], 10);
+    expect(copy(20, 10, 3)).toBe(8);
+    expect(Array.from(new Uint8Array(memory.buffer, 20, 4))).toEqual([9, 8, 7, 0]);
   });
 });
