@@ -322,6 +322,10 @@ describe("reduceMax and reduceLogSumExp over [outer, len, inner] against loops w
     const l = reduceLogSumExp(z, reduction(z, 0, false, "logsumexp"));
     expect(l.data[0]).toBeCloseTo(Math.log(1 + Math.E), 14);
     expect(Array.from(l.data.subarray(1))).toEqual([-Infinity, Number.NaN]);
+    // Non-finite maxima in a later outer block too: [2, 2, 2] over axis 1.
+    const w = new Tensor(Float64Array.from([0, 1, 0, 1, Infinity, -Infinity, 0, -Infinity]), [2, 2, 2]);
+    const lw = reduceLogSumExp(w, reduction(w, 1, false, "logsumexp"));
+    expect(Array.from(lw.data)).toEqual([Math.log(2), 1 + Math.log(2), Infinity, -Infinity]);
   });
 
   it("a NaN is the maximum at its first occurrence, before and after larger values", () => {
