@@ -164,6 +164,22 @@ describe("optimizers: parameters without a gradient, bad gradients, shared memor
     expect(Array.from(w.data)).toEqual([0, -0.5]); // p − 0.5·g, not p − 0.5·(0·∞ + g)
   });
 
+  it("Adam refuses a parameter replaced by one of its size in another dtype, naming both dtypes", () => {
+    const params = new Map([["w", tensor([1, 2, 3])]]);
+    const opt = new Adam(params, { lr: 0.1 });
+    const w64 = tensor([1, 2, 3], { dtype: "float64" });
+    w64.grad = tensor([1, 1, 1], { dtype: "float64" });
+    params.set("w", w64);
+    expect(() => opt.step()).toThrow('Adam: parameter "w" is now 3 float64 values, its moments 3 float32; replace a parameter only by one of its size and dtype, or build a new Adam');
+    expect(Array.from(w64.data)).toEqual([1, 2, 3]);
+    const back64 = new Map([["w", tensor([1, 2], { dtype: "float64" })]]);
+    const opt64 = new Adam(back64);
+    const w32 = tensor([1, 2]);
+    w32.grad = tensor([1, 1]);
+    back64.set("w", w32);
+    expect(() => opt64.step()).toThrow('Adam: parameter "w" is now 2 float32 values, its moments 2 float64;');
+  });
+
   it("Adam's arithmetic is float32 unless asked otherwise", () => {
     expect(new Adam(new Map([["w", tensor([1])]])).precision).toBe("f32");
   });

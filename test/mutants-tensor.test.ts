@@ -2,7 +2,7 @@
 // is written out by hand or computed here independently (float64 loops in this file, closed forms, the
 // js backend against wasm), never taken from the code under test's own output.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Random, Tensor, backendInfo, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
+import { Random, Storage, Tensor, arange, backendInfo, rand, randn, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
 import { activationBackwardJs, adamJs, adamStateJs, addScaledRowsRepeated, bernoulliRowsJs, biasActivationJs, columnSumsJs, scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
@@ -272,6 +272,18 @@ describe("the kernel table in a fresh module instance", () => {
     expect(k.registeredKernels()).toContainEqual({ op: "scaleRows", backend: "wasm", dtype: "float64" });
   });
 
+  it("the backends register exactly: js every op in both dtypes, wasm every op in float32", async () => {
+    const k = await fresh();
+    const ops = ["matmul", "matmulBinary", "biasActivation", "activationBackward", "columnSums", "scaleRows", "bernoulliRows", "adamState", "adam"];
+    const want = ops.flatMap((op) => [{ op, backend: "js", dtype: "float32" }, { op, backend: "js", dtype: "float64" }, { op, backend: "wasm", dtype: "float32" }]);
+    const key = (e: { op: string; backend: string; dtype: string }) => `${e.op} ${e.backend} ${e.dtype}`;
+    expect(k.registeredKernels().map(key).sort()).toEqual(want.map(key).sort());
+    expect(k.hasOwnKernel("matmul", "wasm", "float64")).toBe(false);
+    expect(k.kernelFor("matmul", "wasm", "float64")).toBe(k.kernelFor("matmul", "js", "float64"));
+    expect(k.kernelFor("matmul", "wasm", "float32")).not.toBe(k.kernelFor("matmul", "js", "float32"));
+    expect(k.kernelFor("matmul", "js", "float32")).not.toBe(k.kernelFor("scaleRows", "js", "float32"));
+  });
+
   it("hasOwnKernel of an op nobody registered is false, not an error", async () => {
     expect((await fresh()).hasOwnKernel("nope" as never, "js", "float32")).toBe(false);
   });
@@ -299,6 +311,21 @@ describe("reduceMax and reduceLogSumExp over [outer, len, inner] against loops w
       expect(Array.from(value.data), `axis ${axis}`).toEqual(want);
       expect(Array.from(argmax), `axis ${axis}`).toEqual(at);
     }
+  });
+
+  it("an axis of −∞ only has its maximum −∞ at its first index; logsumexp keeps non-finite maxima in place across an inner axis", () => {
+    const y = new Tensor(Float64Array.from([1, 2, 3, -Infinity, 5, 6, 7, 8, -Infinity, 10, 11, -Infinity]), [2, 2, 3]);
+    const { value, argmax } = reduceMax(y, reduction(y, 1, false, "max"), "max");
+    expect(Array.from(value.data)).toEqual([1, 5, 6, 10, 11, -Infinity]);
+    expect(Array.from(argmax)).toEqual([0, 4, 5, 9, 10, 8]);
+    const z = new Tensor(Float64Array.from([0, -Infinity, Infinity, 1, -Infinity, Number.NaN]), [2, 3]);
+    const l = reduceLogSumExp(z, reduction(z, 0, false, "logsumexp"));
+    expect(l.data[0]).toBeCloseTo(Math.log(1 + Math.E), 14);
+    expect(Array.from(l.data.subarray(1))).toEqual([-Infinity, Number.NaN]);
+    // Non-finite maxima in a later outer block too: [2, 2, 2] over axis 1.
+    const w = new Tensor(Float64Array.from([0, 1, 0, 1, Infinity, -Infinity, 0, -Infinity]), [2, 2, 2]);
+    const lw = reduceLogSumExp(w, reduction(w, 1, false, "logsumexp"));
+    expect(Array.from(lw.data)).toEqual([Math.log(2), 1 + Math.log(2), Infinity, -Infinity]);
   });
 
   it("a NaN is the maximum at its first occurrence, before and after larger values", () => {
@@ -339,6 +366,28 @@ describe("the WebAssembly emitter's and matmul module's refusals", () => {
     expect(uleb(2 ** 32)).toEqual([0x80, 0x80, 0x80, 0x80, 0x10]);
   });
 
+  it("a module's bytes are the spec's: sections in order, one type per function, locals run-length encoded", () => {
+    const mod = new ModuleBuilder();
+    const f = mod.func([], []);
+    for (const t of [ValType.i32, ValType.i32, ValType.f32, ValType.i32]) f.local(t);
+    f.setBody([]);
+    const bytes = [0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 7, 1, 0, 10, 10, 1, 8, 3, 2, 0x7f, 1, 0x7d, 1, 0x7f, 0x0b];
+    expect(Array.from(mod.toBytes())).toEqual(bytes);
+    expect(WebAssembly.validate(mod.toBytes())).toBe(true);
+    // Locals get indices after the params; an exported function and a memory import with a maximum.
+    const two = new ModuleBuilder();
+    two.importMemory({ module: "m", name: "x", initialPages: 2, maximumPages: 3 });
+    const g = two.func([ValType.i32], [ValType.i32], "id");
+    expect(g.local(ValType.i64)).toBe(1);
+    expect(g.local(ValType.i64)).toBe(2);
+    g.setBody([localGet(0)]);
+    const imports = [2, 9, 1, 1, 0x6d, 1, 0x78, 0x02, 1, 2, 3]; // 9 bytes: 1 import, "m", "x", memory, limits (max flag, 2, 3)
+    const exportsSection = [7, 6, 1, 2, 0x69, 0x64, 0x00, 0];
+    const code = [10, 8, 1, 6, 1, 2, 0x7e, 0x20, 0, 0x0b];
+    expect(Array.from(two.toBytes())).toEqual([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 6, 1, 0x60, 1, 0x7f, 1, 0x7f, ...imports, 3, 2, 1, 0, ...exportsSection, ...code]);
+    expect(WebAssembly.validate(two.toBytes())).toBe(true);
+  });
+
   it("a module refuses a shared memory without a maximum and a function without a body", () => {
     expect(() => new ModuleBuilder().importMemory({ module: "env", name: "memory", initialPages: 1, shared: true })).toThrow("shared memory needs a maximum");
     const mod = new ModuleBuilder();
@@ -352,6 +401,17 @@ describe("the WebAssembly emitter's and matmul module's refusals", () => {
       expect(() => buildGemmModule(shape), JSON.stringify(shape)).toThrow("bad kernel shape");
     }
     for (const shape of [{ mr: 1, nr: 4, ku: 1 }, { mr: 4, nr: 8, ku: 2 }]) expect(WebAssembly.validate(buildGemmModule(shape)), JSON.stringify(shape)).toBe(true);
+  });
+
+  it("the gemm module exports gemm, plus kernel, packA and packB when asked; it imports env.memory, shared with a maximum when asked", () => {
+    const names = (bytes: Uint8Array<ArrayBuffer>) => WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => `${e.kind} ${e.name}`);
+    expect(names(buildGemmModule())).toEqual(["function gemm"]);
+    expect(names(buildGemmModule(undefined, { exportInternals: true }))).toEqual(["function kernel", "function packA", "function packB", "function gemm"]);
+    const shared = new WebAssembly.Module(buildGemmModule(undefined, { sharedMaxPages: 3 }));
+    expect(WebAssembly.Module.imports(shared)).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
+    expect(() => new WebAssembly.Instance(shared, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 3, shared: true }) } })).not.toThrow();
+    expect(() => new WebAssembly.Instance(shared, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true }) } })).toThrow(); // over its maximum
+    expect(() => new WebAssembly.Instance(new WebAssembly.Module(buildGemmModule()), { env: { memory: new WebAssembly.Memory({ initial: 1 }) } })).not.toThrow();
   });
 
   it("growMemory refuses past the maximum, naming the bytes and the limit, and never shrinks", () => {
@@ -690,5 +750,125 @@ describe("the wasm matmul's block sizes and module cache", () => {
     expect(compileSync({ mr: 4, nr: 8, ku: 2 }, false)).not.toBe(plain);
     if (wasmFmaSupported()) expect(compileSync({ ...shape, fma: true }, false)).not.toBe(plain);
     expect(Array.from(wasmMatmulModuleBytes())).toEqual(Array.from(buildGemmModule(shape)));
+  });
+});
+
+describe("Tensor views, construction and printing", () => {
+  it("a view must stay inside its storage, with negative strides too, and have one stride per axis", () => {
+    const s = new Storage(new Float64Array(6));
+    expect(() => new Tensor(s, [2, 3], false, [3, 1, 1])).toThrow("tensor: 3 strides for shape [2,3]");
+    expect(() => new Tensor(s, [2, 3], false, [3, 1], 1)).toThrow("tensor: a view of shape [2,3], strides [3,1] and offset 1 reaches outside its storage of 6 values");
+    expect(() => new Tensor(s, [3], false, [-2], 3)).toThrow(/reaches outside its storage of 6 values/); // 3, 1, −1
+    expect(() => new Tensor(s, [2], false, [1], 0.5)).toThrow(/offset 0.5 reaches outside/);
+    expect(new Tensor(s, [3], false, [-2], 4).toArray()).toEqual([0, 0, 0]); // 4, 2, 0
+    expect(new Tensor(s, [2, 3], false, [3, 1], 0).isContiguous).toBe(true);
+    expect(new Tensor(s, [0, 7], false, [99, 99], 50).size).toBe(0); // an empty view reads nothing
+  });
+
+  it("size-1 axes do not break contiguity whatever their strides; any other stride does", () => {
+    const s = new Storage(Float64Array.from([0, 1, 2, 3, 4, 5]));
+    const v = new Tensor(s, [1, 3, 1], false, [17, 1, 5], 2);
+    expect(v.isContiguous).toBe(true);
+    expect(Array.from(v.data)).toEqual([2, 3, 4]);
+    const t = new Tensor(s, [3, 2], false, [1, 3], 0);
+    expect(t.isContiguous).toBe(false);
+    expect(t.toArray()).toEqual([[0, 3], [1, 4], [2, 5]]);
+    expect(() => t.data).toThrow("data: this tensor is a strided view (shape [3,2], strides [1,3]); call .contiguous() for a row-major copy, or read it with toArray()");
+    t.assign([10, 13, 11, 14, 12, 15]);
+    expect(Array.from(s.data)).toEqual([10, 11, 12, 13, 14, 15]);
+    expect(s.version).toBe(1);
+    expect(() => t.assign([1, 2])).toThrow("assign: 2 values for a tensor of shape [3,2] (6 values)");
+  });
+
+  it("arange counts ⌈(stop − start)/step⌉ values, down with a negative step, none past the stop", () => {
+    expect(Array.from(arange(3, 0, -1).data)).toEqual([3, 2, 1]);
+    expect(Array.from(arange(0, 1, 0.4, { dtype: "float64" }).data)).toEqual([0, 0.4, 0.8]);
+    expect(arange(5, 2).size).toBe(0);
+    expect(() => arange(0, 1, 0)).toThrow("arange: step must not be 0");
+    expect(arange(4, undefined, 2, { dtype: "float64" }).dtype).toBe("float64");
+    expect(Array.from(arange(4, undefined, 2).data)).toEqual([0, 2]);
+  });
+
+  it("rand and randn draw from a generator of the given seed (default 0), low + (high − low)·u", () => {
+    const r = new Random(4);
+    expect(Array.from(rand([3], { seed: 4, low: -2, high: 6, dtype: "float64" }).data)).toEqual([0, 1, 2].map(() => -2 + 8 * r.uniform()));
+    const z = new Random(0);
+    expect(Array.from(randn([2], { dtype: "float64" }).data)).toEqual([z.normal(), z.normal()]);
+    const u = new Random(0);
+    expect(Array.from(rand([2], { dtype: "float64" }).data)).toEqual([u.uniform(), u.uniform()]);
+    expect(() => randn([-1])).toThrow("random: shape [-1] must hold non-negative integers");
+    expect(Array.from(full([2], -0.5).data)).toEqual([-0.5, -0.5]);
+  });
+
+  it("a tensor prints its dtype, shape, the first 8 values to 5 digits and how many more", () => {
+    expect(String(tensor([1234567, 0.000123, 3.14159265, -2.5e-7], { dtype: "float64" }))).toBe("Tensor(float64, [4]) [1.235e+6, 1.230e-4, 3.1416, -2.500e-7]");
+    expect(String(tensor([0.5, 100.25, 999999], { dtype: "float64" }))).toBe("Tensor(float64, [3]) [0.5, 100.25, 999999]");
+    expect(String(tensor(Array.from({ length: 9 }, (_, i) => i)))).toBe("Tensor(float32, [9]) [0, 1, 2, 3, 4, 5, 6, 7, … 1 more]");
+    expect(String(tensor(Array.from({ length: 8 }, (_, i) => i)))).toBe("Tensor(float32, [8]) [0, 1, 2, 3, 4, 5, 6, 7]");
+  });
+
+  it("nested arrays must be rectangular and hold numbers", () => {
+    expect(() => tensor([[1, 2], [3]])).toThrow("tensor: ragged nested array: expected 2 entries at depth 1, got 1");
+    expect(() => tensor([[1, 2], 3] as never)).toThrow("tensor: ragged nested array: expected 2 entries at depth 1, got number");
+    expect(() => tensor([1, [2]] as never)).toThrow("tensor: expected a number at depth 1, got an array");
+    expect(tensor([]).shape).toEqual([0]);
+    expect(tensor(7).shape).toEqual([]);
+  });
+});
+
+describe("a freshly loaded emitter (new module instances) builds every kernel module, and they compute", () => {
+  afterEach(() => vi.resetModules());
+  const loop = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) => {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += a[i * k + p] * b[p * n + j];
+    return out;
+  };
+
+  it("gemm modules of several tile shapes, the elementwise and 0/1 modules, memory.copy and local.tee", async () => {
+    vi.resetModules();
+    const wm = await import("../src/tensor/wasm/matmul.js");
+    const ew = await import("../src/tensor/wasm/elementwise.js");
+    const bin = await import("../src/tensor/wasm/binary.js");
+    const emit = await import("../src/tensor/wasm/emit.js");
+    const rng = new Random(51);
+    const [m, k, n] = [13, 11, 17];
+    const a = Float32Array.from({ length: m * k }, () => rng.normal());
+    const b = Float32Array.from({ length: k * n }, () => rng.normal());
+    const want = loop(a, b, m, k, n);
+    const shapes = [{ mr: 4, nr: 8, ku: 1 }, { mr: 7, nr: 8, ku: 1 }, { mr: 6, nr: 12, ku: 4 }, { mr: 3, nr: 4, ku: 2 }, ...(wm.wasmFmaSupported() ? [{ mr: 4, nr: 8, ku: 1, fma: true }] : [])];
+    for (const shape of shapes) {
+      for (const blocks of [{}, { mc: 4, nc: 8, kc: 3 }]) {
+        const out = new Float32Array(m * n);
+        wm.createWasmMatmul({ shape, blocks }).matmulInto(out, a, b, m, k, n, false, false);
+        want.forEach((w, i) => expect(Math.abs(out[i] - w), `${JSON.stringify(shape)} ${JSON.stringify(blocks)} at ${i}`).toBeLessThan(1e-5));
+      }
+    }
+    expect(wm.wasmSimdSupported()).toBe(true);
+    expect(ew.wasmElementwiseAvailable()).toBe(true);
+    const [rows, cols] = [4, 64];
+    const y = Float32Array.from({ length: rows * cols }, () => rng.normal());
+    const bias = Float32Array.from({ length: cols }, () => rng.normal());
+    const t = y.slice();
+    ew.biasTanhWasm(t, bias, rows, cols);
+    y.forEach((v, i) => expect(Math.abs(t[i] - Math.tanh(v + bias[i % cols])), `tanh ${i}`).toBeLessThan(1e-6));
+    const r = y.slice();
+    ew.biasAddWasm(r, bias, rows, cols, true);
+    y.forEach((v, i) => expect(r[i], `relu ${i}`).toBe(Math.max(0, Math.fround(v + bias[i % cols]))));
+    expect(bin.wasmBinaryAvailable()).toBe(true);
+    const s = Float32Array.from({ length: m * k }, () => (rng.uniform() < 0.4 ? 1 : 0));
+    const prod = new Float32Array(m * n);
+    bin.matmulBinaryWasmInto(wm.matmulWasmInto, prod, s, b, m, k, n, false, false, "a");
+    loop(s, b, m, k, n).forEach((w, i) => expect(Math.abs(prod[i] - w), `0/1 at ${i}`).toBeLessThan(1e-5));
+    // The helpers no kernel uses yet.
+    const mod = new emit.ModuleBuilder();
+    mod.importMemory({ module: "env", name: "memory", initialPages: 1 });
+    const f = mod.func([emit.ValType.i32, emit.ValType.i32, emit.ValType.i32], [emit.ValType.i32], "copy");
+    const tee = f.local(emit.ValType.i32);
+    f.setBody([emit.localGet(0), emit.localGet(1), emit.localGet(2), emit.mem.copy(), emit.localGet(2), emit.i32Const(1), emit.Op.i32_add, emit.localTee(tee), emit.localGet(tee), emit.Op.i32_add]);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const { copy } = new WebAssembly.Instance(new WebAssembly.Module(mod.toBytes()), { env: { memory } }).exports as { copy: (d: number, s: number, n: number) => number };
+    new Uint8Array(memory.buffer).set([9, 8, 7], 10);
+    expect(copy(20, 10, 3)).toBe(8);
+    expect(Array.from(new Uint8Array(memory.buffer, 20, 4))).toEqual([9, 8, 7, 0]);
   });
 });

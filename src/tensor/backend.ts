@@ -26,6 +26,7 @@ export function setBackend(backend: Backend): void {
 /** The backend in use. */
 export function getBackend(): Backend {
   if (selected === null) {
+    // Stryker disable next-line OptionalChaining: Node always has process.env; the chain is for browsers, which have neither
     const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TSGRAD_BACKEND;
     const fromEnv = parse(env, "TSGRAD_BACKEND");
     selected = fromEnv ?? (wasmSimdSupported() ? "wasm" : "js");

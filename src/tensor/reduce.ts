@@ -29,6 +29,7 @@ export function reduceSum(x: Tensor, r: Reduction): Tensor {
   const { outer, len, inner } = r;
   const out = allocate(x.dtype, outer * inner);
   const src = dense(x);
+  // Stryker disable next-line EqualityOperator: one more pass adds into indices past out's end, which are ignored
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < len; k++) {
       const base = (o * len + k) * inner;
@@ -45,7 +46,9 @@ export function reduceMax(x: Tensor, r: Reduction, op: string): { value: Tensor;
   const out = allocate(x.dtype, outer * inner);
   const argmax = new Int32Array(outer * inner);
   const src = dense(x);
+  // Stryker disable next-line EqualityOperator: one more pass writes past out's and argmax's ends, which is ignored
   for (let o = 0; o < outer; o++) {
+    // Stryker disable next-line EqualityOperator: one more pass writes past out's end (ignored) or into the next output, which its own pass then overwrites
     for (let i = 0; i < inner; i++) {
       let best = -Infinity;
       let at = o * len * inner + i;
@@ -70,7 +73,9 @@ export function reduceLogSumExp(x: Tensor, r: Reduction): Tensor {
   const { outer, len, inner } = r;
   const out = allocate(x.dtype, outer * inner);
   const src = dense(x);
+  // Stryker disable next-line EqualityOperator: one more pass writes past out's end, which is ignored
   for (let o = 0; o < outer; o++) {
+    // Stryker disable next-line EqualityOperator: one more pass writes past out's end (ignored) or into the next output, which its own pass then overwrites
     for (let i = 0; i < inner; i++) {
       let m = -Infinity;
       for (let k = 0; k < len; k++) m = Math.max(m, src[(o * len + k) * inner + i]);

@@ -279,7 +279,7 @@ export class ModuleBuilder {
       const groups: Code[] = [];
       for (let i = 0; i < f.locals.length; ) {
         let j = i;
-        while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
+        while (f.locals[j] === f.locals[i]) j++; // past the end, undefined ends the run
         groups.push([uleb(j - i), f.locals[i] as number]);
         i = j;
       }

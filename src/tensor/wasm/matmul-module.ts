@@ -123,15 +123,17 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
         ),
       ]),
     ];
+    // The rows of the tile, with cp moved one row of C down between them.
     const storeTile = (accumulateIntoC: boolean): Code =>
-      acc.map((row, i) => [
-        row.map((c, v) =>
-          accumulateIntoC
-            ? [get(cp), get(cp), v128.load(16 * v), get(c), v128.f32x4Add(), v128.store(16 * v)]
-            : [get(cp), get(c), v128.store(16 * v)],
-        ),
-        i + 1 < MR ? inc(cp, get(ldc)) : [],
-      ]);
+      acc
+        .map((row): Code =>
+          row.map((c, v) =>
+            accumulateIntoC
+              ? [get(cp), get(cp), v128.load(16 * v), get(c), v128.f32x4Add(), v128.store(16 * v)]
+              : [get(cp), get(c), v128.store(16 * v)],
+          ),
+        )
+        .reduce((above, below) => [above, inc(cp, get(ldc)), below]);
 
     // Locals start at zero, so the accumulators need no init. iters >= 1 always.
     kernel.setBody([
