@@ -32,6 +32,18 @@ export const isBinaryBits = (u: number): boolean => u === 0 || u === ONE_BITS;
 /** isBinaryBits for a float64 value: +0 or 1, not −0. */
 export const isBinaryValue = (v: number): boolean => v === 1 || Object.is(v, 0);
 
+/** Whether every value of `d` is +0 or 1 (the test markBinary records). */
+export function isBinaryData(d: Data): boolean {
+  if (d instanceof Float32Array) {
+    // The bits as integers (faster than float compares in V8), as the 0/1 kernels read them.
+    const u = new Int32Array(d.buffer, d.byteOffset, d.length);
+    for (let i = 0; i < u.length; i++) if (!isBinaryBits(u[i]!)) return false;
+    return true;
+  }
+  for (let i = 0; i < d.length; i++) if (!isBinaryValue(d[i]!)) return false;
+  return true;
+}
+
 let ptrBuf = new Int32Array(0);
 let idxBuf = new Int32Array(0);
 let csrPtr = new Int32Array(0);

@@ -1,7 +1,7 @@
 import { allocate, dtypeOf, type Data, type DType } from "./dtype.js";
 import { checkShape, fmt, sizeOf, type Shape } from "./shape.js";
 import { Random } from "./random.js";
-import { isBinaryBits, isBinaryValue } from "./binary.js";
+import { isBinaryData } from "./binary.js";
 
 /** The slot autograd fills in: how to send a gradient back to this tensor's inputs. */
 export interface GradNode {
@@ -43,15 +43,7 @@ export class Storage {
 
   /** Checks every value and records whether all are +0 or 1 (−0 is not: see isBinaryBits); returns that. */
   markBinary(): boolean {
-    const d = this.data;
-    let ok = true;
-    if (d instanceof Float32Array) {
-      // The bits as integers (faster than float compares in V8), as the 0/1 kernels read them.
-      const u = new Int32Array(d.buffer, d.byteOffset, d.length);
-      for (let i = 0; i < u.length && ok; i++) ok = isBinaryBits(u[i]);
-    } else {
-      for (let i = 0; i < d.length && ok; i++) ok = isBinaryValue(d[i]);
-    }
+    const ok = isBinaryData(this.data);
     this.binaryAt = ok ? this.version : -1;
     return ok;
   }

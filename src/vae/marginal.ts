@@ -334,9 +334,8 @@ const NEGLIGIBLE = 30;
  * that, two resolutions can agree by chance (seen: 0.002 apart at 64 and 128 points, 0.011 from the truth,
  * on a box 15 wide around a mode of spread 0.06). `error` adds the border ring's share of the mass.
  * Accuracy: `error` ≤ 0.01 nats when `converged` (the default tolerance); the decoder's float32 logits add
- * ~1e-4 nats. A narrow mode farther
- * than R from the origin and away from the Newton mode, or narrower than a scan cell (10/64) and away from
- * ẑ, would be missed.
+ * ~1e-4 nats. A narrow mode farther than R from the origin and away from the Newton mode, or narrower than
+ * a scan cell (10/64) and away from ẑ, would be missed.
  */
 export function logMarginal(model: VAE, images: Float32Array, options: MarginalOptions = {}): MarginalResult[] {
   const count = checkImages(model, images, "logMarginal");

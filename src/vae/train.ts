@@ -4,7 +4,8 @@
 import { noGrad } from "../autograd/index.js";
 import { Adam } from "../nn/optim.js";
 import { Random, randomStateProblem, shownValue, type RandomState } from "../tensor/random.js";
-import { Storage, Tensor, markBinary } from "../tensor/tensor.js";
+import { isBinaryData } from "../tensor/binary.js";
+import { Tensor, markBinary } from "../tensor/tensor.js";
 import { elboSamples, iwae, negativeElbo, sampleEps } from "./elbo.js";
 import type { VAE } from "./model.js";
 
@@ -121,7 +122,7 @@ export class Trainer {
     this.batches = Math.ceil(this.count / options.batchSize);
     this.shuffleRng = new Random(streamSeed(options.seed, 1));
     this.epsRng = new Random(streamSeed(options.seed, 2));
-    this.binaryImages = new Storage(images).markBinary();
+    this.binaryImages = isBinaryData(images);
     this.shuffle();
   }
 

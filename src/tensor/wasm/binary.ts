@@ -7,7 +7,7 @@ import { type BinarySide, regroupByColumn } from '../binary.js';
 import type { MatmulKernel } from '../matmul.js';
 import { buildBinaryModule, type BinaryExports } from './binary-module.js';
 import { wasmSimdSupported } from './matmul.js';
-import { getTasks, splitRange, type Tasks } from './parallel.js';
+import { getTasks, runParts, type Tasks } from './parallel.js';
 
 const PAGE = 65536;
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
@@ -15,12 +15,13 @@ const align = (bytes: number): number => roundUp(bytes, 64);
 /** Row sums and transposes of fewer floats than this stay on one thread. */
 const PARALLEL_MIN_FLOATS = 1 << 18;
 
+/** The threads for `floats` of work: the pool's tasks, or null (one thread) without a pool or below PARALLEL_MIN_FLOATS. */
+const threadsFor = (tasks: Tasks | null, floats: number): Tasks | null => (floats < PARALLEL_MIN_FLOATS ? null : tasks);
+
 /** The transpose dst[j, i] = src[i, j] of src (rows × cols), on the threads when it is large. */
-function transpose(w: { k: BinaryExports }, tasks: Tasks | null, dst: number, ldDst: number, src: number, ldSrc: number, rows: number, cols: number): void {
-  if (tasks === null || rows * cols < PARALLEL_MIN_FLOATS) return w.k.transpose(dst, ldDst, src, ldSrc, rows, cols);
+function transpose(k: BinaryExports, tasks: Tasks | null, dst: number, ldDst: number, src: number, ldSrc: number, rows: number, cols: number): void {
   // By blocks of src's rows, multiples of 4 (the kernel's 4×4 blocks): dst's columns lo..hi.
-  const parts = splitRange(rows, tasks.parts, 4);
-  tasks.run('binary.transpose', parts.map(([lo, hi]) => [dst + lo * 4, ldDst, src + lo * ldSrc * 4, ldSrc, hi - lo, cols]));
+  runParts(threadsFor(tasks, rows * cols), 'binary.transpose', k.transpose, rows, 4, (lo, hi) => [dst + lo * 4, ldDst, src + lo * ldSrc * 4, ldSrc, hi - lo, cols]);
 }
 
 let instance: { memory: WebAssembly.Memory; k: BinaryExports } | null | undefined;
@@ -54,10 +55,11 @@ export function matmulBinaryWasmInto(
   dense: MatmulKernel<Float32Array>,
   out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean, binary: BinarySide,
 ): void {
+  const own = get();
+  if (own === null) return dense(out, a, b, m, k, n, transA, transB);
   // With a thread pool, in the shared memory its threads have the module's instances on.
-  const tasks = get() === null ? null : getTasks();
-  const w = tasks === null ? get() : { memory: tasks.arena.memory, k: tasks.arena.binary };
-  if (w === null) return dense(out, a, b, m, k, n, transA, transB);
+  const tasks = getTasks();
+  const w = tasks === null ? own : { memory: tasks.arena.memory, k: tasks.arena.binary };
   if (m * n === 0) return;
   // Z: the 0/1 operand as stored, zRows × zCols; `regroup` when the rows of the product's 0/1 factor
   // (op(A), or op(B)ᵀ) are Z's columns. S: the summed operand as stored; M: it as the k rows that are
@@ -97,19 +99,15 @@ export function matmulBinaryWasmInto(
   else if (mIsS) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
   else {
     heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
-    transpose(w, tasks, mPtr, ld, sPtr, sCols, sRows, sCols);
+    transpose(w.k, tasks, mPtr, ld, sPtr, sCols, sRows, sCols);
   }
-  if (tasks === null || nnz * ld < PARALLEL_MIN_FLOATS) w.k.rowSums(oPtr, ld, mPtr, ld, ptr, idx, rows, ld / 4);
-  else {
-    // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
-    const parts = splitRange(rows, tasks.parts);
-    tasks.run('binary.rowSums', parts.map(([lo, hi]) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]));
-  }
+  // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
+  runParts(threadsFor(tasks, nnz * ld), 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
   if (binary === 'a') {
     if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
     else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);
   } else {
-    transpose(w, tasks, tPtr, n, oPtr, ld, n, m);
+    transpose(w.k, tasks, tPtr, n, oPtr, ld, n, m);
     out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
   }
 }

@@ -18,7 +18,7 @@
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
 import type { AdamSlot, AdamState, AdamStep } from '../kernels.js';
 import { wasmSimdSupported } from './matmul.js';
-import { getTasks, splitRange, type AttachedMemory, type Tasks } from './parallel.js';
+import { getTasks, runParts, type AttachedMemory, type TaskArena, type Tasks } from './parallel.js';
 
 const PAGE = 65536;
 /** Values per chunk of a scratch kernel call (512 KiB per operand). */
@@ -96,6 +96,9 @@ interface Space {
   f32(bytes: number): Float32Array;
 }
 
+/** The task memory as a Space, made once per arena (the process has one). */
+let arenaSpace: { arena: TaskArena; space: Space } | undefined;
+
 /**
  * The thread pool's tasks when there is one and `elements` is worth splitting, with the task memory
  * as the Space to run in; else null (the scratch instance, one thread).
@@ -105,7 +108,8 @@ function parallel(elements: number): { tasks: Tasks; space: Space } | null {
   const tasks = getTasks();
   if (tasks === null) return null;
   const { arena } = tasks;
-  return { tasks, space: { memory: arena.memory, k: arena.elementwise, f32: (bytes) => arena.f32(bytes) } };
+  if (arenaSpace?.arena !== arena) arenaSpace = { arena, space: { memory: arena.memory, k: arena.elementwise, f32: (bytes) => arena.f32(bytes) } };
+  return { tasks, space: arenaSpace.space };
 }
 
 
@@ -160,13 +164,11 @@ function rowwise(
 
 /** y[r, j] ← tanh(y[r, j] + bias[j]) for y of `rows` × `cols` (row-major) in place. */
 export function biasTanhWasm(y: Float32Array, bias: Float32Array, rows: number, cols: number): void {
+  // By rows, on the threads when there are enough: each element is computed by the same code on any thread (same bits).
   const par = parallel(rows * cols);
-  if (par === null) return rowwise(rows, cols, [bias], [false], [y], [true], (k, [b, yp], n, ld) => k.biasTanh(yp, b, n, ld));
-  // By rows, on the threads: each element is computed by the same code on any thread (same bits).
-  const { tasks, space } = par;
-  rowwise(rows, cols, [bias], [false], [y], [true], (_, [b, yp], n, ld) => {
-    tasks.run('elementwise.biasTanh', splitRange(n, tasks.parts).map(([lo, hi]) => [yp + lo * ld * 4, b, hi - lo, ld]));
-  }, space);
+  rowwise(rows, cols, [bias], [false], [y], [true], (k, [b, yp], n, ld) => {
+    runParts(par?.tasks ?? null, 'elementwise.biasTanh', k.biasTanh, n, 1, (lo, hi) => [yp + lo * ld * 4, b, hi - lo, ld]);
+  }, par?.space);
 }
 
 /** y[r, j] ← y[r, j] + bias[j], or max(·, 0) with relu: bit-identical to TypeScript. */
@@ -245,13 +247,8 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
       done += len;
       at = 0;
     }
-    const n4 = roundUp(n, 4);
-    if (par === null) s.k.bernoulli(lPtr, xPtr, tPtr, dPtr, n4, d ? 1 : 0);
-    else {
-      // By ranges of elements (multiples of 4), on the threads.
-      const parts = splitRange(n4, par.tasks.parts, 4);
-      par.tasks.run('elementwise.bernoulli', parts.map(([lo, hi]) => [lPtr + lo * 4, xPtr + lo * 4, tPtr + lo * 4, dPtr + lo * 4, hi - lo, d ? 1 : 0]));
-    }
+    // By ranges of elements (multiples of 4), on the threads when there are enough.
+    runParts(par?.tasks ?? null, 'elementwise.bernoulli', s.k.bernoulli, roundUp(n, 4), 4, (lo, hi) => [lPtr + lo * 4, xPtr + lo * 4, tPtr + lo * 4, dPtr + lo * 4, hi - lo, d ? 1 : 0]);
     s.k.rowSums(tPtr, sumPtr, r1 - r0, D);
     const after = s.memory.buffer;
     out.set(new Float64Array(after, sumPtr, r1 - r0), r0);
@@ -282,7 +279,6 @@ export class AdamMemory {
   private readonly k: ElementwiseExports;
   /** With a thread pool running at construction: the memory is shared and attached to its helpers. */
   private readonly attached: AttachedMemory | null = null;
-  private readonly parts: number = 1;
 
   constructor(readonly sizes: readonly number[]) {
     const total = sizes.reduce((a, n) => a + roundUp(n, 4), 0) * 4 * 4;
@@ -296,7 +292,6 @@ export class AdamMemory {
       this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
       this.k = new WebAssembly.Instance(tasks.arena.elementwiseModule, { env: { memory: this.memory } }).exports as unknown as ElementwiseExports;
       this.attached = tasks.attach(this.memory, this);
-      this.parts = tasks.parts;
     }
     const buffer = this.memory.buffer;
     let at = 0;
@@ -323,12 +318,9 @@ export class AdamMemory {
       this.k.adam64(p, g, m, v, pad, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr, s.c1, s.c2, s.eps);
     } else {
       const c = [s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr * s.c1, Math.sqrt(s.c2), s.eps];
-      if (this.attached !== null && pad >= PARALLEL_MIN_ELEMENTS) {
-        // By ranges of values (multiples of 4), on the threads.
-        const parts = splitRange(pad, this.parts, 4).map(([lo, hi]) => [p + lo * 4, g + lo * 4, m + lo * 4, v + lo * 4, hi - lo, ...c]);
-        if (this.attached.run('elementwise.adam32', parts, this.k.adam32 as (...args: number[]) => unknown)) return;
-      }
-      this.k.adam32(p, g, m, v, pad, c[0]!, c[1]!, c[2]!, c[3]!, c[4]!, c[5]!, c[6]!);
+      // By ranges of values (multiples of 4), on the threads when the slot is large and the pool still runs.
+      const runner = pad >= PARALLEL_MIN_ELEMENTS ? (this.attached?.runner(this.k.adam32) ?? null) : null;
+      runParts(runner, 'elementwise.adam32', this.k.adam32, pad, 4, (lo, hi) => [p + lo * 4, g + lo * 4, m + lo * 4, v + lo * 4, hi - lo, ...c]);
     }
   }
 }

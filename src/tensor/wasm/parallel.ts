@@ -116,6 +116,7 @@ const TASK_FNS = [['binary', 'rowSums'], ['binary', 'transpose'], ['elementwise'
 const TASK_MODULES = ['binary', 'elementwise'] as const;
 export type TaskFn = `${(typeof TASK_FNS)[number][0]}.${(typeof TASK_FNS)[number][1]}`;
 const TASK_NAMES: readonly TaskFn[] = TASK_FNS.map(([m, f]) => `${m}.${f}` as TaskFn);
+const TASK_INDEX = new Map(TASK_NAMES.map((name, i) => [name, i]));
 
 /**
  * The helper's source: a plain script for a Blob-URL Web Worker, and for Node's `eval: true` workers,
@@ -126,15 +127,16 @@ export const WORKER_SOURCE = `"use strict";
 (() => {
   const node = typeof globalThis.__tsgradParentPort === "object";
   const port = node ? globalThis.__tsgradParentPort : self;
-  let job, done, ctl, args, gemms, tasks, taskFns;
+  let job, done, ctl, args, gemms, tasks;
+  // TASK_FNS as [module index, export name].
+  const taskFns = ${JSON.stringify(TASK_FNS.map(([m, f]) => [TASK_MODULES.indexOf(m), f]))};
   /** Memories attached after the start (an optimizer's), by id: TASK_FNS on an instance there. */
   const attached = new Map();
-  const start = ({ modules, memory, control, slot, doneOffset, taskModules, taskMemory, taskFns: fns, argsOffset }) => {
+  const start = ({ modules, memory, control, slot, doneOffset, taskModules, taskMemory, argsOffset }) => {
     job = new Int32Array(control, 0, ${SLOT_INTS});
     done = new Int32Array(control, doneOffset, ${MAX_CHUNKS});
     ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
     args = new Float64Array(control, argsOffset, ${MAX_TASK_CHUNKS * MAX_TASK_ARGS});
-    taskFns = fns;
     try {
       gemms = modules.map((module) => module && new WebAssembly.Instance(module, { env: { memory } }).exports.gemm);
       const own = taskModules.map((module) => new WebAssembly.Instance(module, { env: { memory: taskMemory } }).exports);
@@ -258,18 +260,19 @@ export class TaskArena {
   readonly modules: readonly WebAssembly.Module[];
   readonly binary: BinaryExports;
   readonly elementwise: ElementwiseExports;
-  /** The element-wise module (importing a shared memory), for memories attached later. */
-  readonly elementwiseModule: WebAssembly.Module;
   /** TASK_FNS on this thread's instances. */
   readonly fns: readonly ((...args: number[]) => unknown)[];
   constructor() {
     const build = { binary: buildBinaryModule, elementwise: buildElementwiseModule };
     this.modules = TASK_MODULES.map((m) => new WebAssembly.Module(build[m](SHARED_MAX_PAGES)));
     const own = this.modules.map((m) => new WebAssembly.Instance(m, { env: { memory: this.memory } }).exports);
-    this.binary = own[0] as unknown as BinaryExports;
-    this.elementwise = own[1] as unknown as ElementwiseExports;
-    this.elementwiseModule = this.modules[1]!;
+    this.binary = own[TASK_MODULES.indexOf('binary')] as unknown as BinaryExports;
+    this.elementwise = own[TASK_MODULES.indexOf('elementwise')] as unknown as ElementwiseExports;
     this.fns = TASK_FNS.map(([m, f]) => own[TASK_MODULES.indexOf(m)][f] as (...args: number[]) => unknown);
+  }
+  /** The element-wise module (importing a shared memory), for memories attached later. */
+  get elementwiseModule(): WebAssembly.Module {
+    return this.modules[TASK_MODULES.indexOf('elementwise')]!;
   }
   /** The memory as float32, grown to at least `bytes` (views made before stay valid: it is shared). */
   f32(bytes: number): Float32Array {
@@ -298,6 +301,8 @@ class Pool {
   private timeoutMs = 2000;
   minWork = PARALLEL_MIN_WORK;
   tasks = true;
+  /** What getTasks hands out while this pool runs (one object, made once). */
+  readonly api: Tasks = poolTasks(this);
 
   constructor(spawn: SpawnWorker, threads: number, options: ThreadOptions) {
     // Both kernels, so that setFma may switch at any time; every thread runs the one the job names.
@@ -332,7 +337,7 @@ class Pool {
         this.helpers.push({ handle, ctl, missedSince: -1, wakes: 0, lateSince: -1 });
         handle.postMessage({
           modules, memory: this.memory, control, slot, doneOffset: threads * SLOT_INTS * 4, argsOffset,
-          taskModules: this.arena.modules, taskMemory: this.arena.memory, taskFns: TASK_FNS.map(([m, f]) => [TASK_MODULES.indexOf(m), f]),
+          taskModules: this.arena.modules, taskMemory: this.arena.memory,
         });
       } catch (e) {
         this.retire(`could not start worker ${slot + 1}: ${String(e)}`);
@@ -489,8 +494,7 @@ class Pool {
    * returns when every call is done. Throws (and retires the pool) if a helper failed in its part or
    * held it for timeoutMs.
    */
-  runTask(fn: number, calls: readonly (readonly number[])[], mem = 0, local: (...args: number[]) => unknown = this.arena.fns[fn]!): void {
-    const f = local;
+  runTask(fn: number, calls: readonly (readonly number[])[], mem = 0, f: (...args: number[]) => unknown = this.arena.fns[fn]!): void {
     if (calls.length > MAX_TASK_CHUNKS || calls.some((a) => a.length > MAX_TASK_ARGS)) {
       throw new RangeError(`runTask: at most ${MAX_TASK_CHUNKS} calls of ${MAX_TASK_ARGS} arguments, got ${calls.length}`);
     }
@@ -546,26 +550,20 @@ class Pool {
       if (Atomics.compareExchange(h.ctl, STATE, IDLE, ATTACH) !== IDLE && Atomics.compareExchange(h.ctl, STATE, DONE, ATTACH) !== DONE) return 0;
       h.handle.postMessage({ attach: { id, memory, module: this.arena.elementwiseModule } });
       Atomics.notify(h.ctl, STATE);
-      const deadline = now() + this.timeoutMs;
-      let s = Atomics.load(h.ctl, STATE);
-      while (s === ATTACH && now() < deadline) {
-        Atomics.wait(h.ctl, STATE, ATTACH, Math.max(0.05, deadline - now()));
-        s = Atomics.load(h.ctl, STATE);
-      }
-      if (s !== IDLE) return 0; // still ATTACH (it may take it later: harmless), or FAILED (retires the pool)
+      if (this.wait(h.ctl, now() + this.timeoutMs, ATTACH) !== IDLE) return 0; // still ATTACH (it may take it later: harmless), or FAILED (retires the pool)
     }
     this.detacher.register(owner, id);
     return id;
   }
 
-  /** Waits while the helper holds chunks (spin, then sleep in slices); returns its state. */
-  private wait(ctl: Int32Array, deadline: number): number {
+  /** Waits while the helper's STATE is `busy` (it holds chunks; or takes an attached memory): spin, then sleep in slices; returns its state. */
+  private wait(ctl: Int32Array, deadline: number, busy = TAKEN): number {
     const t0 = now();
     const spinEnd = t0 + this.spinMs;
     let s = Atomics.load(ctl, STATE);
-    while (s === TAKEN && now() < spinEnd) s = Atomics.load(ctl, STATE);
-    while (s === TAKEN && now() < deadline) {
-      Atomics.wait(ctl, STATE, TAKEN, Math.min(100, Math.max(0.05, deadline - now())));
+    while (s === busy && now() < spinEnd) s = Atomics.load(ctl, STATE);
+    while (s === busy && now() < deadline) {
+      Atomics.wait(ctl, STATE, busy, Math.min(100, Math.max(0.05, deadline - now())));
       s = Atomics.load(ctl, STATE);
     }
     stats.waitMs += now() - t0;
@@ -587,13 +585,9 @@ export function getThreadStats(): { chunks: number; byHelpers: number; retaken: 
 }
 
 /** The running pool's tasks (see Pool.runTask), or null without one. */
-export interface Tasks {
+export interface Tasks extends PartRunner {
   readonly arena: TaskArena;
   readonly threads: number;
-  /** How many parts to cut a task into: threads × chunksPerThread (the threads claim them). */
-  readonly parts: number;
-  /** Calls `fn` once per argument list, split among the threads; returns when all are done. */
-  run(fn: TaskFn, calls: readonly (readonly number[])[]): void;
   /**
    * Makes `memory` (shared) one that tasks of the element-wise module may run on, for as long as
    * `owner` lives; null where the helpers could not take it now.
@@ -601,37 +595,57 @@ export interface Tasks {
   attach(memory: WebAssembly.Memory, owner: object): AttachedMemory | null;
 }
 
+/** Runs a kernel's calls split among threads: the pool's tasks, or those on an attached memory. */
+export interface PartRunner {
+  /** How many parts to cut a call into: threads × chunksPerThread (the threads claim them). */
+  readonly parts: number;
+  /** Calls `fn` once per argument list, split among the threads; returns when all are done. */
+  run(fn: TaskFn, calls: readonly (readonly number[])[]): void;
+}
+
 /** A memory attached to a pool's helpers (Tasks.attach). */
 export interface AttachedMemory {
   /**
-   * Calls `fn` once per argument list on the memory, split among the threads, with `local` (this
-   * thread's instance's export) for this thread's part. False (and nothing done) once the pool is
-   * gone or its tasks are off: the caller then runs the calls itself.
+   * The pool's threads for kernels on this memory, with `local` (this thread's instance's export) for
+   * this thread's parts; null once the pool is gone or its tasks are off: the caller runs alone.
    */
-  run(fn: TaskFn, calls: readonly (readonly number[])[], local: (...args: number[]) => unknown): boolean;
+  runner(local: (...args: number[]) => unknown): PartRunner | null;
 }
 
 /** The running pool's tasks, or null (no pool, or one that retired): callers then run their kernels alone. */
 export function getTasks(): Tasks | null {
   const p = pool;
-  if (p === null || p.retired || !p.tasks) return null;
+  return p === null || p.retired || !p.tasks ? null : p.api;
+}
+
+function poolTasks(p: Pool): Tasks {
+  const index = (fn: TaskFn): number => TASK_INDEX.get(fn)!;
   return {
     arena: p.arena,
-    threads: p.threads,
-    parts: Math.min(MAX_TASK_CHUNKS, p.threads * p.chunksPerThread),
-    run: (fn, calls) => p.runTask(TASK_NAMES.indexOf(fn), calls),
+    get threads() {
+      return p.threads;
+    },
+    get parts() {
+      return Math.min(MAX_TASK_CHUNKS, p.threads * p.chunksPerThread);
+    },
+    run: (fn, calls) => p.runTask(index(fn), calls),
     attach: (memory, owner) => {
       const id = p.attach(memory, owner);
       if (id === 0) return null;
       return {
-        run: (fn, calls, local) => {
-          if (pool !== p || p.retired || !p.tasks) return false;
-          p.runTask(TASK_NAMES.indexOf(fn), calls, id, local);
-          return true;
-        },
+        runner: (local) => (pool !== p || p.retired || !p.tasks ? null : { parts: p.api.parts, run: (fn, calls) => p.runTask(index(fn), calls, id, local) }),
       };
     },
   };
+}
+
+/**
+ * Calls `local` over [0, n) with `argsFor(0, n)`, or, with a runner, `fn` over [0, n) cut into
+ * runner.parts parts (multiples of `unit`) on the threads: `argsFor(lo, hi)` gives a part's arguments.
+ */
+export function runParts(runner: PartRunner | null, fn: TaskFn, local: (...args: number[]) => unknown, n: number, unit: number, argsFor: (lo: number, hi: number) => number[]): void {
+  if (runner === null) local(...argsFor(0, n));
+  else runner.run(fn, splitRange(n, runner.parts, unit).map(([lo, hi]) => argsFor(lo, hi)));
 }
 
 /**
