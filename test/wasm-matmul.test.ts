@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { randomFloat32 } from './helpers.js';
 import { sleb, uleb } from '../src/tensor/wasm/emit.js';
+import { DEFAULT_SHAPE, buildGemmModule, type GemmExports } from '../src/tensor/wasm/matmul-module.js';
 import {
   createWasmMatmul,
   initWasm,
@@ -187,6 +188,47 @@ describe('matmulWasmInto', () => {
         runCase(kernel.matmulInto.bind(kernel), c.m, c.k, c.n, c.transA, c.transB, c.seed);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('gemm on a pre-packed A (column chunks) or B (row chunks) gives the bits of packing per block', () => {
+    const shapes = [DEFAULT_SHAPE, { mr: 3, nr: 4, ku: 2 }, { mr: 6, nr: 12, ku: 4 }, { mr: 5, nr: 8, ku: 1 }];
+    const kernels = shapes.map((shape) => {
+      const memory = new WebAssembly.Memory({ initial: 64 });
+      const e = new WebAssembly.Instance(new WebAssembly.Module(buildGemmModule(shape)), { env: { memory } }).exports as unknown as GemmExports;
+      return { shape, memory, e };
+    });
+    fc.assert(
+      fc.property(caseArb, fc.integer({ min: 0, max: shapes.length - 1 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }), fc.nat(), (c, which, kc, mcTiles, ncTiles, cut) => {
+        const { shape, memory, e } = kernels[which]!;
+        const { m, k, n } = c;
+        const [mc, nc] = [mcTiles * shape.mr, ncTiles * shape.nr];
+        const ldc = Math.ceil(n / shape.nr) * shape.nr;
+        const [aAt, bAt, packA, packB, pre, c0, c1] = [0, 1, 2, 3, 4, 5, 6].map((i) => i * 65536);
+        const heap = new Float32Array(memory.buffer);
+        heap.set(randomFloat32(m * k, c.seed), aAt / 4);
+        heap.set(randomFloat32(k * n, c.seed ^ 0x5bd1e995), bAt / 4);
+        const [tA, tB] = [c.transA ? 1 : 0, c.transB ? 1 : 0];
+        const cOf = (at: number) => Array.from(heap.subarray(at / 4, at / 4 + Math.ceil(m / shape.mr) * shape.mr * ldc)).filter((_, i) => i % ldc < n && i < m * ldc);
+        e.gemm(aAt, bAt, c0, m, n, k, tA, tB, 0, m, 0, n, packA, packB, mc, nc, kc, ldc, 0, 0);
+        const want = cOf(c0);
+        // Columns in two chunks (cut at a multiple of NR), both reading A packed once.
+        const j = Math.min(n, (cut % (Math.ceil(n / shape.nr) + 1)) * shape.nr);
+        heap.fill(Number.NaN, c1 / 4, c1 / 4 + 16384);
+        e.prepackA(aAt, m, k, tA, 0, m, kc, pre);
+        e.gemm(aAt, bAt, c1, m, n, k, tA, tB, 0, m, 0, j, pre, packB, mc, nc, kc, ldc, 1, 0);
+        e.gemm(aAt, bAt, c1, m, n, k, tA, tB, 0, m, j, n, pre, packB, mc, nc, kc, ldc, 1, 0);
+        expect(cOf(c1)).toEqual(want);
+        // Rows in two chunks (cut at a multiple of MR), both reading B packed once.
+        const i = Math.min(m, (cut % (Math.ceil(m / shape.mr) + 1)) * shape.mr);
+        heap.fill(Number.NaN, c1 / 4, c1 / 4 + 16384);
+        e.prepackB(bAt, k, n, tB, 0, n, kc, nc, pre);
+        e.gemm(aAt, bAt, c1, m, n, k, tA, tB, 0, i, 0, n, packA, pre, mc, nc, kc, ldc, 0, 1);
+        e.gemm(aAt, bAt, c1, m, n, k, tA, tB, i, m, 0, n, packA, pre, mc, nc, kc, ldc, 0, 1);
+        expect(cOf(c1)).toEqual(want);
+        checkAgainstReference(Float32Array.from(want), heap.subarray(aAt / 4, aAt / 4 + m * k), heap.subarray(bAt / 4, bAt / 4 + k * n), m, k, n, c.transA, c.transB);
+      }),
+      { numRuns: 150 },
     );
   });
 

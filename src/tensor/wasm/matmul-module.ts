@@ -78,7 +78,15 @@ export interface GemmExports {
     i0: number, i1: number, j0: number, j1: number,
     packA: number, packB: number,
     mc: number, nc: number, kc: number, ldc: number,
+    aPacked: number, bPacked: number,
   ): void;
+  /**
+   * Packs rows i0..i1 of op(A) (m x k) for every depth block of `kc` into dst, as gemm's aPacked
+   * reads them: the calls of one product that share its rows (column chunks) then pack A once.
+   */
+  prepackA(a: number, m: number, k: number, transA: number, i0: number, i1: number, kc: number, dst: number): void;
+  /** Packs columns j0..j1 of op(B) (k x n) for every nc x kc block into dst, as gemm's bPacked reads them. */
+  prepackB(b: number, k: number, n: number, transB: number, j0: number, j1: number, kc: number, nc: number, dst: number): void;
 }
 
 export interface BuildOptions {
@@ -104,7 +112,9 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
   const kernel = mod.func([i32, i32, i32, i32, i32, i32], [], exportInternals ? 'kernel' : undefined);
   const packA = mod.func([i32, i32, i32, i32, i32, i32, i32, i32, i32], [], exportInternals ? 'packA' : undefined);
   const packB = mod.func([i32, i32, i32, i32, i32, i32, i32, i32, i32], [], exportInternals ? 'packB' : undefined);
-  const gemm = mod.func(new Array<ValType>(18).fill(i32), [], 'gemm');
+  const gemm = mod.func(new Array<ValType>(20).fill(i32), [], 'gemm');
+  const prepackA = mod.func(new Array<ValType>(8).fill(i32), [], 'prepackA');
+  const prepackB = mod.func(new Array<ValType>(9).fill(i32), [], 'prepackB');
 
   // ---- micro-kernel(ap, bp, cp, ldcBytes, iters, accumulate) ----
   // Computes the MR x NR tile over iters * KU steps of k, then stores (or adds) it at cp.
@@ -285,14 +295,18 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
   buildPack(packB, NR);
 
   // ---- gemm driver ----
+  // aPacked: pa holds A's rows i0..i1 packed for every depth block (prepackA), one block after the
+  // other; bPacked: pb holds B's columns j0..j1 packed for every (jc, pc) block (prepackB). Otherwise
+  // each block is packed here, into pa and pb. The packed values are the same either way.
+  const roundBytes = (count: Code, W: number, kbPad: number): Code => mul(mul(mul([add(count, i32Const(W - 1)), i32Const(W), Op.i32_div_u], i32Const(W)), get(kbPad)), i32Const(4));
   {
-    const [a, b, c, m, n, k, transA, transB, i0, i1, j0, j1, pa, pb, mc, nc, kc, ldc] = Array.from(
-      { length: 18 },
+    const [a, b, c, m, n, k, transA, transB, i0, i1, j0, j1, pa, pb, mc, nc, kc, ldc, aPacked, bPacked] = Array.from(
+      { length: 20 },
       (_, i) => i,
-    ) as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
-    const [jc, pc, ic, jr, ir, nb, kb, kbPad, mb, lda, ldb] = Array.from({ length: 11 }, () =>
+    ) as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
+    const [jc, pc, ic, jr, ir, nb, kb, kbPad, mb, lda, ldb, paRun, pbRun, paBlk, pbBlk] = Array.from({ length: 15 }, () =>
       gemm.local(i32),
-    ) as [number, number, number, number, number, number, number, number, number, number, number];
+    ) as [number, number, number, number, number, number, number, number, number, number, number, number, number, number, number];
     const select = (cond: Code, x: Code, y: Code): Code => [x, y, cond, Op.select];
     const notB = [get(transB), Op.i32_eqz];
 
@@ -300,21 +314,29 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
       // A is m x k, or k x m when transposed; B is k x n, or n x k when transposed.
       set(lda, select(get(transA), get(m), get(k))),
       set(ldb, select(get(transB), get(k), get(n))),
+      set(pbRun, get(pb)),
       forLoop(jc, get(j0), get(j1), get(nc), [
         set(nb, min(get(nc), sub(get(j1), get(jc)))),
+        set(paRun, get(pa)),
         forLoop(pc, i32Const(0), get(k), get(kc), [
           set(kb, min(get(kc), sub(get(k), get(pc)))),
           set(kbPad, [add(get(kb), i32Const(KU - 1)), i32Const(-KU), Op.i32_and]),
-          get(b), get(ldb), notB, get(jc), get(nb), get(pc), get(kb), get(kbPad), get(pb),
-          call(packB.index),
+          ifThen(
+            get(bPacked),
+            [set(pbBlk, get(pbRun)), inc(pbRun, roundBytes(get(nb), NR, kbPad))],
+            [get(b), get(ldb), notB, get(jc), get(nb), get(pc), get(kb), get(kbPad), get(pb), call(packB.index), set(pbBlk, get(pb))],
+          ),
           forLoop(ic, get(i0), get(i1), get(mc), [
             set(mb, min(get(mc), sub(get(i1), get(ic)))),
-            get(a), get(lda), get(transA), get(ic), get(mb), get(pc), get(kb), get(kbPad), get(pa),
-            call(packA.index),
+            ifThen(
+              get(aPacked),
+              set(paBlk, add(get(paRun), mul(mul(sub(get(ic), get(i0)), get(kbPad)), i32Const(4)))),
+              [get(a), get(lda), get(transA), get(ic), get(mb), get(pc), get(kb), get(kbPad), get(pa), call(packA.index), set(paBlk, get(pa))],
+            ),
             forLoop(jr, i32Const(0), get(nb), i32Const(NR), [
               forLoop(ir, i32Const(0), get(mb), i32Const(MR), [
-                add(get(pa), mul(mul(get(ir), get(kbPad)), i32Const(4))),
-                add(get(pb), mul(mul(get(jr), get(kbPad)), i32Const(4))),
+                add(get(paBlk), mul(mul(get(ir), get(kbPad)), i32Const(4))),
+                add(get(pbBlk), mul(mul(get(jr), get(kbPad)), i32Const(4))),
                 add(get(c), mul(add(mul(add(get(ic), get(ir)), get(ldc)), add(get(jc), get(jr))), i32Const(4))),
                 mul(get(ldc), i32Const(4)),
                 [get(kbPad), i32Const(KU), Op.i32_div_u],
@@ -323,9 +345,39 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
               ]),
             ]),
           ]),
+          inc(paRun, roundBytes(sub(get(i1), get(i0)), MR, kbPad)),
         ]),
       ]),
     ]);
+  }
+
+  // ---- prepackA(a, m, k, transA, i0, i1, kc, dst), prepackB(b, k, n, transB, j0, j1, kc, nc, dst) ----
+  {
+    const [a, m, k, transA, i0, i1, kc, dst] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [pc, kb, kbPad] = [prepackA.local(i32), prepackA.local(i32), prepackA.local(i32)];
+    prepackA.setBody(
+      forLoop(pc, i32Const(0), get(k), get(kc), [
+        set(kb, min(get(kc), sub(get(k), get(pc)))),
+        set(kbPad, [add(get(kb), i32Const(KU - 1)), i32Const(-KU), Op.i32_and]),
+        [get(a), [get(m), get(k), get(transA), Op.select], get(transA), get(i0), sub(get(i1), get(i0)), get(pc), get(kb), get(kbPad), get(dst), call(packA.index)],
+        inc(dst, roundBytes(sub(get(i1), get(i0)), MR, kbPad)),
+      ]),
+    );
+  }
+  {
+    const [b, k, n, transB, j0, j1, kc, nc, dst] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+    const [jc, nb, pc, kb, kbPad] = Array.from({ length: 5 }, () => prepackB.local(i32)) as [number, number, number, number, number];
+    prepackB.setBody(
+      forLoop(jc, get(j0), get(j1), get(nc), [
+        set(nb, min(get(nc), sub(get(j1), get(jc)))),
+        forLoop(pc, i32Const(0), get(k), get(kc), [
+          set(kb, min(get(kc), sub(get(k), get(pc)))),
+          set(kbPad, [add(get(kb), i32Const(KU - 1)), i32Const(-KU), Op.i32_and]),
+          [get(b), [get(k), get(n), get(transB), Op.select], get(transB), Op.i32_eqz, get(jc), get(nb), get(pc), get(kb), get(kbPad), get(dst), call(packB.index)],
+          inc(dst, roundBytes(get(nb), NR, kbPad)),
+        ]),
+      ]),
+    );
   }
   return mod.toBytes();
 }

@@ -179,7 +179,7 @@ export class WasmMatmul {
     const heap = new Float32Array(this.memory.buffer);
     heap.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr / 4);
     heap.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr / 4);
-    this.gemm(aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, 0, m, 0, n, packA, packB, mc, nc, kc, ldc);
+    this.gemm(aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, 0, m, 0, n, packA, packB, mc, nc, kc, ldc, 0, 0);
     const c = cPtr / 4;
     if (ldc === n) {
       out.set(heap.subarray(c, c + mn));

@@ -58,7 +58,7 @@
 
 import { buildBinaryModule, type BinaryExports } from './binary-module.js';
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
-import { DEFAULT_SHAPE } from './matmul-module.js';
+import { DEFAULT_SHAPE, type GemmExports } from './matmul-module.js';
 import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, getFma, growMemory, matmulWasmInto, wasmFmaSupported, wasmSimdSupported } from './matmul.js';
 
 /** Callbacks a spawned worker reports to. */
@@ -98,8 +98,8 @@ export const PARALLEL_MIN_WORK = 1 << 22;
 
 const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE, ATTACH] = [0, 1, 2, 3, 4, 5, 6, 7];
 const [NEXT, SPIN, JOB] = [0, 1, 2]; // job slot
-// After the product's 17 fields: the kind of job (0 a product, 1 a task) and a task's fields.
-const [KIND, TASK_FN, TASK_CHUNKS, TASK_NARGS, TASK_MEM] = [JOB + 17, JOB + 18, JOB + 19, JOB + 20, JOB + 21];
+// After the product's 18 fields: the kind of job (0 a product, 1 a task) and a task's fields.
+const [KIND, TASK_FN, TASK_CHUNKS, TASK_NARGS, TASK_MEM] = [JOB + 18, JOB + 19, JOB + 20, JOB + 21, JOB + 22];
 const [STATE, READY, WAKES, PACKA, PACKB] = [0, 1, 2, 3, 4]; // helper slots
 const SLOT_INTS = 32;
 /** Chunks of one product at most (chunksPerThread is capped to fit): a done flag each in the control block. */
@@ -184,13 +184,14 @@ export const WORKER_SOURCE = `"use strict";
               f(...args.subarray(i * ${MAX_TASK_ARGS}, i * ${MAX_TASK_ARGS} + nargs));
             }
           } else {
-            const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks, fma, seq] = job.subarray(${JOB}, ${JOB + 17});
+            // pp: the operand every chunk shares (A for column chunks, B for row chunks), packed once; or 0.
+            const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks, fma, seq, pp] = job.subarray(${JOB}, ${JOB + 18});
             const gemm = gemms[fma];
-            const pa = ctl[${PACKA}], pb = ctl[${PACKB}];
+            const pa = ctl[${PACKA}], pb = ctl[${PACKB}], packed = pp === 0 ? 0 : 1;
             for (let i = Atomics.add(job, ${NEXT}, 1); i < chunks; i = Atomics.add(job, ${NEXT}, 1)) {
               const lo = i * width, hi = Math.min(byCols ? n : m, lo + width);
-              if (byCols) gemm(a, b, c, m, n, k, tA, tB, 0, m, lo, hi, pa, pb, mc, nc, kc, ldc);
-              else gemm(a, b, c, m, n, k, tA, tB, lo, hi, 0, n, pa, pb, mc, nc, kc, ldc);
+              if (byCols) gemm(a, b, c, m, n, k, tA, tB, 0, m, lo, hi, packed ? pp : pa, pb, mc, nc, kc, ldc, packed, 0);
+              else gemm(a, b, c, m, n, k, tA, tB, lo, hi, 0, n, pa, packed ? pp : pb, mc, nc, kc, ldc, 0, packed);
               Atomics.store(done, i, seq);
             }
           }
@@ -238,6 +239,13 @@ const now = (): number => performance.now();
 // w wide repacks an operand for every w columns or rows of C: a 1/w overhead).
 const MIN_CHUNK_WORK = 1 << 21; // multiply-adds
 const MIN_CHUNK_SIDE = 64;
+/** From this many chunks, the operand every chunk reads whole is packed once before they start (see matmul). */
+export const PREPACK_MIN_CHUNKS = 4;
+/** The packed depth of k in blocks of kc: every block but the last is kcPad deep, the last rounded like it. */
+const packedDepth = (k: number, kc: number, kcPad: number): number => {
+  const full = Math.ceil(k / kc) - 1;
+  return full * kcPad + roundUp(k - full * kc, DEFAULT_SHAPE.ku);
+};
 
 /** How C (m x n) is cut: along columns (else rows) into `chunks` blocks `width` wide (the last may be narrower). */
 export function planChunks(m: number, n: number, k: number, threads: number, chunksPerThread = 4): { byCols: boolean; width: number; chunks: number } {
@@ -290,6 +298,8 @@ class Pool {
   retired = false;
   /** The gemm of the plain module, and of the FMA one where the engine has relaxed SIMD. */
   private readonly gemms: (((...args: number[]) => void) | null)[];
+  /** Each module's prepackA and prepackB (see matmul-module.ts), by the same index. */
+  private readonly prepacks: ({ prepackA: (...args: number[]) => void; prepackB: (...args: number[]) => void } | null)[];
   private readonly job: Int32Array;
   /** Per chunk, the sequence number of the last product whose chunk a helper finished. */
   private readonly done: Int32Array;
@@ -307,7 +317,9 @@ class Pool {
   constructor(spawn: SpawnWorker, threads: number, options: ThreadOptions) {
     // Both kernels, so that setFma may switch at any time; every thread runs the one the job names.
     const modules = [compileSync(DEFAULT_SHAPE, true), wasmFmaSupported() ? compileSync({ ...DEFAULT_SHAPE, fma: true }, true) : null];
-    this.gemms = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports.gemm as (...args: number[]) => void));
+    const instances = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as GemmExports));
+    this.gemms = instances.map((e) => e && (e.gemm as (...args: number[]) => void));
+    this.prepacks = instances.map((e) => e && { prepackA: e.prepackA as (...args: number[]) => void, prepackB: e.prepackB as (...args: number[]) => void });
     const argsOffset = roundUp(threads * SLOT_INTS * 4 + MAX_CHUNKS * 4, 8);
     const control = new SharedArrayBuffer(argsOffset + MAX_TASK_CHUNKS * MAX_TASK_ARGS * 8);
     this.job = new Int32Array(control, 0, SLOT_INTS);
@@ -405,14 +417,23 @@ class Pool {
     const cPtr = bPtr + align(k * n * 4);
     // A second C, for chunks this thread takes back from a late helper (which may still write its own).
     const c2Ptr = cPtr + align(mPad * ldc * 4);
-    growMemory(this.memory, c2Ptr + mPad * ldc * 4, SHARED_MAX_PAGES);
+    // With PREPACK_MIN_CHUNKS chunks or more, the operand they all read whole (A for column chunks, B
+    // for row chunks) is packed once, here, instead of by every chunk: same packed values, same bits.
+    const prepack = chunks >= PREPACK_MIN_CHUNKS;
+    const ppPtr = c2Ptr + align(mPad * ldc * 4);
+    const kPad = packedDepth(k, kc, kcPad);
+    const ppBytes = prepack ? (byCols ? mPad * kPad : roundUp(n, NR) * kPad) * 4 : 0;
+    growMemory(this.memory, ppPtr + Math.max(ppBytes, 4), SHARED_MAX_PAGES);
     const heap = new Float32Array(this.memory.buffer);
     heap.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr / 4);
     heap.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr / 4);
 
     const fma = getFma() && this.gemms[1] !== null ? 1 : 0;
     const gemm = this.gemms[fma]!;
-    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks, fma, seq, 0];
+    const pp = prepack ? ppPtr : 0;
+    if (prepack && byCols) this.prepacks[fma]!.prepackA(aPtr, m, k, transA ? 1 : 0, 0, m, kc, ppPtr);
+    else if (prepack) this.prepacks[fma]!.prepackB(bPtr, k, n, transB ? 1 : 0, 0, n, kc, nc, ppPtr);
+    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks, fma, seq, pp, 0];
     this.job.set(job, JOB);
     Atomics.store(this.job, NEXT, 0);
     helpers.forEach((h, i) => {
@@ -427,7 +448,8 @@ class Pool {
       const lo = i * width;
       const hi = Math.min(len, lo + width);
       const [i0, i1, j0, j1] = byCols ? [0, m, lo, hi] : [lo, hi, 0, n];
-      gemm(aPtr, bPtr, cAt, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, packA, packA + align(mc * kcPad * 4), mc, nc, kc, ldc);
+      const [pa, pb] = [pp !== 0 && byCols ? pp : packA, pp !== 0 && !byCols ? pp : packA + align(mc * kcPad * 4)];
+      gemm(aPtr, bPtr, cAt, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, pa, pb, mc, nc, kc, ldc, pp !== 0 && byCols ? 1 : 0, pp !== 0 && !byCols ? 1 : 0);
     };
     const copyOut = (i: number, cAt = cPtr): void => {
       const lo = i * width;
