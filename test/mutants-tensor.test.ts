@@ -872,3 +872,146 @@ describe("a freshly loaded emitter (new module instances) builds every kernel mo
     expect(Array.from(new Uint8Array(memory.buffer, 20, 4))).toEqual([9, 8, 7, 0]);
   });
 });
+
+// The kernel table registers the wasm entries once, inside whichever test first asks for a kernel, so
+// per-test coverage credits their code to that test alone. Each test here registers them again itself.
+describe("the wasm entries pick the WebAssembly kernel above their thresholds and the TypeScript one below (registered again here)", () => {
+  const rng = new Random(77);
+  const f32 = (len: number, ones = false) => Float32Array.from({ length: len }, () => (ones ? (rng.uniform() < 0.3 ? 1 : 0) : rng.normal()));
+  const bits = (x: Float32Array) => Array.from(x);
+  /** Runs `run` with the wasm entry, the wasm kernel called directly and the TypeScript one; the entry must give `want`'s bits and the other's must differ. */
+  const pick = (run: (which: "entry" | "wasm" | "js") => Float32Array, want: "wasm" | "js") => {
+    const [entry, wasm, js] = [run("entry"), run("wasm"), run("js")];
+    expect(bits(wasm)).not.toEqual(bits(js)); // the case tells them apart
+    expect(bits(entry)).toEqual(bits(want === "wasm" ? wasm : js));
+  };
+
+  it("biasActivation (tanh): WebAssembly for wide rows of at least 256 values, TypeScript for narrow rows or few values", async () => {
+    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
+    const { biasTanhWasm } = await import("../src/tensor/wasm/elementwise.js");
+    registerWasmKernels();
+    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const entry = kernelFor("biasActivation", "wasm", "float32");
+    for (const [rows, cols, want] of [[100, 500, "wasm"], [20, 36, "wasm"], [300, 3, "js"], [6, 40, "js"]] as const) {
+      const [y0, bias] = [f32(rows * cols), f32(cols)];
+      pick((which) => {
+        const y = y0.slice();
+        if (which === "entry") entry(y, bias, rows, cols, "tanh");
+        else if (which === "wasm") biasTanhWasm(y, bias, rows, cols);
+        else biasActivationJs(y, bias, rows, cols, "tanh");
+        return y;
+      }, want);
+    }
+  });
+
+  it("matmul: the TypeScript kernel below 4096 multiply-adds", async () => {
+    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
+    registerWasmKernels();
+    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const { matmulWasmInto } = await import("../src/tensor/wasm/matmul.js");
+    const [m, k, n] = [12, 25, 13];
+    const [a, b] = [f32(m * k), f32(k * n)];
+    pick((which) => {
+      const out = new Float32Array(m * n);
+      (which === "entry" ? kernelFor("matmul", "wasm", "float32") : which === "wasm" ? matmulWasmInto : matmulJsInto)(out, a, b, m, k, n, false, false);
+      return out;
+    }, "js");
+  });
+
+  it("matmulBinary: the WebAssembly and TypeScript 0/1 kernels give the same bits; an operand that is not 0/1 goes to the WebAssembly matmul", async () => {
+    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
+    registerWasmKernels();
+    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const { matmulBinaryWasmInto } = await import("../src/tensor/wasm/binary.js");
+    const { matmulWasmInto } = await import("../src/tensor/wasm/matmul.js");
+    const { binaryRowSumsJs, matmulBinaryWith } = await import("../src/tensor/binary.js");
+    const entry = kernelFor("matmulBinary", "wasm", "float32");
+    // (Which of the two runs is speed only: src/tensor/wasm/kernels.ts marks its threshold so.)
+    for (const [m, k, n] of [[40, 40, 40], [10, 12, 11]] as const) {
+      const [x, w] = [f32(m * k, true), f32(k * n)];
+      const run = (f: (out: Float32Array) => void) => {
+        const out = new Float32Array(m * n);
+        f(out);
+        return bits(out);
+      };
+      const want = run((out) => matmulBinaryWith(binaryRowSumsJs, matmulJsInto, out, x, w, m, k, n, false, false, "a"));
+      expect(run((out) => matmulBinaryWasmInto(matmulWasmInto, out, x, w, m, k, n, false, false, "a"))).toEqual(want);
+      expect(run((out) => entry(out, x, w, m, k, n, false, false, "a"))).toEqual(want);
+    }
+    // A "0/1" side with a 0.5 in it: the dense product, on the WebAssembly kernel.
+    const [m, k, n] = [40, 40, 40];
+    const [x, w] = [f32(m * k, true), f32(k * n)];
+    x[7] = 0.5;
+    pick((which) => {
+      const out = new Float32Array(m * n);
+      if (which === "entry") entry(out, x, w, m, k, n, false, false, "a");
+      else (which === "wasm" ? matmulWasmInto : matmulJsInto)(out, x, w, m, k, n, false, false);
+      return out;
+    }, "wasm");
+  });
+
+  it("bernoulliRows: the WebAssembly kernel from 256 logits", async () => {
+    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
+    const { bernoulliWasm } = await import("../src/tensor/wasm/elementwise.js");
+    registerWasmKernels();
+    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const [rows, D] = [30, 100];
+    const [x, l] = [f32(D, true), f32(rows * D)];
+    pick((which) => {
+      const [out, d] = [new Float32Array(rows), new Float32Array(rows * D)];
+      (which === "entry" ? kernelFor("bernoulliRows", "wasm", "float32") : which === "wasm" ? bernoulliWasm : bernoulliRowsJs)(x, l, D, out, d);
+      return Float32Array.of(...out, ...d);
+    }, "wasm");
+  });
+
+  it("activationBackward, columnSums and scaleRows: the WebAssembly kernels give the TypeScript ones' bits (which runs is speed only)", async () => {
+    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
+    const { activationBackwardWasm, columnSumsWasm, scaleRowsWasm } = await import("../src/tensor/wasm/elementwise.js");
+    registerWasmKernels();
+    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const [rows, cols] = [100, 500];
+    const [g, y, s] = [f32(rows * cols), Float32Array.from(f32(rows * cols), Math.tanh), f32(rows)];
+    const same = (run: (which: 0 | 1 | 2) => Float32Array) => {
+      const want = bits(run(2));
+      expect(bits(run(0))).toEqual(want);
+      expect(bits(run(1))).toEqual(want);
+    };
+    for (const act of ["tanh", "relu"] as const) {
+      same((which) => {
+        const [gp, gb] = [new Float32Array(rows * cols), new Float32Array(cols)];
+        [kernelFor("activationBackward", "wasm", "float32"), activationBackwardWasm, activationBackwardJs][which](gp, g, y, gb, rows, cols, act);
+        return Float32Array.of(...gp, ...gb);
+      });
+    }
+    const sums0 = f32(cols); // added into
+    same((which) => {
+      const out = sums0.slice();
+      [kernelFor("columnSums", "wasm", "float32"), columnSumsWasm, columnSumsJs][which](out, g, rows, cols);
+      return out;
+    });
+    same((which) => {
+      const out = new Float32Array(rows * cols);
+      [kernelFor("scaleRows", "wasm", "float32"), scaleRowsWasm, scaleRowsJs][which](out, s, g, cols);
+      return out;
+    });
+  });
+
+  it("adamState hands out slots of a WebAssembly memory, and adam steps them there", async () => {
+    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
+    const { AdamMemorySlot, adamStateWasm, adamWasm } = await import("../src/tensor/wasm/elementwise.js");
+    registerWasmKernels();
+    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const n = 1000;
+    const [p0, g] = [f32(n), f32(n)];
+    const step = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000, precision: "f32" } as const;
+    const state = kernelFor("adamState", "wasm", "float32")([n]);
+    expect(state.slots[0]).toBeInstanceOf(AdamMemorySlot);
+    pick((which) => {
+      const p = p0.slice();
+      if (which === "entry") kernelFor("adam", "wasm", "float32")(p, g, state.slots[0]!, step);
+      else if (which === "wasm") adamWasm(p, g, adamStateWasm([n])!.slots[0] as InstanceType<typeof AdamMemorySlot>, step);
+      else adamJs(p, g, new Float32Array(n), new Float32Array(n), step);
+      return p;
+    }, "wasm");
+  });
+});
