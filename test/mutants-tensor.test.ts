@@ -879,6 +879,11 @@ describe("the wasm entries pick the WebAssembly kernel above their thresholds an
   const rng = new Random(77);
   const f32 = (len: number, ones = false) => Float32Array.from({ length: len }, () => (ones ? (rng.uniform() < 0.3 ? 1 : 0) : rng.normal()));
   const bits = (x: Float32Array) => Array.from(x);
+  /** Registers the wasm entries again, inside the calling test, and returns the table's lookup. */
+  const registered = async () => {
+    (await import("../src/tensor/wasm/kernels.js")).registerWasmKernels();
+    return (await import("../src/tensor/kernels.js")).kernelFor;
+  };
   /** Runs `run` with the wasm entry, the wasm kernel called directly and the TypeScript one; the entry must give `want`'s bits and the other's must differ. */
   const pick = (run: (which: "entry" | "wasm" | "js") => Float32Array, want: "wasm" | "js") => {
     const [entry, wasm, js] = [run("entry"), run("wasm"), run("js")];
@@ -887,10 +892,8 @@ describe("the wasm entries pick the WebAssembly kernel above their thresholds an
   };
 
   it("biasActivation (tanh): WebAssembly for wide rows of at least 256 values, TypeScript for narrow rows or few values", async () => {
-    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
     const { biasTanhWasm } = await import("../src/tensor/wasm/elementwise.js");
-    registerWasmKernels();
-    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const kernelFor = await registered();
     const entry = kernelFor("biasActivation", "wasm", "float32");
     for (const [rows, cols, want] of [[100, 500, "wasm"], [20, 36, "wasm"], [300, 3, "js"], [6, 40, "js"]] as const) {
       const [y0, bias] = [f32(rows * cols), f32(cols)];
@@ -905,9 +908,7 @@ describe("the wasm entries pick the WebAssembly kernel above their thresholds an
   });
 
   it("matmul: the TypeScript kernel below 4096 multiply-adds", async () => {
-    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
-    registerWasmKernels();
-    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const kernelFor = await registered();
     const { matmulWasmInto } = await import("../src/tensor/wasm/matmul.js");
     const [m, k, n] = [12, 25, 13];
     const [a, b] = [f32(m * k), f32(k * n)];
@@ -919,9 +920,7 @@ describe("the wasm entries pick the WebAssembly kernel above their thresholds an
   });
 
   it("matmulBinary: the WebAssembly and TypeScript 0/1 kernels give the same bits; an operand that is not 0/1 goes to the WebAssembly matmul", async () => {
-    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
-    registerWasmKernels();
-    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const kernelFor = await registered();
     const { matmulBinaryWasmInto } = await import("../src/tensor/wasm/binary.js");
     const { matmulWasmInto } = await import("../src/tensor/wasm/matmul.js");
     const { binaryRowSumsJs, matmulBinaryWith } = await import("../src/tensor/binary.js");
@@ -951,10 +950,8 @@ describe("the wasm entries pick the WebAssembly kernel above their thresholds an
   });
 
   it("bernoulliRows: the WebAssembly kernel from 256 logits", async () => {
-    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
     const { bernoulliWasm } = await import("../src/tensor/wasm/elementwise.js");
-    registerWasmKernels();
-    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const kernelFor = await registered();
     const [rows, D] = [30, 100];
     const [x, l] = [f32(D, true), f32(rows * D)];
     pick((which) => {
@@ -965,10 +962,8 @@ describe("the wasm entries pick the WebAssembly kernel above their thresholds an
   });
 
   it("activationBackward, columnSums and scaleRows: the WebAssembly kernels give the TypeScript ones' bits (which runs is speed only)", async () => {
-    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
     const { activationBackwardWasm, columnSumsWasm, scaleRowsWasm } = await import("../src/tensor/wasm/elementwise.js");
-    registerWasmKernels();
-    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const kernelFor = await registered();
     const [rows, cols] = [100, 500];
     const [g, y, s] = [f32(rows * cols), Float32Array.from(f32(rows * cols), Math.tanh), f32(rows)];
     const same = (run: (which: 0 | 1 | 2) => Float32Array) => {
@@ -997,10 +992,8 @@ describe("the wasm entries pick the WebAssembly kernel above their thresholds an
   });
 
   it("adamState hands out slots of a WebAssembly memory, and adam steps them there", async () => {
-    const { registerWasmKernels } = await import("../src/tensor/wasm/kernels.js");
     const { AdamMemorySlot, adamStateWasm, adamWasm } = await import("../src/tensor/wasm/elementwise.js");
-    registerWasmKernels();
-    const { kernelFor } = await import("../src/tensor/kernels.js");
+    const kernelFor = await registered();
     const n = 1000;
     const [p0, g] = [f32(n), f32(n)];
     const step = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000, precision: "f32" } as const;

@@ -298,6 +298,14 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
   // aPacked: pa holds A's rows i0..i1 packed for every depth block (prepackA), one block after the
   // other; bPacked: pb holds B's columns j0..j1 packed for every (jc, pc) block (prepackB). Otherwise
   // each block is packed here, into pa and pb. The packed values are the same either way.
+  // for pc in 0..k step kc: kb = the block's depth, kbPad = kb rounded up to KU; then body.
+  const depthBlocks = (pc: number, kb: number, kbPad: number, k: number, kc: number, body: Code): Code =>
+    forLoop(pc, i32Const(0), get(k), get(kc), [
+      set(kb, min(get(kc), sub(get(k), get(pc)))),
+      set(kbPad, [add(get(kb), i32Const(KU - 1)), i32Const(-KU), Op.i32_and]),
+      body,
+    ]);
+  // The bytes of `count` rows (or columns) packed W-wide panels kbPad deep: count rounded up to W.
   const roundBytes = (count: Code, W: number, kbPad: number): Code => mul(mul(mul([add(count, i32Const(W - 1)), i32Const(W), Op.i32_div_u], i32Const(W)), get(kbPad)), i32Const(4));
   {
     const [a, b, c, m, n, k, transA, transB, i0, i1, j0, j1, pa, pb, mc, nc, kc, ldc, aPacked, bPacked] = Array.from(
@@ -318,9 +326,7 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
       forLoop(jc, get(j0), get(j1), get(nc), [
         set(nb, min(get(nc), sub(get(j1), get(jc)))),
         set(paRun, get(pa)),
-        forLoop(pc, i32Const(0), get(k), get(kc), [
-          set(kb, min(get(kc), sub(get(k), get(pc)))),
-          set(kbPad, [add(get(kb), i32Const(KU - 1)), i32Const(-KU), Op.i32_and]),
+        depthBlocks(pc, kb, kbPad, k, kc, [
           ifThen(
             get(bPacked),
             [set(pbBlk, get(pbRun)), inc(pbRun, roundBytes(get(nb), NR, kbPad))],
@@ -356,9 +362,7 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
     const [a, m, k, transA, i0, i1, kc, dst] = [0, 1, 2, 3, 4, 5, 6, 7];
     const [pc, kb, kbPad] = [prepackA.local(i32), prepackA.local(i32), prepackA.local(i32)];
     prepackA.setBody(
-      forLoop(pc, i32Const(0), get(k), get(kc), [
-        set(kb, min(get(kc), sub(get(k), get(pc)))),
-        set(kbPad, [add(get(kb), i32Const(KU - 1)), i32Const(-KU), Op.i32_and]),
+      depthBlocks(pc, kb, kbPad, k, kc, [
         [get(a), [get(m), get(k), get(transA), Op.select], get(transA), get(i0), sub(get(i1), get(i0)), get(pc), get(kb), get(kbPad), get(dst), call(packA.index)],
         inc(dst, roundBytes(sub(get(i1), get(i0)), MR, kbPad)),
       ]),
@@ -370,9 +374,7 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
     prepackB.setBody(
       forLoop(jc, get(j0), get(j1), get(nc), [
         set(nb, min(get(nc), sub(get(j1), get(jc)))),
-        forLoop(pc, i32Const(0), get(k), get(kc), [
-          set(kb, min(get(kc), sub(get(k), get(pc)))),
-          set(kbPad, [add(get(kb), i32Const(KU - 1)), i32Const(-KU), Op.i32_and]),
+        depthBlocks(pc, kb, kbPad, k, kc, [
           [get(b), [get(k), get(n), get(transB), Op.select], get(transB), Op.i32_eqz, get(jc), get(nb), get(pc), get(kb), get(kbPad), get(dst), call(packB.index)],
           inc(dst, roundBytes(get(nb), NR, kbPad)),
         ]),

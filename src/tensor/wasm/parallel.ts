@@ -24,7 +24,9 @@
 // Control block: an Int32Array over its own SharedArrayBuffer, slots of SLOT_INTS (128 bytes,
 // so threads do not share cache lines). Slot 0, the job: [NEXT] the chunk counter (Atomics.add),
 // [SPIN] spinMs in µs, [JOB..JOB+15] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
-// width, chunks, fma (which of the two kernels, plain or relaxed-SIMD FMA, every thread runs).
+// width, chunks, fma (which of the two kernels, plain or relaxed-SIMD FMA, every thread runs),
+// [JOB+16] the sequence number and [JOB+17] where the operand every chunk reads whole was packed
+// once (prepackA for column chunks, prepackB for row chunks; 0: each chunk packs its own).
 // [KIND] 0 for a product; 1 for a task, with [TASK_FN] the kernel (TASK_FNS), [TASK_CHUNKS] the
 // number of calls, [TASK_NARGS] their argument count and [TASK_MEM] the memory (0: the task memory,
 // else the id of an attached one).
@@ -241,11 +243,6 @@ const MIN_CHUNK_WORK = 1 << 21; // multiply-adds
 const MIN_CHUNK_SIDE = 64;
 /** From this many chunks, the operand every chunk reads whole is packed once before they start (see matmul). */
 export const PREPACK_MIN_CHUNKS = 4;
-/** The packed depth of k in blocks of kc: every block but the last is kcPad deep, the last rounded like it. */
-const packedDepth = (k: number, kc: number, kcPad: number): number => {
-  const full = Math.ceil(k / kc) - 1;
-  return full * kcPad + roundUp(k - full * kc, DEFAULT_SHAPE.ku);
-};
 
 /** How C (m x n) is cut: along columns (else rows) into `chunks` blocks `width` wide (the last may be narrower). */
 export function planChunks(m: number, n: number, k: number, threads: number, chunksPerThread = 4): { byCols: boolean; width: number; chunks: number } {
@@ -296,10 +293,8 @@ class Pool {
   readonly helpers: Helper[] = [];
   readonly ready: Promise<number>;
   retired = false;
-  /** The gemm of the plain module, and of the FMA one where the engine has relaxed SIMD. */
-  private readonly gemms: (((...args: number[]) => void) | null)[];
-  /** Each module's prepackA and prepackB (see matmul-module.ts), by the same index. */
-  private readonly prepacks: ({ prepackA: (...args: number[]) => void; prepackB: (...args: number[]) => void } | null)[];
+  /** This thread's instance of the plain gemm module, and of the FMA one where the engine has relaxed SIMD. */
+  private readonly gemms: (GemmExports | null)[];
   private readonly job: Int32Array;
   /** Per chunk, the sequence number of the last product whose chunk a helper finished. */
   private readonly done: Int32Array;
@@ -317,9 +312,7 @@ class Pool {
   constructor(spawn: SpawnWorker, threads: number, options: ThreadOptions) {
     // Both kernels, so that setFma may switch at any time; every thread runs the one the job names.
     const modules = [compileSync(DEFAULT_SHAPE, true), wasmFmaSupported() ? compileSync({ ...DEFAULT_SHAPE, fma: true }, true) : null];
-    const instances = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as GemmExports));
-    this.gemms = instances.map((e) => e && (e.gemm as (...args: number[]) => void));
-    this.prepacks = instances.map((e) => e && { prepackA: e.prepackA as (...args: number[]) => void, prepackB: e.prepackB as (...args: number[]) => void });
+    this.gemms = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as GemmExports));
     const argsOffset = roundUp(threads * SLOT_INTS * 4 + MAX_CHUNKS * 4, 8);
     const control = new SharedArrayBuffer(argsOffset + MAX_TASK_CHUNKS * MAX_TASK_ARGS * 8);
     this.job = new Int32Array(control, 0, SLOT_INTS);
@@ -421,7 +414,7 @@ class Pool {
     // for row chunks) is packed once, here, instead of by every chunk: same packed values, same bits.
     const prepack = chunks >= PREPACK_MIN_CHUNKS;
     const ppPtr = c2Ptr + align(mPad * ldc * 4);
-    const kPad = packedDepth(k, kc, kcPad);
+    const kPad = Math.ceil(k / kc) * kcPad; // every depth block packed at most kcPad deep
     const ppBytes = prepack ? (byCols ? mPad * kPad : roundUp(n, NR) * kPad) * 4 : 0;
     growMemory(this.memory, ppPtr + Math.max(ppBytes, 4), SHARED_MAX_PAGES);
     const heap = new Float32Array(this.memory.buffer);
@@ -429,10 +422,13 @@ class Pool {
     heap.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr / 4);
 
     const fma = getFma() && this.gemms[1] !== null ? 1 : 0;
-    const gemm = this.gemms[fma]!;
+    const { gemm, prepackA, prepackB } = this.gemms[fma]!;
     const pp = prepack ? ppPtr : 0;
-    if (prepack && byCols) this.prepacks[fma]!.prepackA(aPtr, m, k, transA ? 1 : 0, 0, m, kc, ppPtr);
-    else if (prepack) this.prepacks[fma]!.prepackB(bPtr, k, n, transB ? 1 : 0, 0, n, kc, nc, ppPtr);
+    if (prepack && byCols) prepackA(aPtr, m, k, transA ? 1 : 0, 0, m, kc, ppPtr);
+    else if (prepack) prepackB(bPtr, k, n, transB ? 1 : 0, 0, n, kc, nc, ppPtr);
+    // This thread's pack buffers are at 0; the shared operand, if packed once, at pp.
+    const [aPacked, bPacked] = [prepack && byCols ? 1 : 0, prepack && !byCols ? 1 : 0];
+    const [pa, pb] = [aPacked ? pp : 0, bPacked ? pp : align(mc * kcPad * 4)];
     const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks, fma, seq, pp, 0];
     this.job.set(job, JOB);
     Atomics.store(this.job, NEXT, 0);
@@ -444,12 +440,11 @@ class Pool {
     });
 
     const len = byCols ? n : m;
-    const compute = (i: number, packA: number, cAt = cPtr): void => {
+    const compute = (i: number, cAt = cPtr): void => {
       const lo = i * width;
       const hi = Math.min(len, lo + width);
       const [i0, i1, j0, j1] = byCols ? [0, m, lo, hi] : [lo, hi, 0, n];
-      const [pa, pb] = [pp !== 0 && byCols ? pp : packA, pp !== 0 && !byCols ? pp : packA + align(mc * kcPad * 4)];
-      gemm(aPtr, bPtr, cAt, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, pa, pb, mc, nc, kc, ldc, pp !== 0 && byCols ? 1 : 0, pp !== 0 && !byCols ? 1 : 0);
+      gemm(aPtr, bPtr, cAt, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, pa, pb, mc, nc, kc, ldc, aPacked, bPacked);
     };
     const copyOut = (i: number, cAt = cPtr): void => {
       const lo = i * width;
@@ -464,7 +459,7 @@ class Pool {
     const t0 = now();
     let own = 0;
     for (let i = Atomics.add(this.job, NEXT, 1); i < chunks; i = Atomics.add(this.job, NEXT, 1)) {
-      compute(i, 0);
+      compute(i);
       copyOut(i); // while the helpers work on theirs
       mine[i] = 1;
       own++;
@@ -499,7 +494,7 @@ class Pool {
       else if (late && Atomics.load(this.done, i) !== seq) {
         // A late helper's chunk (claimed, not finished): computed again here, into the second C,
         // with the same code and blocking, so the same bits as the helper's would be.
-        compute(i, 0, c2Ptr);
+        compute(i, c2Ptr);
         copyOut(i, c2Ptr);
         ours++;
         stats.retaken++;
