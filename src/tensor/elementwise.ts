@@ -8,6 +8,7 @@ export type Binary = (x: number, y: number) => number;
 export function mapUnary(x: Tensor, f: Unary): Tensor {
   const src = dense(x);
   const out = allocate(x.dtype, src.length);
+  // Stryker disable next-line EqualityOperator: a write past the typed array's end is ignored
   for (let i = 0; i < src.length; i++) out[i] = f(src[i]);
   return new Tensor(out, x.shape);
 }
@@ -24,20 +25,23 @@ export function mapBinary(a: Tensor, b: Tensor, f: Binary, op: string): Tensor {
 export function broadcastInto(out: Data, shape: Shape, x: Data, xs: Shape, y: Data, ys: Shape, f: Binary): void {
   const n = out.length;
   // The fast paths below compute what the general case does; only their conditions' `false` mutants are equivalent.
-  // Stryker disable next-line ConditionalExpression: the general case gives the same values for equal sizes
+  // Stryker disable next-line ConditionalExpression,BlockStatement: the general case gives the same values for equal sizes
   if (x.length === n && y.length === n) {
+    // Stryker disable next-line EqualityOperator: a write past the typed array's end is ignored
     for (let i = 0; i < n; i++) out[i] = f(x[i], y[i]);
     return;
   }
-  // Stryker disable next-line ConditionalExpression: the general case gives the same values for a scalar y
+  // Stryker disable next-line ConditionalExpression,BlockStatement: the general case gives the same values for a scalar y
   if (y.length === 1) {
     const v = y[0];
+    // Stryker disable next-line EqualityOperator: a write past the typed array's end is ignored
     for (let i = 0; i < n; i++) out[i] = f(x[i % x.length], v);
     return;
   }
-  // Stryker disable next-line ConditionalExpression: the general case gives the same values for a scalar x
+  // Stryker disable next-line ConditionalExpression,BlockStatement: the general case gives the same values for a scalar x
   if (x.length === 1) {
     const v = x[0];
+    // Stryker disable next-line EqualityOperator: a write past the typed array's end is ignored
     for (let i = 0; i < n; i++) out[i] = f(v, y[i % y.length]);
     return;
   }
@@ -51,7 +55,9 @@ export function broadcastInto(out: Data, shape: Shape, x: Data, xs: Shape, y: Da
   const index = new Array<number>(r).fill(0);
   let ox = 0;
   let oy = 0;
+  // Stryker disable next-line EqualityOperator: one more pass writes past the end, where writes are ignored
   for (let o = 0; o < n; o += inner) {
+    // Stryker disable next-line EqualityOperator: one more value is the next row's first, which that row writes again (or past the end)
     for (let j = 0, px = ox, py = oy; j < inner; j++, px += ix, py += iy) out[o + j] = f(x[px], y[py]);
     for (let axis = r - 2; axis >= 0; axis--) {
       index[axis]++;

@@ -12,11 +12,13 @@ import type { AdamState, AdamStep, BiasActivation } from "./kernels.js";
 
 /** y[r, j] ← act(y[r, j] + bias[j]) in place, for y of rows × cols (row-major). */
 export function biasActivationJs(y: Data, bias: Data, rows: number, cols: number, activation: BiasActivation): void {
+  // Stryker disable next-line EqualityOperator: one more row writes past y's end, where writes are ignored
   for (let r = 0, o = 0; r < rows; r++, o += cols) {
     if (activation === "tanh") for (let j = 0; j < cols; j++) y[o + j] = Math.tanh(y[o + j] + bias[j]);
     else if (activation === "relu") {
       for (let j = 0; j < cols; j++) {
         const v = y[o + j] + bias[j];
+        // Stryker disable next-line EqualityOperator: v = 0 gives 0 either way (−0 is 0)
         y[o + j] = v > 0 ? v : 0;
       }
     } else for (let j = 0; j < cols; j++) y[o + j] += bias[j];
@@ -33,18 +35,21 @@ export function biasActivationJs(y: Data, bias: Data, rows: number, cols: number
  */
 export function bernoulliRowsJs(x: Data, l: Data, D: number, out: Data, d: Data | null): void {
   const period = x.length;
+  // Stryker disable next-line EqualityOperator: one more row writes past out's and d's ends, where writes are ignored
   for (let r = 0, o = 0, n = out.length; r < n; r++, o += D) {
     const ox = o % period;
     let s = 0;
     if (d === null) {
       for (let j = 0; j < D; j++) {
         const v = l[o + j];
+        // Stryker disable next-line EqualityOperator: at v = 0 both branches give −log 2
         const pos = v > 0;
         s += (x[ox + j] - (pos ? 1 : 0)) * v - Math.log1p(Math.exp(pos ? -v : v));
       }
     } else {
       for (let j = 0; j < D; j++) {
         const v = l[o + j];
+        // Stryker disable next-line EqualityOperator: at v = 0 both branches give −log 2 and x − 1/2
         const pos = v > 0;
         const e = Math.exp(pos ? -v : v);
         const xk = x[ox + j] - (pos ? 1 : 0);
@@ -64,6 +69,7 @@ export function bernoulliRowsJs(x: Data, l: Data, D: number, out: Data, d: Data 
 export function activationBackwardJs(gp: Data, g: Data, y: Data, gb: Data | null, rows: number, cols: number, activation: "tanh" | "relu"): void {
   const tanh = activation === "tanh";
   for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    // Stryker disable next-line EqualityOperator: one more value is the next row's first, which that row writes again (gp is scratch, not g), or past the ends
     for (let j = 0; j < cols; j++) {
       const yv = y[o + j];
       const v = tanh ? g[o + j] * (1 - yv * yv) : yv > 0 ? g[o + j] : 0;
@@ -75,11 +81,15 @@ export function activationBackwardJs(gp: Data, g: Data, y: Data, gb: Data | null
 
 /** out[j] += Σ_r g[r, j] for g of rows × cols. */
 export function columnSumsJs(out: Data, g: Data, rows: number, cols: number): void {
-  for (let r = 0, o = 0; r < rows; r++, o += cols) for (let j = 0; j < cols; j++) out[j] += g[o + j];
+  for (let r = 0, o = 0; r < rows; r++, o += cols) {
+    // Stryker disable next-line EqualityOperator: out[cols] is past out's end, where writes are ignored
+    for (let j = 0; j < cols; j++) out[j] += g[o + j];
+  }
 }
 
 /** out[r, j] = s[r]·d[r, j] for d of s.length rows × cols (out may be d). */
 export function scaleRowsJs(out: Data, s: Data, d: Data, cols: number): void {
+  // Stryker disable next-line EqualityOperator: one more row writes past out's end, where writes are ignored
   for (let r = 0, o = 0, n = s.length; r < n; r++, o += cols) {
     const sr = s[r];
     for (let j = 0; j < cols; j++) out[o + j] = sr * d[o + j];
@@ -101,6 +111,7 @@ export function adamJs(w: Data, g: Data, m: Data, v: Data, s: AdamStep): void {
   const { lr, beta1: b1, beta2: b2, eps, c1, c2 } = s;
   const ob1 = 1 - b1;
   const ob2 = 1 - b2;
+  // Stryker disable next-line EqualityOperator: writes past the typed arrays' ends are ignored
   for (let i = 0, n = w.length; i < n; i++) {
     const gi = g[i];
     const mi = (m[i] = b1 * m[i] + ob1 * gi);
