@@ -39,6 +39,7 @@ export function registerWasmKernels(): void {
     else if (!matmulParallelInto(out, a, b, m, k, n, transA, transB)) matmulWasmInto(out, a, b, m, k, n, transA, transB);
   });
 
+  // Stryker disable next-line StringLiteral: kernelFor and allocate read every dtype but "float64" as float32
   const matmulWasm = kernelFor('matmul', 'wasm', 'float32');
   registerKernel('matmulBinary', 'wasm', 'float32', (out, a, b, m, k, n, transA, transB, binary) => {
     // Stryker disable next-line EqualityOperator,ConditionalExpression,ArithmeticOperator: speed only: the two 0/1 kernels give the same bits (test/mutants-tensor.test.ts)
@@ -77,6 +78,7 @@ export function registerWasmKernels(): void {
 
   // Moments and gradient buffers in one WebAssembly memory; the parameters stay in their own arrays
   // and each step copies them in and out (see AdamMemory). Slots not from here step in TypeScript.
+  // Stryker disable next-line StringLiteral: kernelFor and allocate read every dtype but "float64" as float32
   registerKernel('adamState', 'wasm', 'float32', (sizes) => adamStateWasm(sizes) ?? adamStateJs('float32', sizes));
   registerKernel('adam', 'wasm', 'float32', (p, g, slot, step) => {
     if (slot instanceof AdamMemorySlot) adamWasm(p, g, slot, step);
