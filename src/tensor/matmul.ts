@@ -10,7 +10,9 @@ const MC = 64;
 const NC = 256;
 
 // Sized for the largest block (mc ≤ MC, nc ≤ NC, kc ≤ KC; MC and NC are multiples of MR and NR).
+// Stryker disable next-line ArithmeticOperator: evaluated once at import, where a run cannot switch a mutant on (a wrong size fails every product)
 const packedA = new Float64Array(MC * KC);
+// Stryker disable next-line ArithmeticOperator: evaluated once at import, where a run cannot switch a mutant on (a wrong size fails every product)
 const packedB = new Float64Array(KC * NC);
 
 /**
@@ -32,15 +34,20 @@ export function matmulInto(out: Data, a: Data, b: Data, m: number, k: number, n:
 /** The plain TypeScript kernel: cache-blocked, 4×4 register tiles; transposes absorbed by packing, never materialized. */
 export function matmulJsInto(out: Data, a: Data, b: Data, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
   out.fill(0, 0, m * n);
+  // Stryker disable next-line EqualityOperator: one more block at jc = n is 0 columns wide and adds nothing
   for (let jc = 0; jc < n; jc += NC) {
     const nc = Math.min(NC, n - jc);
+    // Stryker disable next-line EqualityOperator: one more block at pc = k is 0 deep and adds 0
     for (let pc = 0; pc < k; pc += KC) {
       const kc = Math.min(KC, k - pc);
       packB(b, k, n, transB, pc, kc, jc, nc);
+      // Stryker disable next-line EqualityOperator: one more block at ic = m is 0 rows high and adds nothing
       for (let ic = 0; ic < m; ic += MC) {
         const mc = Math.min(MC, m - ic);
         packA(a, m, k, transA, ic, mc, pc, kc);
+        // Stryker disable next-line EqualityOperator: one more panel at jr = nc is 0 columns wide: its tile stores nothing
         for (let jr = 0; jr < nc; jr += NR) {
+          // Stryker disable next-line EqualityOperator: one more panel at ir = mc is 0 rows high: its tile stores nothing
           for (let ir = 0; ir < mc; ir += MR) {
             tile(kc, packedA, ir * kc, packedB, jr * kc, out, (ic + ir) * n + jc + jr, n, Math.min(MR, mc - ir), Math.min(NR, nc - jr));
           }
@@ -53,16 +60,21 @@ export function matmulJsInto(out: Data, a: Data, b: Data, m: number, k: number, 
 // Packed A: panels of MR rows, each stored p-major (MR values per p), zero-padded past mc.
 function packA(a: Data, m: number, k: number, transA: boolean, ic: number, mc: number, pc: number, kc: number): void {
   const dst = packedA;
+  // Stryker disable next-line EqualityOperator: one more panel at ir = mc is packed past the used ones (or past the buffer's end): no tile reads it
   for (let ir = 0; ir < mc; ir += MR) {
     const base = ir * kc;
     for (let r = 0; r < MR; r++) {
       const i = ic + ir + r;
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator,BlockStatement: a padded row's values reach only accumulators that tile() never stores
       if (ir + r >= mc) {
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: the padding is never stored (above); p = kc writes the next panel's first value, packed again after
         for (let p = 0; p < kc; p++) dst[base + p * MR + r] = 0;
       } else if (transA) {
+        // Stryker disable next-line EqualityOperator: p = kc writes the next panel's first value, packed again after it (or one no tile reads)
         for (let p = 0; p < kc; p++) dst[base + p * MR + r] = a[(pc + p) * m + i];
       } else {
         const row = i * k + pc;
+        // Stryker disable next-line EqualityOperator: p = kc writes the next panel's first value, packed again after it (or one no tile reads)
         for (let p = 0; p < kc; p++) dst[base + p * MR + r] = a[row + p];
       }
     }
@@ -72,16 +84,21 @@ function packA(a: Data, m: number, k: number, transA: boolean, ic: number, mc: n
 // Packed B: panels of NR columns, each stored p-major (NR values per p), zero-padded past nc.
 function packB(b: Data, k: number, n: number, transB: boolean, pc: number, kc: number, jc: number, nc: number): void {
   const dst = packedB;
+  // Stryker disable next-line EqualityOperator: one more panel at jr = nc is packed past the used ones (or past the buffer's end): no tile reads it
   for (let jr = 0; jr < nc; jr += NR) {
     const base = jr * kc;
     for (let c = 0; c < NR; c++) {
       const j = jc + jr + c;
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator,BlockStatement: a padded column's values reach only accumulators that tile() never stores
       if (jr + c >= nc) {
+        // Stryker disable next-line ConditionalExpression,EqualityOperator: the padding is never stored (above); p = kc writes the next panel's first value, packed again after
         for (let p = 0; p < kc; p++) dst[base + p * NR + c] = 0;
       } else if (transB) {
         const row = j * k + pc;
+        // Stryker disable next-line EqualityOperator: p = kc writes the next panel's first value, packed again after it (or one no tile reads)
         for (let p = 0; p < kc; p++) dst[base + p * NR + c] = b[row + p];
       } else {
+        // Stryker disable next-line EqualityOperator: p = kc writes the next panel's first value, packed again after it (or one no tile reads)
         for (let p = 0; p < kc; p++) dst[base + p * NR + c] = b[(pc + p) * n + j];
       }
     }
@@ -102,7 +119,7 @@ function tile(kc: number, A: Float64Array, ao: number, B: Float64Array, bo: numb
     c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
     c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
   }
-  // Stryker disable next-line ConditionalExpression: the loop below adds the same sums for a full tile
+  // Stryker disable next-line ConditionalExpression,BlockStatement: the loop below adds the same sums for a full tile
   if (rows === 4 && cols === 4) {
     out[oo] += c00; out[oo + 1] += c01; out[oo + 2] += c02; out[oo + 3] += c03; oo += ldo;
     out[oo] += c10; out[oo + 1] += c11; out[oo + 2] += c12; out[oo + 3] += c13; oo += ldo;
