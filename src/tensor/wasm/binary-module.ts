@@ -58,9 +58,11 @@ export function buildBinaryModule(sharedMaxPages?: number): Uint8Array<ArrayBuff
           forLoop(r, i32Const(0), get(rows), i32Const(1), [
             set(t0, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load()]),
             set(t1, [get(ptr), shl2(get(r)), Op.i32_add, mem.i32Load(4)]),
+            // Stryker disable next-line MethodExpression: accumulators past w are zeroed too, but never stored
             acc.slice(0, w).map((a) => set(a, v128.const0())),
             forLoop(t, get(t0), get(t1), i32Const(1), [
               rowAt,
+              // Stryker disable next-line MethodExpression: accumulators past w sum too, but are never stored
               acc.slice(0, w).map((a, v) => set(a, [get(a), get(src), v128.load(16 * v), v128.f32x4Add()])),
             ]),
             set(o, add(get(out), shl2(add(mul(get(r), get(ldo)), shl2(get(j)))))),
@@ -84,6 +86,7 @@ export function buildBinaryModule(sharedMaxPages?: number): Uint8Array<ArrayBuff
     const fail = [i32Const(-1), Op.return];
     f.setBody([
       set(one, [i32Const(ONE_BITS), simd(0x11) /* i32x4.splat */]),
+      // Stryker disable next-line UnaryOperator: cols & 4 is also a multiple of 4 up to cols: the scalar loop takes the rest, same values
       set(cols4, [get(cols), i32Const(-4), Op.i32_and]),
       set(at, get(s)),
       forLoop(r, i32Const(0), get(rows), i32Const(1), [
@@ -124,11 +127,14 @@ export function buildBinaryModule(sharedMaxPages?: number): Uint8Array<ArrayBuff
     const scalar = (iFrom: Code, iTo: Code, jFrom: Code, jTo: Code): Code =>
       forLoop(i, iFrom, iTo, i32Const(1), forLoop(j, jFrom, jTo, i32Const(1), [dstAt(get(j), get(i)), srcAt(get(i), get(j)), mem.f32Load(), mem.f32Store()]));
     f.setBody([
+      // Stryker disable next-line UnaryOperator: rows & 4 is also a multiple of 4 up to rows: the scalar loops take the rest, same values
       set(rows4, [get(rows), i32Const(-4), Op.i32_and]),
+      // Stryker disable next-line UnaryOperator: cols & 4 is also a multiple of 4 up to cols: the scalar loops take the rest, same values
       set(cols4, [get(cols), i32Const(-4), Op.i32_and]),
       forLoop(i, i32Const(0), get(rows4), i32Const(4), [
         forLoop(j, i32Const(0), get(cols4), i32Const(4), [
           set(s, srcAt(get(i), get(j))),
+          // Stryker disable next-line ConditionalExpression: for q = 0 the general address is s + 0
           x.map((v, q) => set(v, [q === 0 ? get(s) : add(get(s), shl2(mul(get(ldSrc), i32Const(q)))), v128.load()])),
           set(lo01, [get(x[0]), get(x[1]), v128.shuffle(lanes(0, 4, 1, 5))]),
           set(lo23, [get(x[2]), get(x[3]), v128.shuffle(lanes(0, 4, 1, 5))]),
