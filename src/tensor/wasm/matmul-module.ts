@@ -53,6 +53,7 @@ export interface KernelShape {
 // loads + accumulators in the 15 xmm registers V8 allocates: 4x8 with one k step per iteration
 // (8 acc + 2 B + 4 broadcasts + 1 temp) is the largest that does not spill. Kernel-only on Zen 4 /
 // Node 20: 4x8u1 35-38 GFLOP/s; 6x8u1, 5x8u1, 4x12u1, 3x16u1 ~20-24 and 4x8u2/u4 12-26 (all spill).
+// Stryker disable next-line ObjectLiteral: evaluated once at import, where a run cannot switch a mutant on (an empty shape fails every product)
 export const DEFAULT_SHAPE: KernelShape = { mr: 4, nr: 8, ku: 1 };
 
 const { i32 } = ValType;
@@ -177,6 +178,7 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
     const rows = [0, 1, 2, 3].map(() => f.local(ValType.v128));
     const [lo01, lo23, hi01, hi23] = [0, 1, 2, 3].map(() => f.local(ValType.v128)) as [number, number, number, number];
     // Address of source row t (of the current 4) at the current k.
+    // Stryker disable next-line ConditionalExpression: for t = 0 the general address is s + 0
     const rowPtr = (t: number): Code => (t === 0 ? get(s) : add(get(s), mul(get(ld4), i32Const(t))));
     // i8x16.shuffle lane bytes selecting f32 lanes (0-3 from the first operand, 4-7 from the second).
     const lanes = (...f32Lanes: number[]): number[] => f32Lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
@@ -238,8 +240,10 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
           // leftover k and rows go one float at a time.
           [
             set(w, i32Const(0)),
+            // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: speed only: the 4×4 transposes write 4 values of one k step, right for any W, and the scalar loops alone pack the same
             W % 4 === 0
               ? block(
+                  // Stryker disable next-line ArrayDeclaration: with no 4-row steps, the scalar loop below packs every row, the same values
                   loop([
                     [add(get(w), i32Const(4)), get(r), Op.i32_gt_s],
                     brIf(1),
@@ -247,6 +251,7 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
                     set(d, add(get(panel), mul(get(w), i32Const(4)))),
                     set(p, i32Const(0)),
                     block(
+                      // Stryker disable next-line ArrayDeclaration: with no 4-deep steps, the scalar k loop below packs all of these 4 rows, the same values
                       loop([
                         [add(get(p), i32Const(4)), get(kb), Op.i32_gt_s],
                         brIf(1),
@@ -306,6 +311,7 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
       body,
     ]);
   // The bytes of `count` rows (or columns) packed W-wide panels kbPad deep: count rounded up to W.
+  // Stryker disable next-line ArithmeticOperator: rounding up one panel more only leaves room unused
   const roundBytes = (count: Code, W: number, kbPad: number): Code => mul(mul(mul([add(count, i32Const(W - 1)), i32Const(W), Op.i32_div_u], i32Const(W)), get(kbPad)), i32Const(4));
   {
     const [a, b, c, m, n, k, transA, transB, i0, i1, j0, j1, pa, pb, mc, nc, kc, ldc, aPacked, bPacked] = Array.from(
