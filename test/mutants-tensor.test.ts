@@ -857,6 +857,44 @@ describe("a freshly loaded emitter (new module instances) builds every kernel mo
     const r = y.slice();
     ew.biasAddWasm(r, bias, rows, cols, true);
     y.forEach((v, i) => expect(r[i], `relu ${i}`).toBe(Math.max(0, Math.fround(v + bias[i % cols]))));
+    // activationBackward, tanh and relu, with the bias gradient: g·(1 − y²) and g·[y > 0] and their column sums.
+    const g = Float32Array.from({ length: rows * cols }, () => rng.normal());
+    const yt = t; // tanh outputs, in (−1, 1)
+    for (const act of ["tanh", "relu"] as const) {
+      const [gp, gb] = [new Float32Array(rows * cols), new Float32Array(cols)];
+      ew.activationBackwardWasm(gp, g, yt, gb, rows, cols, act);
+      const sums = new Float64Array(cols);
+      yt.forEach((v, i) => {
+        const want = act === "tanh" ? g[i] * (1 - v * v) : v > 0 ? g[i] : 0;
+        sums[i % cols] += want;
+        expect(Math.abs(gp[i] - want), `${act} backward ${i}`).toBeLessThan(1e-6);
+      });
+      sums.forEach((w, j) => expect(Math.abs(gb[j] - w), `${act} bias gradient ${j}`).toBeLessThan(1e-5));
+    }
+    // Adam in both precisions, against the update written out here in float64: "f64" to the bit, "f32" to 1e-6.
+    const size = 37;
+    const state = ew.adamStateWasm([size])!;
+    const [slot, grad] = [state.slots[0] as InstanceType<typeof ew.AdamMemorySlot>, state.grads[0]];
+    const w = Float32Array.from({ length: size }, () => rng.normal());
+    grad.set(Float32Array.from({ length: size }, () => rng.normal()));
+    const [m0, v0] = [Float32Array.from({ length: size }, () => rng.normal()), Float32Array.from({ length: size }, () => rng.uniform())];
+    for (const precision of ["f64", "f32"] as const) {
+      slot.m.set(m0);
+      slot.v.set(v0);
+      const p = w.slice();
+      const step = { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-3, c1: 1 / (1 - 0.8 ** 3), c2: 1 / (1 - 0.95 ** 3), precision };
+      ew.adamWasm(p, grad, slot, step);
+      for (let i = 0; i < size; i++) {
+        // As the TypeScript loop: float64 throughout, the moments rounded only where stored.
+        const mi = 0.8 * m0[i] + (1 - 0.8) * grad[i];
+        const vi = 0.95 * v0[i] + (1 - 0.95) * grad[i] * grad[i];
+        const wi = w[i] - (0.01 * mi * step.c1) / (Math.sqrt(vi * step.c2) + 1e-3);
+        const tol = precision === "f64" ? 0 : 1e-6;
+        expect(Math.abs(slot.m[i] - Math.fround(mi)), `adam ${precision} m ${i}`).toBeLessThanOrEqual(tol);
+        expect(Math.abs(slot.v[i] - Math.fround(vi)), `adam ${precision} v ${i}`).toBeLessThanOrEqual(tol);
+        expect(Math.abs(p[i] - Math.fround(wi)), `adam ${precision} w ${i}`).toBeLessThanOrEqual(precision === "f64" ? 0 : 1e-6);
+      }
+    }
     expect(bin.wasmBinaryAvailable()).toBe(true);
     const s = Float32Array.from({ length: m * k }, () => (rng.uniform() < 0.4 ? 1 : 0));
     const prod = new Float32Array(m * n);
