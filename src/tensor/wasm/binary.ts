@@ -16,19 +16,23 @@ const align = (bytes: number): number => roundUp(bytes, 64);
 const PARALLEL_MIN_FLOATS = 1 << 18;
 
 /** The threads for `floats` of work: the pool's tasks, or null (one thread) without a pool or below PARALLEL_MIN_FLOATS. */
+// Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: the parts give the same values on one thread or two
 const threadsFor = (tasks: Tasks | null, floats: number): Tasks | null => (floats < PARALLEL_MIN_FLOATS ? null : tasks);
 
 /** The transpose dst[j, i] = src[i, j] of src (rows × cols), on the threads when it is large. */
 function transpose(k: BinaryExports, tasks: Tasks | null, dst: number, ldDst: number, src: number, ldSrc: number, rows: number, cols: number): void {
   // By blocks of src's rows, multiples of 4 (the kernel's 4×4 blocks): dst's columns lo..hi.
+  // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   runParts(threadsFor(tasks, rows * cols), 'binary.transpose', k.transpose, rows, 4, (lo, hi) => [dst + lo * 4, ldDst, src + lo * ldSrc * 4, ldSrc, hi - lo, cols]);
 }
 
 let instance: { memory: WebAssembly.Memory; k: BinaryExports } | null | undefined;
 
 function get(): { memory: WebAssembly.Memory; k: BinaryExports } | null {
+  // Stryker disable next-line ConditionalExpression: building the module again on every call gives the same kernels
   if (instance === undefined) {
     try {
+      // Stryker disable next-line ConditionalExpression: without SIMD the build below throws, and the catch gives null too
       if (!wasmSimdSupported()) instance = null;
       else {
         const memory = new WebAssembly.Memory({ initial: 16 });
@@ -80,12 +84,16 @@ export function matmulBinaryWasmInto(
   const mPtr = sPtr + align(sRows * sCols * 4);
   const oPtr = mPtr + align(k * ld * 4);
   const tPtr = oPtr + align(rows * ld * 4);
+  // Stryker disable next-line ConditionalExpression: room for the transpose when it is not needed is only unused
   const end = tPtr + (binary === 'b' ? m * n * 4 : 0);
   const have = w.memory.buffer.byteLength;
+  // Stryker disable next-line EqualityOperator,ArithmeticOperator: how much the memory grows beyond `end` is memory only
   if (end > have) w.memory.grow(Math.ceil((Math.max(end, have * 1.25) - have) / PAGE));
   const heap = new Float32Array(w.memory.buffer);
+  // Stryker disable next-line ArithmeticOperator: zPtr is 0
   heap.set(Z.subarray(0, zSize), zPtr / 4);
   const nnz = w.k.pattern(zPtr, zRows, zCols, zpPtr, ziPtr);
+  // Stryker disable next-line EqualityOperator: an all-zero operand: the dense product gives the same zeros (for finite values)
   if (nnz < 0) return dense(out, a, b, m, k, n, transA, transB);
   let [ptr, idx] = [zpPtr, ziPtr];
   if (regroup) {
@@ -95,15 +103,19 @@ export function matmulBinaryWasmInto(
     regroupByColumn(view(zpPtr, zRows + 1), view(ziPtr, nnz), zRows, rows, view(ptrPtr, rows + 1), view(idxPtr, nnz));
     [ptr, idx] = [ptrPtr, idxPtr];
   }
+  // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
   if (mIsS && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
+  // Stryker disable next-line EqualityOperator: row k is an empty subarray: it copies nothing
   else if (mIsS) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
   else {
     heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
     transpose(w.k, tasks, mPtr, ld, sPtr, sCols, sRows, sCols);
   }
   // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
+  // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   runParts(threadsFor(tasks, nnz * ld), 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
   if (binary === 'a') {
+    // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
     if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
     else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);
   } else {
