@@ -13,6 +13,14 @@ import { blockPlan, compileSync, createWasmMatmul, growMemory, wasmFmaSupported,
 import { buildGemmModule } from "../src/tensor/wasm/matmul-module.js";
 
 const initial = getBackend();
+
+/** One Adam step (β1 0.8, β2 0.95, lr 0.01, ε 1e-3, at t = 3), written out here in float64 from its definition. */
+const ADAM_STEP = { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-3, c1: 1 / (1 - 0.8 ** 3), c2: 1 / (1 - 0.95 ** 3) };
+function adamByHand(w: number, g: number, m: number, v: number): { w: number; m: number; v: number } {
+  const mi = 0.8 * m + (1 - 0.8) * g;
+  const vi = 0.95 * v + (1 - 0.95) * g * g;
+  return { m: mi, v: vi, w: w - (0.01 * mi * ADAM_STEP.c1) / (Math.sqrt(vi * ADAM_STEP.c2) + 1e-3) };
+}
 afterEach(() => setBackend(initial));
 
 describe("shapes: the messages name the shape, the axis and the rank", () => {
@@ -644,15 +652,13 @@ describe("the TypeScript fused kernels (src/tensor/fused.ts) against formulas ev
   it("adamJs: m ← β1m + (1−β1)g, v ← β2v + (1−β2)g², w ← w − lr·m·c1 / (√(v·c2) + ε)", () => {
     const n = 6;
     const [w0, g, m0, v0] = [draw(n), draw(n), draw(n), draw(n).map(Math.abs)];
-    const s = { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-3, c1: 1 / (1 - 0.8 ** 3), c2: 1 / (1 - 0.95 ** 3), precision: "f64" as const };
     const [w, m, v] = [w0.slice(), m0.slice(), v0.slice()];
-    adamJs(w, g, m, v, s);
+    adamJs(w, g, m, v, { ...ADAM_STEP, precision: "f64" });
     for (let i = 0; i < n; i++) {
-      const mi = 0.8 * m0[i] + 0.2 * g[i];
-      const vi = 0.95 * v0[i] + 0.05 * g[i] * g[i];
-      expect(m[i]).toBeCloseTo(mi, 15);
-      expect(v[i]).toBeCloseTo(vi, 15);
-      expect(w[i]).toBeCloseTo(w0[i] - (0.01 * mi * s.c1) / (Math.sqrt(vi * s.c2) + 1e-3), 14);
+      const want = adamByHand(w0[i], g[i], m0[i], v0[i]);
+      expect(m[i]).toBeCloseTo(want.m, 15);
+      expect(v[i]).toBeCloseTo(want.v, 15);
+      expect(w[i]).toBeCloseTo(want.w, 14);
     }
     const state = adamStateJs("float64", [2, 3]);
     expect(state.slots.map((x) => [x.m.length, x.v.length, x.m.constructor.name])).toEqual([[2, 2, "Float64Array"], [3, 3, "Float64Array"]]);
@@ -882,17 +888,14 @@ describe("a freshly loaded emitter (new module instances) builds every kernel mo
       slot.m.set(m0);
       slot.v.set(v0);
       const p = w.slice();
-      const step = { lr: 0.01, beta1: 0.8, beta2: 0.95, eps: 1e-3, c1: 1 / (1 - 0.8 ** 3), c2: 1 / (1 - 0.95 ** 3), precision };
-      ew.adamWasm(p, grad, slot, step);
+      ew.adamWasm(p, grad, slot, { ...ADAM_STEP, precision });
+      const tol = precision === "f64" ? 0 : 1e-6;
       for (let i = 0; i < size; i++) {
-        // As the TypeScript loop: float64 throughout, the moments rounded only where stored.
-        const mi = 0.8 * m0[i] + (1 - 0.8) * grad[i];
-        const vi = 0.95 * v0[i] + (1 - 0.95) * grad[i] * grad[i];
-        const wi = w[i] - (0.01 * mi * step.c1) / (Math.sqrt(vi * step.c2) + 1e-3);
-        const tol = precision === "f64" ? 0 : 1e-6;
-        expect(Math.abs(slot.m[i] - Math.fround(mi)), `adam ${precision} m ${i}`).toBeLessThanOrEqual(tol);
-        expect(Math.abs(slot.v[i] - Math.fround(vi)), `adam ${precision} v ${i}`).toBeLessThanOrEqual(tol);
-        expect(Math.abs(p[i] - Math.fround(wi)), `adam ${precision} w ${i}`).toBeLessThanOrEqual(precision === "f64" ? 0 : 1e-6);
+        // As the TypeScript loop: float64 throughout, each value rounded only where stored.
+        const want = adamByHand(w[i], grad[i], m0[i], v0[i]);
+        expect(Math.abs(slot.m[i] - Math.fround(want.m)), `adam ${precision} m ${i}`).toBeLessThanOrEqual(tol);
+        expect(Math.abs(slot.v[i] - Math.fround(want.v)), `adam ${precision} v ${i}`).toBeLessThanOrEqual(tol);
+        expect(Math.abs(p[i] - Math.fround(want.w)), `adam ${precision} w ${i}`).toBeLessThanOrEqual(tol);
       }
     }
     expect(bin.wasmBinaryAvailable()).toBe(true);
