@@ -762,6 +762,191 @@ describe("the wasm matmul's block sizes and module cache", () => {
   });
 });
 
+describe("the wasm matmul module on a fresh start: the engine probes, the default kernels and initWasm", () => {
+  const realWasm = WebAssembly;
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.unstubAllEnvs();
+    vi.resetModules();
+  });
+  const fresh = async () => {
+    vi.resetModules();
+    vi.stubEnv("TSGRAD_FMA", undefined);
+    return await import("../src/tensor/wasm/matmul.js");
+  };
+  /** This engine's WebAssembly with some of its members replaced. */
+  const engine = (members: Partial<typeof WebAssembly>) =>
+    Object.create(realWasm, Object.fromEntries(Object.entries(members).map(([k, value]) => [k, { value }])));
+  // Two modules written out byte by byte: () -> v128 returning f32x4.mul of two zero vectors, and
+  // f32x4.relaxed_madd of three (opcode 0xfd 0x105, its LEB128 0x85 0x02).
+  const zero = [0xfd, 0x0c, ...new Array(16).fill(0)];
+  const probe = (body: number[]) =>
+    Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7b, 3, 2, 1, 0, 10, body.length + 4, 1, body.length + 2, 0, ...body, 0x0b]);
+  const simdBytes = probe([...zero, ...zero, 0xfd, 0xe6, 0x01]);
+  const fmaBytes = probe([...zero, ...zero, ...zero, 0xfd, 0x85, 0x02]);
+  const hasRelaxedMadd = (b: Uint8Array) => b.some((x, i) => x === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02);
+  const validate = (b: BufferSource) => realWasm.validate(b);
+  const product = (m: number, k: number, n: number) => {
+    const rng = new Random(5);
+    const a = Float32Array.from({ length: m * k }, () => rng.normal());
+    const b = Float32Array.from({ length: k * n }, () => rng.normal());
+    const want = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) want[i * n + j] += a[i * k + p] * b[p * n + j];
+    return { a, b, want };
+  };
+  const close = (got: Float32Array, want: Float64Array) => {
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `element ${i}`).toBeLessThan(1e-4 * (1 + Math.abs(want[i])));
+  };
+
+  it("the probes agree with the engine on modules written out here, and say false (not throw) without WebAssembly", async () => {
+    expect(realWasm.validate(simdBytes)).toBe(true); // the hand-written probe is itself valid
+    const full = await fresh();
+    expect(full.wasmSimdSupported()).toBe(true);
+    expect(full.wasmFmaSupported()).toBe(realWasm.validate(fmaBytes));
+    const cases: [string, unknown, boolean, boolean][] = [
+      ["no WebAssembly", undefined, false, false],
+      ["WebAssembly without validate", {}, false, false],
+      ["an engine that validates nothing", engine({ validate: () => false }), false, false],
+      ["SIMD without relaxed SIMD", engine({ validate: (b: BufferSource) => validate(b) && !hasRelaxedMadd(new Uint8Array(b as ArrayBuffer)) }), true, false],
+    ];
+    for (const [name, wasm, simd, fma] of cases) {
+      const m = await fresh();
+      vi.stubGlobal("WebAssembly", wasm);
+      expect(m.wasmSimdSupported(), name).toBe(simd);
+      expect(m.wasmFmaSupported(), name).toBe(fma);
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it("setFma(true) is refused on an engine with SIMD but without relaxed SIMD, and the choice stays off", async () => {
+    const m = await fresh();
+    vi.stubGlobal("WebAssembly", engine({ validate: (b: BufferSource) => validate(b) && !hasRelaxedMadd(new Uint8Array(b as ArrayBuffer)) }));
+    expect(() => m.setFma(true)).toThrow(/^setFma: this engine has no relaxed SIMD \(f32x4\.relaxed_madd\); on Node 20 import tsgrad-vae\/node/);
+    expect(m.getFma()).toBe(false);
+  });
+
+  it("the default kernel computes the product with and without FMA, and currentShape carries the choice", async () => {
+    const { a, b, want } = product(7, 33, 13);
+    for (const fma of realWasm.validate(fmaBytes) ? [false, true] : [false]) {
+      const m = await fresh();
+      m.setFma(fma);
+      expect(m.currentShape()).toEqual({ mr: 4, nr: 8, ku: 1, ...(fma ? { fma: true } : {}) });
+      expect(m.createWasmMatmul().shape.fma ?? false).toBe(fma);
+      const out = new Float32Array(7 * 13);
+      m.matmulWasmInto(out, a, b, 7, 33, 13, false, false);
+      close(out, want);
+    }
+  });
+
+  it("after initWasm, products run where synchronous compiles are refused (a browser's main thread)", async () => {
+    const { a, b, want } = product(9, 20, 11);
+    const m = await fresh();
+    const refuse = function () {
+      throw new Error("synchronous compile refused");
+    };
+    vi.stubGlobal("WebAssembly", engine({ Module: Object.assign(refuse, { imports: realWasm.Module.imports }) as never }));
+    await m.initWasm();
+    const out = new Float32Array(9 * 11);
+    m.matmulWasmInto(out, a, b, 9, 20, 11, false, false);
+    close(out, want);
+  });
+
+  it("operands longer than the product needs (views of bigger buffers) give the same product", () => {
+    const { a, b, want } = product(6, 10, 5);
+    const long = (x: Float32Array) => {
+      const y = new Float32Array(x.length + (1 << 22)).fill(Number.NaN);
+      y.set(x);
+      return y;
+    };
+    const out = new Float32Array(30);
+    createWasmMatmul().matmulInto(out, long(a), long(b), 6, 10, 5, false, false);
+    close(out, want);
+  });
+
+  it("a product with no rows or no columns writes nothing, whatever k", () => {
+    const w = createWasmMatmul();
+    for (const [m, k, n] of [[0, 5, 3], [4, 5, 0], [0, 7, 0], [0, 0, 2]]) {
+      const out = new Float32Array(4).fill(7);
+      w.matmulInto(out, new Float32Array(m * k).fill(1), new Float32Array(k * n).fill(1), m, k, n, false, false);
+      expect(Array.from(out), `${m}x${k}x${n}`).toEqual([7, 7, 7, 7]);
+    }
+  });
+});
+
+describe("the WebAssembly 0/1 product (src/tensor/wasm/binary.ts): when it runs and when the dense kernel does", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.doUnmock("../src/tensor/wasm/matmul.js");
+    vi.resetModules();
+  });
+  const rng = new Random(17);
+  const f32 = (len: number, bits = false) => Float32Array.from({ length: len }, () => (bits ? (rng.uniform() < 0.3 ? 1 : 0) : rng.normal()));
+  const refuse = (): never => {
+    throw new Error("the dense kernel was called");
+  };
+  /** op(A)·op(B) in float64 from the stored operands. */
+  const reference = (a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean) => {
+    const out = new Float64Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += (tA ? a[p * m + i] : a[i * k + p]) * (tB ? b[j * k + p] : b[p * n + j]);
+    return out;
+  };
+
+  it("the named 0/1 side runs without the dense kernel, for either side and every transpose", async () => {
+    const { matmulBinaryWasmInto } = await import("../src/tensor/wasm/binary.js");
+    const [m, k, n] = [9, 14, 6];
+    for (const side of ["a", "b"] as const) {
+      for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const a = f32(m * k, side === "a");
+        const b = f32(k * n, side === "b");
+        const out = new Float32Array(m * n);
+        matmulBinaryWasmInto(refuse, out, a, b, m, k, n, tA, tB, side);
+        const want = reference(a, b, m, k, n, tA, tB);
+        for (let i = 0; i < m * n; i++) expect(Math.abs(out[i] - want[i]), `${side} ${tA} ${tB} ${i}`).toBeLessThan(1e-5 * (1 + Math.abs(want[i])));
+      }
+    }
+  });
+
+  it("an empty product writes nothing and calls no kernel", async () => {
+    const { matmulBinaryWasmInto } = await import("../src/tensor/wasm/binary.js");
+    for (const [m, k, n] of [[0, 4, 3], [3, 4, 0], [0, 0, 0]]) {
+      for (const side of ["a", "b"] as const) {
+        const out = new Float32Array(4).fill(7);
+        matmulBinaryWasmInto(refuse, out, new Float32Array(m * k).fill(1), new Float32Array(k * n).fill(1), m, k, n, false, false, side);
+        expect(Array.from(out), `${m}x${k}x${n} ${side}`).toEqual([7, 7, 7, 7]);
+      }
+    }
+  });
+
+  it("without SIMD, or where the module cannot be built, it is unavailable and hands every product to the dense kernel", async () => {
+    const a = f32(12, true);
+    const b = f32(12);
+    const load = async (setup: () => void) => {
+      vi.resetModules();
+      setup();
+      return await import("../src/tensor/wasm/binary.js");
+    };
+    const noSimd = () =>
+      vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), wasmSimdSupported: () => false }));
+    const noBuild = () => {
+      const real = WebAssembly;
+      const Module = function () {
+        throw new Error("this engine cannot compile it");
+      };
+      vi.stubGlobal("WebAssembly", Object.create(real, { Module: { value: Module } }));
+    };
+    for (const [name, setup] of [["no SIMD", noSimd], ["no build", noBuild]] as const) {
+      const w = await load(setup);
+      expect(w.wasmBinaryAvailable(), name).toBe(false);
+      const calls: unknown[][] = [];
+      const out = new Float32Array(9);
+      w.matmulBinaryWasmInto((...args) => void calls.push(args), out, a, b, 3, 4, 3, false, true, "a");
+      expect(calls, name).toEqual([[out, a, b, 3, 4, 3, false, true]]);
+      vi.unstubAllGlobals();
+      vi.doUnmock("../src/tensor/wasm/matmul.js");
+    }
+  });
+});
+
 describe("Tensor views, construction and printing", () => {
   it("a view must stay inside its storage, with negative strides too, and have one stride per axis", () => {
     const s = new Storage(new Float64Array(6));

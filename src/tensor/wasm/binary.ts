@@ -64,6 +64,7 @@ export function matmulBinaryWasmInto(
   // With a thread pool, in the shared memory its threads have the module's instances on.
   const tasks = getTasks();
   const w = tasks === null ? own : { memory: tasks.arena.memory, k: tasks.arena.binary };
+  // Stryker disable next-line ConditionalExpression,ArithmeticOperator: without it an empty product runs the kernels below over no rows and writes nothing, which a test checks
   if (m * n === 0) return;
   // Z: the 0/1 operand as stored, zRows × zCols; `regroup` when the rows of the product's 0/1 factor
   // (op(A), or op(B)ᵀ) are Z's columns. S: the summed operand as stored; M: it as the k rows that are
@@ -98,8 +99,7 @@ export function matmulBinaryWasmInto(
   let [ptr, idx] = [zpPtr, ziPtr];
   if (regroup) {
     // By column of Z (nnz-proportional, in TypeScript), on views of the module's memory.
-    const ints = new Int32Array(w.memory.buffer);
-    const view = (at: number, n: number): Int32Array => ints.subarray(at / 4, at / 4 + n);
+    const view = (at: number, n: number): Int32Array => new Int32Array(w.memory.buffer, at, n);
     regroupByColumn(view(zpPtr, zRows + 1), view(ziPtr, nnz), zRows, rows, view(ptrPtr, rows + 1), view(idxPtr, nnz));
     [ptr, idx] = [ptrPtr, idxPtr];
   }
