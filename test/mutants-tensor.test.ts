@@ -947,6 +947,124 @@ describe("the WebAssembly 0/1 product (src/tensor/wasm/binary.ts): when it runs 
   });
 });
 
+describe("the element-wise runtime (src/tensor/wasm/elementwise.ts): aliasing, empty operands, refusals and a fresh start", () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.doUnmock("../src/tensor/wasm/matmul.js");
+    vi.resetModules();
+  });
+  const rng = new Random(23);
+  const f32 = (len: number) => Float32Array.from({ length: len }, () => rng.normal());
+
+  it("activationBackward in place (gp = g, or gp = y) gives the bits of the TypeScript kernel on separate arrays", async () => {
+    const { activationBackwardWasm } = await import("../src/tensor/wasm/elementwise.js");
+    const [rows, cols] = [9, 7];
+    const g = f32(rows * cols);
+    const y = Float32Array.from(f32(rows * cols), Math.tanh);
+    for (const activation of ["tanh", "relu"] as const) {
+      for (const withGb of [false, true]) {
+        const want = new Float32Array(rows * cols);
+        const wantGb = new Float32Array(cols).fill(0.5);
+        activationBackwardJs(want, g, y, withGb ? wantGb : null, rows, cols, activation);
+        for (const alias of ["g", "y"] as const) {
+          const [g2, y2] = [g.slice(), y.slice()];
+          const gb = new Float32Array(cols).fill(0.5);
+          const gp = alias === "g" ? g2 : y2;
+          activationBackwardWasm(gp, g2, y2, withGb ? gb : null, rows, cols, activation);
+          const label = `${activation}, gp = ${alias}${withGb ? ", with gb" : ""}`;
+          expect(Array.from(gp), label).toEqual(Array.from(want));
+          expect(Array.from(gb), label).toEqual(Array.from(withGb ? wantGb : new Float32Array(cols).fill(0.5)));
+        }
+      }
+    }
+  });
+
+  it("no rows or no columns: nothing is written; the Bernoulli kernel of 0-pixel images gives 0 per image", async () => {
+    const e = await import("../src/tensor/wasm/elementwise.js");
+    for (const [rows, cols] of [[0, 5], [3, 0], [0, 0]]) {
+      const sentinel = () => new Float32Array(6).fill(7);
+      const [y, gp, gb, out] = [sentinel(), sentinel(), sentinel(), sentinel()];
+      e.biasTanhWasm(y, sentinel(), rows, cols);
+      e.biasAddWasm(y, sentinel(), rows, cols, true);
+      e.activationBackwardWasm(gp, sentinel(), sentinel(), gb, rows, cols, "tanh");
+      e.columnSumsWasm(gb, sentinel(), rows, cols);
+      e.scaleRowsWasm(out, new Float32Array(rows).fill(2), sentinel(), cols);
+      for (const [name, a] of [["y", y], ["gp", gp], ["gb", gb], ["out", out]] as const) expect(Array.from(a), `${name} ${rows}×${cols}`).toEqual(Array(6).fill(7));
+    }
+    const out = new Float32Array(3).fill(7);
+    e.bernoulliWasm(new Float32Array(0), new Float32Array(0), 0, out, null);
+    expect(Array.from(out)).toEqual([0, 0, 0]);
+    const none = new Float32Array(0);
+    e.bernoulliWasm(new Float32Array(4), new Float32Array(0), 4, none, null); // no images: no call
+  });
+
+  it("adam on a slot of another size is refused with the sizes", async () => {
+    const { adamStateWasm, adamWasm } = await import("../src/tensor/wasm/elementwise.js");
+    const state = adamStateWasm([6])!;
+    const slot = state.slots[0] as Parameters<typeof adamWasm>[2];
+    const step = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, c1: 10, c2: 1000, precision: "f32" as const };
+    expect(() => adamWasm(new Float32Array(5), new Float32Array(6), slot, step)).toThrow("adam: parameter of 5 values and gradient of 6 for moments of 6");
+    expect(() => adamWasm(new Float32Array(6), new Float32Array(4), slot, step)).toThrow("adam: parameter of 6 values and gradient of 4 for moments of 6");
+  });
+
+  describe("in a fresh module instance", () => {
+    const real = WebAssembly;
+    const engine = (members: Record<string, unknown>) => Object.create(real, Object.fromEntries(Object.entries(members).map(([k, value]) => [k, { value }])));
+    const refuse = (what: string) =>
+      function () {
+        throw new Error(`${what} refused`);
+      };
+    const fresh = async (simd = true) => {
+      vi.resetModules();
+      if (!simd) vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), wasmSimdSupported: () => false }));
+      return await import("../src/tensor/wasm/elementwise.js");
+    };
+    const unavailable = "wasm element-wise kernels: the module could not be compiled here (no WebAssembly SIMD128, or a synchronous compile refused: await initWasmElementwise() first)";
+    /** bias + tanh through the module against the TypeScript kernel (within 1 ulp, as fused-wasm.test.ts checks). */
+    const computes = (e: typeof import("../src/tensor/wasm/elementwise.js")) => {
+      const y = f32(40);
+      const bias = f32(8);
+      const want = y.slice();
+      biasActivationJs(want, bias, 5, 8, "tanh");
+      e.biasTanhWasm(y, bias, 5, 8);
+      for (let i = 0; i < 40; i++) expect(Math.abs(y[i] - want[i])).toBeLessThanOrEqual(2 ** -23);
+    };
+
+    it("without SIMD: unavailable, no Adam state, initWasmElementwise changes nothing, and a direct call says why", async () => {
+      const e = await fresh(false);
+      expect(e.wasmElementwiseAvailable()).toBe(false);
+      expect(e.adamStateWasm([8])).toBe(null);
+      await e.initWasmElementwise();
+      expect(e.wasmElementwiseAvailable()).toBe(false);
+      expect(() => e.biasTanhWasm(new Float32Array(4), new Float32Array(4), 1, 4)).toThrow(unavailable);
+    });
+
+    it("where a synchronous compile is refused: unavailable until initWasmElementwise compiles it, then it computes", async () => {
+      const e = await fresh();
+      vi.stubGlobal("WebAssembly", engine({ Module: refuse("compile") }));
+      expect(e.wasmElementwiseAvailable()).toBe(false);
+      expect(() => computes(e)).toThrow(unavailable);
+      await e.initWasmElementwise();
+      expect(e.wasmElementwiseAvailable()).toBe(true);
+      computes(e);
+      await e.initWasmElementwise(); // compiled already: nothing to do
+      expect(e.wasmElementwiseAvailable()).toBe(true);
+    });
+
+    it("where the asynchronous compile fails too, or instantiating is refused: unavailable", async () => {
+      const e = await fresh();
+      vi.stubGlobal("WebAssembly", engine({ Module: refuse("compile"), compile: () => Promise.reject(new Error("compile refused")) }));
+      await e.initWasmElementwise();
+      expect(e.wasmElementwiseAvailable()).toBe(false);
+      vi.unstubAllGlobals();
+      const i = await fresh();
+      vi.stubGlobal("WebAssembly", engine({ Instance: refuse("instantiate") }));
+      expect(i.wasmElementwiseAvailable()).toBe(false);
+      expect(i.adamStateWasm([8])).toBe(null);
+    });
+  });
+});
+
 describe("Tensor views, construction and printing", () => {
   it("a view must stay inside its storage, with negative strides too, and have one stride per axis", () => {
     const s = new Storage(new Float64Array(6));

@@ -23,6 +23,7 @@ import { getTasks, runParts, type AttachedMemory, type TaskArena, type Tasks } f
 const PAGE = 65536;
 /** Values per chunk of a scratch kernel call (512 KiB per operand). */
 const CHUNK = 1 << 17;
+// Stryker disable next-line ArithmeticOperator: a larger round-up (x·to) only pads more
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 /** Kernels over fewer elements than this stay on one thread (a task costs a few tens of µs). */
 const PARALLEL_MIN_ELEMENTS = 1 << 14;
@@ -31,6 +32,7 @@ const PARALLEL_MIN_ELEMENTS = 1 << 14;
 let compiled: WebAssembly.Module | null | undefined;
 
 function compileSync(): WebAssembly.Module | null {
+  // Stryker disable next-line ConditionalExpression: compiling again gives the same module, or the same failure
   if (compiled === undefined) {
     try {
       compiled = wasmSimdSupported() ? new WebAssembly.Module(buildElementwiseModule()) : null;
@@ -46,6 +48,7 @@ function compileSync(): WebAssembly.Module | null {
  * refused (the module is ~3.9 KB, under Chrome's 4 KB limit today). Optional elsewhere.
  */
 export async function initWasmElementwise(): Promise<void> {
+  // Stryker disable next-line ConditionalExpression: compiling again gives the same module
   if (compiled) return;
   try {
     compiled = wasmSimdSupported() ? await WebAssembly.compile(buildElementwiseModule()) : null;
@@ -56,19 +59,22 @@ export async function initWasmElementwise(): Promise<void> {
 
 /** True if the element-wise kernels can run here (WebAssembly SIMD128, module compiled and instantiable). */
 export function wasmElementwiseAvailable(): boolean {
-  if (scratch === undefined && compileSync() !== null) {
-    try {
-      scratch = new Scratch();
-    } catch {
-      compiled = null; // e.g. a main thread refusing to instantiate synchronously
-    }
+  scratch ??= newScratch();
+  return scratch !== undefined;
+}
+
+/** The scratch instance, or undefined without a module (no SIMD, a refused compile) or where instantiating is refused. */
+function newScratch(): Scratch | undefined {
+  try {
+    return new Scratch();
+  } catch {
+    // unavailable: undefined
   }
-  return scratch !== undefined && compiled !== null;
 }
 
 function instantiate(memory: WebAssembly.Memory): ElementwiseExports {
   const mod = compileSync();
-  if (mod === null) throw new Error('wasm element-wise kernels: WebAssembly SIMD128 is not available here');
+  if (mod === null) throw new Error('wasm element-wise kernels: the module could not be compiled here (no WebAssembly SIMD128, or a synchronous compile refused: await initWasmElementwise() first)');
   return new WebAssembly.Instance(mod, { env: { memory } }).exports as unknown as ElementwiseExports;
 }
 
@@ -81,6 +87,7 @@ class Scratch {
   /** The memory as float32, at least `bytes` long (grows, never shrinks). */
   f32(bytes: number): Float32Array {
     const have = this.memory.buffer.byteLength;
+    // Stryker disable next-line EqualityOperator,ArithmeticOperator: growing by more than needed changes the memory's size only
     if (bytes > have) this.memory.grow(Math.ceil((bytes - have) / PAGE));
     return new Float32Array(this.memory.buffer);
   }
@@ -103,6 +110,7 @@ let arenaSpace: { arena: TaskArena; space: Space } | undefined;
  * The thread pool's tasks when there is one and `elements` is worth splitting, with the task memory
  * as the Space to run in; else null (the scratch instance, one thread).
  */
+// Stryker disable all: speed only: the scratch memory on one thread and the task memory on the pool's threads give the same bits (test/threads.test.ts)
 function parallel(elements: number): { tasks: Tasks; space: Space } | null {
   if (elements < PARALLEL_MIN_ELEMENTS) return null;
   const tasks = getTasks();
@@ -111,69 +119,80 @@ function parallel(elements: number): { tasks: Tasks; space: Space } | null {
   if (arenaSpace?.arena !== arena) arenaSpace = { arena, space: { memory: arena.memory, k: arena.elementwise, f32: (bytes) => arena.f32(bytes) } };
   return { tasks, space: arenaSpace.space };
 }
+// Stryker restore all
 
+
+/** An operand the kernel only reads (copying it back would leave it as it was). */
+// Stryker disable next-line BooleanLiteral: copying back an operand the kernel only read leaves it as it was
+const NOT_OUT = false;
 
 /**
- * Runs a row kernel over matrices of rows × cols (row-major) and vectors of cols values, in chunks of
- * rows: copies each operand into the scratch memory with rows padded to ld = cols rounded up to 4,
- * calls `kernel(pointers, chunkRows, ld)` (the vectors' pointers first, then the matrices'), and copies
- * back the operands marked as outputs. Vectors stay in place across chunks (they may accumulate).
+ * Runs a row kernel over matrices of rows × cols (row-major) and at most one vector of cols values, in
+ * chunks of rows: copies each operand into the space's memory with rows padded to ld = cols rounded up
+ * to 4, calls `kernel(k, matPtrs, chunkRows, ld)` (the vector, when there is one, sits at 0), and copies
+ * back the first matrix if `matOut` and the vector if `vecOut`. The vector stays in place across
+ * chunks (it may accumulate).
  */
 function rowwise(
   rows: number,
   cols: number,
-  vecs: readonly Float32Array[],
-  vecOut: readonly boolean[],
+  vec: Float32Array | null,
+  vecOut: boolean,
   mats: readonly Float32Array[],
-  matOut: readonly boolean[],
-  kernel: (k: ElementwiseExports, ptrs: number[], rows: number, ld: number, r0: number) => void,
+  matOut: boolean,
+  kernel: (k: ElementwiseExports, matPtrs: number[], rows: number, ld: number) => void,
   space: Space = getScratch(),
 ): void {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: without it, no rows or no columns make the loops below copy and compute nothing (tested)
   if (rows === 0 || cols === 0) return;
   const s = space;
   const ld = roundUp(cols, 4);
+  // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk's size bounds the memory; any size gives the same values
   const chunkRows = Math.max(1, Math.floor(CHUNK / ld));
+  // Stryker disable next-line MethodExpression: room for more rows than a chunk has is only unused
   const matBytes = Math.min(rows, chunkRows) * ld * 4;
-  const vecPtrs = vecs.map((_, i) => i * ld * 4);
-  const matPtrs = mats.map((_, i) => vecs.length * ld * 4 + i * matBytes);
-  let heap = s.f32(vecs.length * ld * 4 + mats.length * matBytes);
-  vecs.forEach((v, i) => {
-    heap.fill(0, vecPtrs[i] / 4, vecPtrs[i] / 4 + ld);
-    heap.set(v, vecPtrs[i] / 4);
-  });
+  const vecBytes = vec === null ? 0 : ld * 4;
+  const matPtrs = mats.map((_, i) => vecBytes + i * matBytes);
+  let heap = s.f32(vecBytes + mats.length * matBytes);
+  if (vec !== null) {
+    heap.fill(0, 0, ld);
+    heap.set(vec, 0);
+  }
+  // Stryker disable next-line EqualityOperator: a pass at r0 = rows has no rows: it copies nothing and the kernel does nothing
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const r1 = Math.min(rows, r0 + chunkRows);
     mats.forEach((m, i) => {
       const at = matPtrs[i] / 4;
+      // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
       if (ld === cols) heap.set(m.subarray(r0 * cols, r1 * cols), at);
       else for (let r = r0; r < r1; r++) heap.set(m.subarray(r * cols, (r + 1) * cols), at + (r - r0) * ld);
     });
-    kernel(s.k, [...vecPtrs, ...matPtrs], r1 - r0, ld, r0);
+    kernel(s.k, matPtrs, r1 - r0, ld);
     heap = new Float32Array(s.memory.buffer);
-    mats.forEach((m, i) => {
-      if (!matOut[i]) return;
-      const at = matPtrs[i] / 4;
+    // Stryker disable next-line ConditionalExpression: true copies back a first matrix the kernel only read, leaving it as it was
+    if (matOut) {
+      const [m, at] = [mats[0], matPtrs[0] / 4];
+      // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
       if (ld === cols) m.set(heap.subarray(at, at + (r1 - r0) * cols), r0 * cols);
       else for (let r = r0; r < r1; r++) m.set(heap.subarray(at + (r - r0) * ld, at + (r - r0) * ld + cols), r * cols);
-    });
+    }
   }
-  vecs.forEach((v, i) => {
-    if (vecOut[i]) v.set(heap.subarray(vecPtrs[i] / 4, vecPtrs[i] / 4 + cols));
-  });
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: copying back a vector the kernel only read leaves it as it was
+  if (vec !== null && vecOut) vec.set(heap.subarray(0, cols));
 }
 
 /** y[r, j] ← tanh(y[r, j] + bias[j]) for y of `rows` × `cols` (row-major) in place. */
 export function biasTanhWasm(y: Float32Array, bias: Float32Array, rows: number, cols: number): void {
   // By rows, on the threads when there are enough: each element is computed by the same code on any thread (same bits).
   const par = parallel(rows * cols);
-  rowwise(rows, cols, [bias], [false], [y], [true], (k, [b, yp], n, ld) => {
-    runParts(par?.tasks ?? null, 'elementwise.biasTanh', k.biasTanh, n, 1, (lo, hi) => [yp + lo * ld * 4, b, hi - lo, ld]);
+  rowwise(rows, cols, bias, NOT_OUT, [y], true, (k, [yp], n, ld) => {
+    runParts(par?.tasks ?? null, 'elementwise.biasTanh', k.biasTanh, n, 1, (lo, hi) => [yp + lo * ld * 4, 0, hi - lo, ld]);
   }, par?.space);
 }
 
 /** y[r, j] ← y[r, j] + bias[j], or max(·, 0) with relu: bit-identical to TypeScript. */
 export function biasAddWasm(y: Float32Array, bias: Float32Array, rows: number, cols: number, relu: boolean): void {
-  rowwise(rows, cols, [bias], [false], [y], [true], (k, [b, yp], n, ld) => k.biasAdd(yp, b, n, ld, relu ? 1 : 0));
+  rowwise(rows, cols, bias, NOT_OUT, [y], true, (k, [yp], n, ld) => k.biasAdd(yp, 0, n, ld, relu ? 1 : 0));
 }
 
 /**
@@ -182,35 +201,37 @@ export function biasAddWasm(y: Float32Array, bias: Float32Array, rows: number, c
  */
 export function activationBackwardWasm(gp: Float32Array, g: Float32Array, y: Float32Array, gb: Float32Array | null, rows: number, cols: number, activation: 'tanh' | 'relu'): void {
   const relu = activation === 'relu' ? 1 : 0;
-  if (gb === null) {
-    rowwise(rows, cols, [], [], [gp, g, y], [true, false, false], (k, [gpp, gq, yp], n, ld) => k.activationBackward(gpp, gq, yp, 0, n, ld, relu, 0));
-  } else {
-    rowwise(rows, cols, [gb], [true], [gp, g, y], [true, false, false], (k, [b, gpp, gq, yp], n, ld) => k.activationBackward(gpp, gq, yp, b, n, ld, relu, 1));
-  }
+  rowwise(rows, cols, gb, true, [gp, g, y], true, (k, [gpp, gq, yp], n, ld) => k.activationBackward(gpp, gq, yp, 0, n, ld, relu, gb === null ? 0 : 1));
 }
 
 /** gb[j] += Σ_r g[r, j]: bit-identical to TypeScript's columnSumsJs. */
 export function columnSumsWasm(gb: Float32Array, g: Float32Array, rows: number, cols: number): void {
-  rowwise(rows, cols, [gb], [true], [g], [false], (k, [b, gq], n, ld) => k.columnSums(b, gq, n, ld));
+  rowwise(rows, cols, gb, true, [g], NOT_OUT, (k, [gq], n, ld) => k.columnSums(0, gq, n, ld));
 }
 
 /** out[r, j] = s[r]·d[r, j] (out may be d): bit-identical to TypeScript's scaleRowsJs. */
 export function scaleRowsWasm(out: Float32Array, s: Float32Array, d: Float32Array, cols: number): void {
   const rows = s.length;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: without it, no rows or no columns make the loop below copy and compute nothing (tested)
   if (rows === 0 || cols === 0) return;
   const sc = getScratch();
   const ld = roundUp(cols, 4);
+  // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk's size bounds the memory; any size gives the same values
   const chunkRows = Math.max(1, Math.floor(CHUNK / ld));
   const dPtr = roundUp(rows, 4) * 4; // s first, whole, then a chunk of d's rows
+  // Stryker disable next-line ArithmeticOperator,MethodExpression: room for more rows than a chunk has is only unused
   let heap = sc.f32(dPtr + Math.min(rows, chunkRows) * ld * 4);
   heap.set(s, 0);
   const at = dPtr / 4;
+  // Stryker disable next-line EqualityOperator: a pass at r0 = rows has no rows: it copies nothing and the kernel does nothing
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const r1 = Math.min(rows, r0 + chunkRows);
+    // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
     if (ld === cols) heap.set(d.subarray(r0 * cols, r1 * cols), at);
     else for (let r = r0; r < r1; r++) heap.set(d.subarray(r * cols, (r + 1) * cols), at + (r - r0) * ld);
     sc.k.scaleRows(dPtr, r0 * 4, dPtr, r1 - r0, ld);
     heap = new Float32Array(sc.memory.buffer);
+    // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
     if (ld === cols) out.set(heap.subarray(at, at + (r1 - r0) * cols), r0 * cols);
     else for (let r = r0; r < r1; r++) out.set(heap.subarray(at + (r - r0) * ld, at + (r - r0) * ld + cols), r * cols);
   }
@@ -223,6 +244,7 @@ export function scaleRowsWasm(out: Float32Array, s: Float32Array, d: Float32Arra
  */
 export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: Float32Array, d: Float32Array | null): void {
   const rows = out.length;
+  // Stryker disable next-line ConditionalExpression: without it, no images make the loop below run no pass (tested)
   if (rows === 0) return;
   if (D === 0) {
     out.fill(0);
@@ -231,24 +253,28 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
   const par = parallel(rows * D);
   const s = par?.space ?? getScratch();
   const period = x.length;
+  // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk's size bounds the memory; any size gives the same values
   const chunkRows = Math.max(1, Math.floor(CHUNK / D));
+  // Stryker disable next-line MethodExpression: room for more rows than a chunk has is only unused
   const cap = roundUp(Math.min(rows, chunkRows) * D, 4) * 4; // bytes per operand
-  const [lPtr, xPtr, tPtr, dPtr, sumPtr] = [0, cap, 2 * cap, 3 * cap, 4 * cap];
+  const [xPtr, tPtr, dPtr, sumPtr] = [cap, 2 * cap, 3 * cap, 4 * cap]; // l at 0
   s.f32(sumPtr + chunkRows * 8);
+  // Stryker disable next-line EqualityOperator: a pass at r0 = rows has no rows: it copies nothing and the kernels do nothing
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const r1 = Math.min(rows, r0 + chunkRows);
     const n = (r1 - r0) * D;
     const heap = new Float32Array(s.memory.buffer);
-    heap.set(l.subarray(r0 * D, r1 * D), lPtr / 4);
+    heap.set(l.subarray(r0 * D, r1 * D), 0);
     // x repeated: copy from (r0·D) mod period, wrapping
     for (let done = 0, at = (r0 * D) % period; done < n; ) {
+      // Stryker disable next-line ArithmeticOperator: n + done copies pixels past the chunk's n, into the start of t, which the kernel then overwrites
       const len = Math.min(n - done, period - at);
       heap.set(x.subarray(at, at + len), xPtr / 4 + done);
       done += len;
       at = 0;
     }
     // By ranges of elements (multiples of 4), on the threads when there are enough.
-    runParts(par?.tasks ?? null, 'elementwise.bernoulli', s.k.bernoulli, roundUp(n, 4), 4, (lo, hi) => [lPtr + lo * 4, xPtr + lo * 4, tPtr + lo * 4, dPtr + lo * 4, hi - lo, d ? 1 : 0]);
+    runParts(par?.tasks ?? null, 'elementwise.bernoulli', s.k.bernoulli, roundUp(n, 4), 4, (lo, hi) => [lo * 4, xPtr + lo * 4, tPtr + lo * 4, dPtr + lo * 4, hi - lo, d ? 1 : 0]);
     s.k.rowSums(tPtr, sumPtr, r1 - r0, D);
     const after = s.memory.buffer;
     out.set(new Float64Array(after, sumPtr, r1 - r0), r0);
@@ -283,6 +309,7 @@ export class AdamMemory {
   constructor(readonly sizes: readonly number[]) {
     const total = sizes.reduce((a, n) => a + roundUp(n, 4), 0) * 4 * 4;
     const pages = Math.max(1, Math.ceil(total / PAGE));
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: speed only: a shared memory stepped on the threads gives the same bits (test/threads.test.ts)
     const tasks = total >= PARALLEL_MIN_ELEMENTS * 16 ? getTasks() : null;
     if (tasks === null) {
       this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
@@ -312,6 +339,7 @@ export class AdamMemory {
   step(i: number, s: AdamStep): void {
     const at = this.offsets[i];
     const pad = this.padded[i];
+    // Stryker disable next-line ConditionalExpression: an empty slot: the kernels step no values
     if (pad === 0) return;
     const [p, g, m, v] = [at, at + pad * 4, at + pad * 8, at + pad * 12];
     if (s.precision === 'f64') {
@@ -319,6 +347,7 @@ export class AdamMemory {
     } else {
       const c = [s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr * s.c1, Math.sqrt(s.c2), s.eps];
       // By ranges of values (multiples of 4), on the threads when the slot is large and the pool still runs.
+      // Stryker disable next-line EqualityOperator: speed only: the threads give the same bits
       const runner = pad >= PARALLEL_MIN_ELEMENTS ? (this.attached?.runner(this.k.adam32) ?? null) : null;
       runParts(runner, 'elementwise.adam32', this.k.adam32, pad, 4, (lo, hi) => [p + lo * 4, g + lo * 4, m + lo * 4, v + lo * 4, hi - lo, ...c]);
     }
@@ -357,6 +386,7 @@ export function adamWasm(p: Float32Array, g: Float32Array, slot: AdamMemorySlot,
     throw new Error(`adam: parameter of ${p.length} values and gradient of ${g.length} for moments of ${slotP.length}`);
   }
   slotP.set(p);
+  // Stryker disable next-line ConditionalExpression: copying the slot's gradient buffer onto itself changes nothing
   if (g !== mem.g[k]) mem.g[k].set(g);
   mem.step(k, s);
   p.set(slotP);
