@@ -13,6 +13,7 @@ import { AdamMemory, adamWasm, bernoulliWasm, biasTanhWasm } from '../src/tensor
 import {
   PARALLEL_MIN_WORK,
   WORKER_SOURCE,
+  canBlock,
   type SpawnWorker,
   type WorkerHandle,
   getTasks,
@@ -287,6 +288,71 @@ describe('with two threads', () => {
     expect(after.taskCallsByHelpers).toBeGreaterThan(before.taskCallsByHelpers);
   });
 
+  it('counts what it did: the planned chunks, the helpers\' share within them, the task calls and the wait', () => {
+    if (!wasm) return;
+    const [m, k, n] = [100, 784, 500];
+    const [a, b, out] = [randomFloat32(m * k, 11), randomFloat32(k * n, 12), new Float32Array(m * n)];
+    const before = getThreadStats();
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) {
+      expect(matmulParallelInto(out, a, b, m, k, n, false, false)).toBe(true);
+      biasTanhWasm(Float32Array.from(out), b.subarray(0, n), m, n); // a task
+    }
+    const wall = performance.now() - t0;
+    const after = getThreadStats();
+    const d = Object.fromEntries(Object.keys(after).map((key) => [key, after[key as keyof typeof after] - before[key as keyof typeof before]]));
+    // Each product on the pool counts its planned chunks; one that a late helper kept off the pool (a busy machine) counts none.
+    const per = planChunks(m, n, k, 2).chunks;
+    expect(d.chunks % per).toBe(0);
+    expect(d.chunks).toBeGreaterThan(0);
+    expect(d.chunks).toBeLessThanOrEqual(20 * per);
+    expect(d.byHelpers).toBeGreaterThanOrEqual(0);
+    expect(d.byHelpers + d.retaken).toBeLessThanOrEqual(d.chunks); // a retaken chunk is counted as this thread's
+    expect(d.taskCalls).toBeGreaterThanOrEqual(0); // (a task that a late helper keeps on this thread counts none)
+    expect(d.taskCallsByHelpers).toBeGreaterThanOrEqual(0);
+    expect(d.taskCallsByHelpers).toBeLessThanOrEqual(d.taskCalls);
+    expect(d.waitMs).toBeGreaterThanOrEqual(0);
+    expect(d.waitMs).toBeLessThanOrEqual(wall);
+  });
+
+  it('refuses (returns false, writes nothing) what it does not run: empty, non-integer, short operands, below minWork', () => {
+    if (!wasm) return;
+    const [a, b] = [randomFloat32(64, 13), randomFloat32(64, 14)];
+    const untouched = (f: (out: Float32Array) => boolean, what: string) => {
+      const out = new Float32Array(64).fill(7);
+      expect(f(out), what).toBe(false);
+      expect(out.every((v) => v === 7), what).toBe(true);
+    };
+    untouched((o) => matmulParallelInto(o, a, b, 0, 4, 4, false, false), 'no rows');
+    untouched((o) => matmulParallelInto(o, a, b, 4, 0, 4, false, false), 'k = 0');
+    untouched((o) => matmulParallelInto(o, a, b, 4, 4, 0, false, false), 'no columns');
+    untouched((o) => matmulParallelInto(o, a, b, 2.5, 4, 4, false, false), 'm = 2.5');
+    untouched((o) => matmulParallelInto(o, a, b, 4, 2.5, 4, false, false), 'k = 2.5');
+    untouched((o) => matmulParallelInto(o, a, b, 4, 4, 2.5, false, false), 'n = 2.5');
+    untouched((o) => matmulParallelInto(o, a.subarray(0, 15), b, 4, 4, 4, false, false), 'A short');
+    untouched((o) => matmulParallelInto(o, a, b.subarray(0, 15), 4, 4, 4, false, false), 'B short');
+    untouched((o) => matmulParallelInto(o.subarray(0, 15), a, b, 4, 4, 4, false, false), 'out short');
+    setThreadOptions({ minWork: 65 });
+    try {
+      untouched((o) => matmulParallelInto(o, a, b, 4, 4, 4, false, false), '64 multiply-adds, below 65');
+      setThreadOptions({ minWork: 64 });
+      const out = new Float32Array(16);
+      expect(matmulParallelInto(out, a, b, 4, 4, 4, false, false)).toBe(true); // at minWork: runs
+      const want = new Float32Array(16);
+      single.matmulInto(want, a, b, 4, 4, 4, false, false);
+      expect(firstDifference(out, want)).toBe(-1);
+    } finally {
+      setThreadOptions({ minWork: 0 });
+    }
+  });
+
+  it('refuses a task of more calls, or calls of more arguments, than the control block holds', () => {
+    if (!wasm) return;
+    const tasks = getTasks()!;
+    expect(() => tasks.run('elementwise.biasTanh', Array.from({ length: 65 }, () => [0, 0, 0, 4]))).toThrow('runTask: at most 64 calls of at most 16 arguments, got 65 calls of up to 4 arguments');
+    expect(() => tasks.run('elementwise.biasTanh', [[0, 0, 0, 4], Array(17).fill(0)])).toThrow('runTask: at most 64 calls of at most 16 arguments, got 2 calls of up to 17 arguments');
+  });
+
   it('dispatches through matmulInto by size', () => {
     const before = getThreadStats().chunks;
     check(matmulInto as Run, 100, 784, 500, false, true, 7, true, wasm);
@@ -532,6 +598,40 @@ describe('useWebWorkers (browser API, simulated)', () => {
     both(t++);
     both(t++);
     for (const [x, y] of [[p2, p1], [attached.m[0]!, alone.m[0]!], [attached.v[0]!, alone.v[0]!]] as const) expect(firstDifference(x, y)).toBe(-1);
+  });
+});
+
+describe('where threads cannot run: startThreads stays on one thread and spawns nothing', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    stopWorkerThreads();
+  });
+  const spawned: string[] = [];
+  const spy: SpawnWorker = (source, events) => {
+    spawned.push('spawned');
+    return spawnNodeWorker(source, events);
+  };
+
+  it('one thread or fewer, or not a number', async () => {
+    for (const threads of [1, 0, -2, 0.5, Number.NaN]) expect(await startThreads(spy, threads), String(threads)).toBe(1);
+    expect(spawned).toEqual([]);
+    expect(getThreads()).toBe(1);
+  });
+
+  it('where this thread may not block (a page\'s main thread), or there is no SharedArrayBuffer or Atomics', async () => {
+    expect(canBlock()).toBe(true);
+    const cases: [string, () => void][] = [
+      ['Atomics.wait refused', () => vi.stubGlobal('Atomics', Object.create(Atomics, { wait: { value: () => { throw new TypeError('Atomics.wait cannot be called in this context'); } } }))],
+      ['no SharedArrayBuffer', () => vi.stubGlobal('SharedArrayBuffer', undefined)],
+      ['no Atomics', () => vi.stubGlobal('Atomics', undefined)],
+    ];
+    for (const [name, stub] of cases) {
+      stub();
+      expect(canBlock(), name).toBe(false);
+      expect(await startThreads(spy, 2), name).toBe(1);
+      vi.unstubAllGlobals();
+    }
+    expect(spawned).toEqual([]);
   });
 });
 

@@ -418,8 +418,8 @@ class Pool {
     const ppBytes = prepack ? (byCols ? mPad * kPad : roundUp(n, NR) * kPad) * 4 : 0;
     growMemory(this.memory, ppPtr + Math.max(ppBytes, 4), SHARED_MAX_PAGES);
     const heap = new Float32Array(this.memory.buffer);
-    heap.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr / 4);
-    heap.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr / 4);
+    heap.set(a.subarray(0, m * k), aPtr / 4);
+    heap.set(b.subarray(0, k * n), bPtr / 4);
 
     const fma = getFma() && this.gemms[1] !== null ? 1 : 0;
     const { gemm, prepackA, prepackB } = this.gemms[fma]!;
@@ -513,7 +513,7 @@ class Pool {
    */
   runTask(fn: number, calls: readonly (readonly number[])[], mem = 0, f: (...args: number[]) => unknown = this.arena.fns[fn]!): void {
     if (calls.length > MAX_TASK_CHUNKS || calls.some((a) => a.length > MAX_TASK_ARGS)) {
-      throw new RangeError(`runTask: at most ${MAX_TASK_CHUNKS} calls of ${MAX_TASK_ARGS} arguments, got ${calls.length}`);
+      throw new RangeError(`runTask: at most ${MAX_TASK_CHUNKS} calls of at most ${MAX_TASK_ARGS} arguments, got ${calls.length} calls of up to ${Math.max(...calls.map((a) => a.length))} arguments`);
     }
     // A helper late with a product still claims from the counter: then this thread does it all.
     const busy = this.helpers.some((h) => Atomics.load(h.ctl, STATE) === TAKEN);
@@ -680,9 +680,9 @@ export function splitRange(n: number, parts: number, unit = 1, minLen = 1): [num
 
 /** True where this thread may block in Atomics.wait (Node, workers; not a browser page's main thread). */
 export function canBlock(): boolean {
-  if (typeof SharedArrayBuffer !== 'function' || typeof Atomics !== 'object') return false;
   try {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0); // returns "not-equal" at once
+    // Returns "not-equal" at once; throws without SharedArrayBuffer or Atomics, or where blocking is refused.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
     return true;
   } catch {
     return false;
