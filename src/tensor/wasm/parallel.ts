@@ -247,6 +247,7 @@ export const PREPACK_MIN_CHUNKS = 4;
 /** How C (m x n) is cut: along columns (else rows) into `chunks` blocks `width` wide (the last may be narrower). */
 export function planChunks(m: number, n: number, k: number, threads: number, chunksPerThread = 4): { byCols: boolean; width: number; chunks: number } {
   // Cut the longer side: each chunk repacks the whole other operand (A for column chunks).
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: any cut of C gives the same bits
   const byCols = n >= m || m <= MR;
   const [unit, len] = byCols ? [NR, n] : [MR, m];
   const tiles = Math.ceil(len / unit);
@@ -393,10 +394,13 @@ class Pool {
       return;
     }
     const { byCols, width, chunks } = planChunks(m, n, k, this.threads, this.chunksPerThread);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: helpers posted for a single chunk find none left to claim
     const helpers = chunks > 1 ? this.helpers : [];
+    // Stryker disable next-line ArithmeticOperator: counting down gives every product a number distinct from the last ones too
     const seq = (this.seq = (this.seq + 1) | 0);
     for (const h of helpers) {
       // Wake idle helpers now: their wake-up overlaps our copy of A and B.
+      // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator,BlockStatement: speed only: the post below stores POSTED and notifies whatever this wake-up did
       if (Atomics.compareExchange(h.ctl, STATE, DONE, WAKE) === DONE || Atomics.compareExchange(h.ctl, STATE, IDLE, WAKE) === IDLE) {
         Atomics.notify(h.ctl, STATE);
       }
@@ -412,6 +416,7 @@ class Pool {
     const c2Ptr = cPtr + align(mPad * ldc * 4);
     // With PREPACK_MIN_CHUNKS chunks or more, the operand they all read whole (A for column chunks, B
     // for row chunks) is packed once, here, instead of by every chunk: same packed values, same bits.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: packed once or per chunk, the packed values are the same (tested against per-block packing)
     const prepack = chunks >= PREPACK_MIN_CHUNKS;
     const ppPtr = c2Ptr + align(mPad * ldc * 4);
     const kPad = Math.ceil(k / kc) * kcPad; // every depth block packed at most kcPad deep
@@ -462,8 +467,10 @@ class Pool {
       compute(i);
       copyOut(i); // while the helpers work on theirs
       mine[i] = 1;
+      // Stryker disable next-line UpdateOperator: timing only: own sets chunkMs alone
       own++;
     }
+    // Stryker disable next-line MethodExpression,ArithmeticOperator: timing only: how long before a helper counts as late, whose chunks are then computed again with the same bits
     const chunkMs = Math.max(0.05, (now() - t0) / Math.max(1, own)); // one of our chunks' time
 
     let failure: string | undefined; // retire only after every helper is done: retire() overwrites states
@@ -578,8 +585,10 @@ class Pool {
     const t0 = now();
     const spinEnd = t0 + this.spinMs;
     let s = Atomics.load(ctl, STATE);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: timing only: the loop below waits for the same state until the deadline
     while (s === busy && now() < spinEnd) s = Atomics.load(ctl, STATE);
     while (s === busy && now() < deadline) {
+      // Stryker disable next-line MethodExpression,ArithmeticOperator: timing only: the length of each slice of the wait
       Atomics.wait(ctl, STATE, busy, Math.min(100, Math.max(0.05, deadline - now())));
       s = Atomics.load(ctl, STATE);
     }
