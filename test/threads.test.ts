@@ -559,6 +559,39 @@ describe('useWebWorkers (browser API, simulated)', () => {
     expect(getThreads()).toBe(1);
   });
 
+  it('stays on one thread without a Worker constructor or Blob, even when isolated', async () => {
+    g.crossOriginIsolated = true;
+    expect(await useWebWorkers(2)).toBe(1);
+    g.Worker = FakeWebWorker;
+    vi.stubGlobal('Blob', undefined);
+    try {
+      expect(await useWebWorkers(2)).toBe(1);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(getThreads()).toBe(1);
+  });
+
+  it('a Web Worker that reports an error event without a message retires the pool, with a warning', async () => {
+    g.crossOriginIsolated = true;
+    g.Worker = class {
+      onmessage: unknown = null;
+      onerror: ((e: { message: string }) => void) | null = null;
+      constructor() {
+        setTimeout(() => this.onerror?.({ message: '' }), 0);
+      }
+      postMessage(): void {}
+      terminate(): void {}
+    };
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      expect(await useWebWorkers(2)).toBe(1);
+      expect(warn).toHaveBeenCalledWith('tsgrad: matmul threads disabled, continuing on one thread (worker 1: worker error)');
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('runs the worker source as a Web Worker', async () => {
     g.crossOriginIsolated = true;
     g.Worker = FakeWebWorker;
@@ -611,6 +644,12 @@ describe('where threads cannot run: startThreads stays on one thread and spawns 
     spawned.push('spawned');
     return spawnNodeWorker(source, events);
   };
+
+  it('setThreadOptions without a pool does nothing', () => {
+    stopWorkerThreads();
+    expect(() => setThreadOptions({ minWork: 5, spinMs: 1 })).not.toThrow();
+    expect(getThreads()).toBe(1);
+  });
 
   it('one thread or fewer, or not a number', async () => {
     for (const threads of [1, 0, -2, 0.5, Number.NaN]) expect(await startThreads(spy, threads), String(threads)).toBe(1);
