@@ -559,15 +559,18 @@ describe('useWebWorkers (browser API, simulated)', () => {
     expect(getThreads()).toBe(1);
   });
 
-  it('stays on one thread without a Worker constructor or Blob, even when isolated', async () => {
+  it('stays on one thread without a Worker constructor or Blob, even when isolated, without trying (no warning)', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
     g.crossOriginIsolated = true;
-    expect(await useWebWorkers(2)).toBe(1);
-    g.Worker = FakeWebWorker;
-    vi.stubGlobal('Blob', undefined);
     try {
       expect(await useWebWorkers(2)).toBe(1);
+      g.Worker = FakeWebWorker;
+      vi.stubGlobal('Blob', undefined);
+      expect(await useWebWorkers(2)).toBe(1);
+      expect(warn).not.toHaveBeenCalled();
     } finally {
       vi.unstubAllGlobals();
+      warn.mockRestore();
     }
     expect(getThreads()).toBe(1);
   });
