@@ -1065,6 +1065,98 @@ describe("the element-wise runtime (src/tensor/wasm/elementwise.ts): aliasing, e
   });
 });
 
+describe("the TypeScript 0/1 product (src/tensor/binary.ts) against loops written here", () => {
+  const rng = new Random(29);
+  const bits = (len: number) => Array.from({ length: len }, () => (rng.uniform() < 0.3 ? 1 : 0));
+  /** The 1s of a rows × cols matrix read through `at(r, c)`, by row: CSR written out here. */
+  const csr = (rows: number, cols: number, at: (r: number, c: number) => number) => {
+    const ptr = [0];
+    const idx: number[] = [];
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) if (at(r, c) === 1) idx.push(c);
+      ptr.push(idx.length);
+    }
+    return { ptr, idx };
+  };
+
+  it("binaryPattern finds op(S)'s 1s by row in float32 and float64, and refuses a value other than +0 and 1", async () => {
+    const { binaryPattern } = await import("../src/tensor/binary.js");
+    for (const [rows, cols] of [[5, 7], [1, 9], [6, 1], [33, 40]]) {
+      for (const trans of [false, true]) {
+        const values = bits(rows * cols); // S as stored: rows × cols, or cols × rows when trans
+        const want = trans ? csr(rows, cols, (r, c) => values[c * rows + r]) : csr(rows, cols, (r, c) => values[r * cols + c]);
+        for (const Type of [Float32Array, Float64Array]) {
+          const p = binaryPattern(Type.from(values), rows, cols, trans)!;
+          const label = `${Type.name} ${rows}×${cols}${trans ? " transposed" : ""}`;
+          expect(p.nnz, label).toBe(want.idx.length);
+          expect(Array.from(p.ptr.subarray(0, rows + 1)), label).toEqual(want.ptr);
+          expect(Array.from(p.idx.subarray(0, p.nnz)), label).toEqual(want.idx);
+        }
+      }
+    }
+    for (const bad of [0.5, -0, Number.NaN, 2, -1]) {
+      for (const Type of [Float32Array, Float64Array]) expect(binaryPattern(Type.of(1, 0, bad, 1), 2, 2, false), `${bad} in ${Type.name}`).toBe(null);
+    }
+  });
+
+  it("matmulBinaryWith: either side, every transpose, both dtypes: the sums in the pattern's order, exactly, and nothing written past m·n", async () => {
+    const { binaryRowSumsJs, matmulBinaryWith } = await import("../src/tensor/binary.js");
+    const refuse = (): never => {
+      throw new Error("the dense kernel was called");
+    };
+    const [m, k, n] = [6, 45, 37];
+    for (const Type of [Float32Array, Float64Array]) {
+      const round = Type === Float32Array ? Math.fround : (x: number) => x;
+      for (const side of ["a", "b"] as const) {
+        for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const A = side === "a" ? bits(m * k) : Array.from({ length: m * k }, () => rng.normal());
+          const Bv = side === "b" ? bits(k * n) : Array.from({ length: k * n }, () => rng.normal());
+          const a = (i: number, p: number) => (tA ? A[p * m + i] : A[i * k + p]);
+          const b = (p: number, j: number) => (tB ? Bv[j * k + p] : Bv[p * n + j]);
+          const out = new Type(m * n + 5).fill(7);
+          matmulBinaryWith(binaryRowSumsJs, refuse, out, Type.from(A), Type.from(Bv), m, k, n, tA, tB, side);
+          const label = `${Type.name} binary ${side} ${tA ? "Aᵀ" : "A"}·${tB ? "Bᵀ" : "B"}`;
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              // Sum the dense factor's values at the 0/1 factor's 1s, in ascending p, rounding each addition.
+              let s = 0;
+              for (let p = 0; p < k; p++) {
+                if (side === "a" && a(i, p) === 1) s = round(s + round(b(p, j)));
+                if (side === "b" && b(p, j) === 1) s = round(s + round(a(i, p)));
+              }
+              expect(out[i * n + j], `${label} [${i}, ${j}]`).toBe(s);
+            }
+          }
+          expect(Array.from(out.subarray(m * n)), label).toEqual([7, 7, 7, 7, 7]);
+        }
+      }
+    }
+  });
+
+  it("matmulBinaryWith: a named 0/1 operand holding another value goes to the dense kernel, with every argument", async () => {
+    const { binaryRowSumsJs, matmulBinaryWith } = await import("../src/tensor/binary.js");
+    for (const side of ["a", "b"] as const) {
+      const [a, b] = [Float64Array.of(1, 0, 0.5, 1), Float64Array.of(1, 0.25, 0, 1)];
+      const calls: unknown[][] = [];
+      const out = new Float64Array(4).fill(7);
+      matmulBinaryWith(binaryRowSumsJs, (...args) => void calls.push(args), out, a, b, 2, 2, 2, true, false, side);
+      expect(calls, side).toEqual([[out, a, b, 2, 2, 2, true, false]]);
+      expect(Array.from(out), side).toEqual([7, 7, 7, 7]);
+    }
+  });
+
+  it("isBinaryData: +0 and 1 only (not −0, NaN or 2), in float32 and float64", async () => {
+    const { isBinaryData, isBinaryBits, isBinaryValue, ONE_BITS } = await import("../src/tensor/binary.js");
+    for (const Type of [Float32Array, Float64Array]) {
+      expect(isBinaryData(Type.of(0, 1, 1, 0)), Type.name).toBe(true);
+      expect(isBinaryData(new Type(0)), Type.name).toBe(true);
+      for (const bad of [-0, Number.NaN, 2, 0.5, -1]) expect(isBinaryData(Type.of(0, 1, bad)), `${bad} in ${Type.name}`).toBe(false);
+    }
+    expect([0, ONE_BITS, 0x80000000 | 0, 0x3f800001].map(isBinaryBits)).toEqual([true, true, false, false]);
+    expect([0, 1, -0, 1 + 2 ** -52, Number.NaN].map(isBinaryValue)).toEqual([true, true, false, false, false]);
+  });
+});
+
 describe("Tensor views, construction and printing", () => {
   it("a view must stay inside its storage, with negative strides too, and have one stride per axis", () => {
     const s = new Storage(new Float64Array(6));

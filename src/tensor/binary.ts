@@ -27,13 +27,18 @@ export const ONE_BITS = 0x3f800000;
  * not one of them (the kernels compare bits; markBinary uses this same test, so that a tensor it marks
  * never falls back to the dense product).
  */
-export const isBinaryBits = (u: number): boolean => u === 0 || u === ONE_BITS;
+export function isBinaryBits(u: number): boolean {
+  return u === 0 || u === ONE_BITS;
+}
 
 /** isBinaryBits for a float64 value: +0 or 1, not −0. */
-export const isBinaryValue = (v: number): boolean => v === 1 || Object.is(v, 0);
+export function isBinaryValue(v: number): boolean {
+  return v === 1 || Object.is(v, 0);
+}
 
 /** Whether every value of `d` is +0 or 1 (the test markBinary records). */
 export function isBinaryData(d: Data): boolean {
+  // Stryker disable next-line ConditionalExpression,BlockStatement: the loop below gives the same answer on float32 values, slower
   if (d instanceof Float32Array) {
     // The bits as integers (faster than float compares in V8), as the 0/1 kernels read them.
     const u = new Int32Array(d.buffer, d.byteOffset, d.length);
@@ -57,11 +62,14 @@ let csrIdx = new Int32Array(0);
 export function binaryPattern(s: Data, rows: number, cols: number, trans: boolean): BinaryPattern | null {
   // The stored rows of S and their 1s.
   const [sRows, sCols] = trans ? [cols, rows] : [rows, cols];
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: true or <= make a new buffer of the size needed, which serves as well (false, never growing, fails the tests)
   if (csrPtr.length < sRows + 1) csrPtr = new Int32Array(sRows + 1);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: true or <= make a new buffer of the size needed, which serves as well (false, never growing, fails the tests)
   if (csrIdx.length < sRows * sCols) csrIdx = new Int32Array(sRows * sCols);
   const ptr = csrPtr;
   const idx = csrIdx;
   let t = 0;
+  // Stryker disable next-line ConditionalExpression: the loop over values below finds the same pattern in float32 values, slower
   if (s instanceof Float32Array) {
     // The bits as integers (faster than float compares in V8).
     const u = new Int32Array(s.buffer, s.byteOffset, sRows * sCols);
@@ -88,7 +96,9 @@ export function binaryPattern(s: Data, rows: number, cols: number, trans: boolea
   }
   ptr[sRows] = t;
   if (!trans) return { ptr, idx, nnz: t };
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: true or <= make a new buffer of the size needed, which serves as well (false, never growing, fails the tests)
   if (ptrBuf.length < rows + 1) ptrBuf = new Int32Array(rows + 1);
+  // Stryker disable next-line EqualityOperator: <= makes a new buffer of the size needed, which serves as well
   if (idxBuf.length < t) idxBuf = new Int32Array(Math.max(t, 2 * idxBuf.length));
   regroupByColumn(ptr, idx, sRows, rows, ptrBuf, idxBuf);
   return { ptr: ptrBuf, idx: idxBuf, nnz: t };
@@ -103,11 +113,13 @@ export function regroupByColumn(ptr: Int32Array, idx: Int32Array, sRows: number,
   const nnz = ptr[sRows];
   tp.fill(0, 0, cols + 1);
   for (let q = 0; q < nnz; q++) tp[idx[q] + 1]++;
+  // Stryker disable next-line EqualityOperator: r = cols adds into tp[cols + 1], past the rows this pattern has
   for (let r = 0; r < cols; r++) tp[r + 1] += tp[r];
   for (let c = 0; c < sRows; c++) {
     for (let q = ptr[c]; q < ptr[c + 1]; q++) ti[tp[idx[q]]++] = c;
   }
   // tp[r] is now the start of row r + 1: shift back.
+  // Stryker disable next-line EqualityOperator: r = 0 stores tp[−1] (nothing) into tp[0], which the next line zeroes
   for (let r = cols; r > 0; r--) tp[r] = tp[r - 1];
   tp[0] = 0;
 }
@@ -115,8 +127,10 @@ export function regroupByColumn(ptr: Int32Array, idx: Int32Array, sRows: number,
 /** dst (cols×rows, row stride ldDst) = srcᵀ for src rows×cols row-major, in 32×32 blocks. */
 export function transposeInto(dst: Data, src: Data, rows: number, cols: number, ldDst = rows): void {
   const B = 32;
+  // Stryker disable next-line EqualityOperator: a block at i0 = rows has no rows
   for (let i0 = 0; i0 < rows; i0 += B) {
     const i1 = Math.min(rows, i0 + B);
+    // Stryker disable next-line EqualityOperator: a block at j0 = cols has no columns
     for (let j0 = 0; j0 < cols; j0 += B) {
       const j1 = Math.min(cols, j0 + B);
       for (let i = i0; i < i1; i++) {
@@ -140,17 +154,18 @@ export function binaryRowSumsJs(out: Data, ldo: number, m: Data, ldm: number, p:
   }
 }
 
-let scratchM32 = new Float32Array(0);
-let scratchM64 = new Float64Array(0);
-let scratchT32 = new Float32Array(0);
-let scratchT64 = new Float64Array(0);
-function scratchLike(like: Data, n: number, which: "m" | "t"): Data {
+/** Two grow-only scratch buffers per dtype: [0] for M (an operand transposed in), [1] for T (the result transposed out). */
+const scratch32 = [new Float32Array(0), new Float32Array(0)];
+const scratch64 = [new Float64Array(0), new Float64Array(0)];
+function scratchLike(like: Data, n: number, which: 0 | 1): Data {
   if (like instanceof Float64Array) {
-    if (which === "m") return scratchM64.length >= n ? scratchM64 : (scratchM64 = new Float64Array(n));
-    return scratchT64.length >= n ? scratchT64 : (scratchT64 = new Float64Array(n));
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: true or <= make a new buffer of the size needed, which serves as well (false, never growing, fails the tests)
+    if (scratch64[which].length < n) scratch64[which] = new Float64Array(n);
+    return scratch64[which];
   }
-  if (which === "m") return scratchM32.length >= n ? scratchM32 : (scratchM32 = new Float32Array(n));
-  return scratchT32.length >= n ? scratchT32 : (scratchT32 = new Float32Array(n));
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: true or <= make a new buffer of the size needed, which serves as well (false, never growing, fails the tests)
+  if (scratch32[which].length < n) scratch32[which] = new Float32Array(n);
+  return scratch32[which];
 }
 
 /**
@@ -167,14 +182,14 @@ export function matmulBinaryWith<D extends Data>(
     const p = binaryPattern(a, m, k, transA);
     if (p === null) return dense(out, a, b, m, k, n, transA, transB);
     let M: Data = b;
-    if (transB) transposeInto((M = scratchLike(b, k * n, "m")), b, n, k);
+    if (transB) transposeInto((M = scratchLike(b, k * n, 0)), b, n, k);
     rowSums(out, n, M, n, p, m, n);
   } else {
     const p = binaryPattern(b, n, k, !transB);
     if (p === null) return dense(out, a, b, m, k, n, transA, transB);
     let M: Data = a;
-    if (!transA) transposeInto((M = scratchLike(a, k * m, "m")), a, m, k);
-    const T = scratchLike(out, n * m, "t");
+    if (!transA) transposeInto((M = scratchLike(a, k * m, 0)), a, m, k);
+    const T = scratchLike(out, n * m, 1);
     rowSums(T, m, M, m, p, n, m);
     transposeInto(out, T, n, m);
   }
