@@ -1157,6 +1157,81 @@ describe("the TypeScript 0/1 product (src/tensor/binary.ts) against loops writte
   });
 });
 
+describe("src/tensor/tensor.ts: the 0/1 record, strided writes, item, printing and the factories' defaults", () => {
+  it("a storage's 0/1 record holds only at the version it was checked at (never before markBinary, not after a failed one)", () => {
+    const fresh = new Storage(Float32Array.of(0.5, 2));
+    expect(fresh.binary).toBe(false);
+    fresh.version++; // a write before any check
+    expect(fresh.binary).toBe(false);
+    const bad = new Storage(Float32Array.of(0.5, 1));
+    expect(bad.markBinary()).toBe(false);
+    expect(bad.binary).toBe(false);
+    bad.version++;
+    expect(bad.binary).toBe(false);
+    const good = new Storage(Float32Array.of(0, 1));
+    expect(good.markBinary()).toBe(true);
+    expect(good.binary).toBe(true);
+    good.version++;
+    expect(good.binary).toBe(false);
+  });
+
+  it("assign through a strided view writes its elements only, from a typed array or a plain one", () => {
+    for (const src of [Float32Array.of(1, 2, 3, 4, 5, 6), [1, 2, 3, 4, 5, 6]]) {
+      const storage = new Storage(new Float32Array(9).fill(-1)); // 3×3
+      new Tensor(storage, [3, 2], false, [3, 1], 0).assign(src); // its first two columns
+      expect(Array.from(storage.data)).toEqual([1, 2, -1, 3, 4, -1, 5, 6, -1]);
+      const col = new Storage(new Float32Array(9).fill(-1));
+      new Tensor(col, [3], false, [3], 1).assign(src.slice(0, 3)); // the middle column
+      expect(Array.from(col.data)).toEqual([-1, 1, -1, -1, 2, -1, -1, 3, -1]);
+    }
+  });
+
+  it("item: one element only, named in the message; the inspect hook prints as toString", () => {
+    expect(tensor([[3.5]]).item()).toBe(3.5);
+    expect(() => tensor([1, 2]).item()).toThrow("item: tensor has shape [2], not one element");
+    expect(() => new Tensor(new Float32Array(0), [-1])).toThrow("tensor: shape [-1] must hold non-negative integers");
+    const t = tensor([1, 2]);
+    expect((t as unknown as Record<symbol, () => string>)[Symbol.for("nodejs.util.inspect.custom")]()).toBe(t.toString());
+  });
+
+  it("printing: integers below 10⁶ as they are, 10⁻³ ≤ |v| < 10⁶ with 5 significant digits, the rest in exponent form", () => {
+    const printed = (v: number) => tensor(Float64Array.of(v)).toString().replace(/^.*\[(.*)\]$/, "$1");
+    expect(printed(999_999)).toBe("999999");
+    expect(printed(1e6)).toBe("1.000e+6");
+    expect(printed(-1e6)).toBe("-1.000e+6");
+    expect(printed(0.001)).toBe("0.001");
+    expect(printed(0.00099)).toBe("9.900e-4");
+    expect(printed(999_999.5)).toBe("1.0000e+6"); // five significant digits round it up to 10⁶
+    expect(printed(1_000_000.5)).toBe("1.000e+6");
+  });
+
+  it("tensor(): a typed array of the asked dtype is shared, of another dtype copied into it; nested arrays default to float32", () => {
+    const f32 = Float32Array.of(1.5, 2);
+    const shared = tensor(f32);
+    expect(shared.data).toBe(f32);
+    expect(tensor(f32, { dtype: "float32" }).data).toBe(f32);
+    const f64 = Float64Array.of(0.1, 2);
+    const copied = tensor(f64, { dtype: "float32" });
+    expect(copied.dtype).toBe("float32");
+    expect(copied.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(copied.data)).toEqual([Math.fround(0.1), 2]);
+    expect(tensor([[1, 2]]).dtype).toBe("float32");
+    expect(tensor([[1, 2]]).data).toBeInstanceOf(Float32Array);
+  });
+
+  it("full, arange, rand and randn: float32 and no gradient unless asked", () => {
+    const made = [full([2], 3), arange(3), rand([2]), randn([2])];
+    for (const t of made) {
+      expect(t.dtype).toBe("float32");
+      expect(t.data).toBeInstanceOf(Float32Array);
+      expect(t.requiresGrad).toBe(false);
+    }
+    const asked = [full([2], 3, { requiresGrad: true }), arange(0, 3, 1, { requiresGrad: true }), rand([2], { requiresGrad: true }), randn([2], { requiresGrad: true })];
+    for (const t of asked) expect(t.requiresGrad).toBe(true);
+    expect(Array.from(arange(1, 2, 0.25).data)).toEqual([1, 1.25, 1.5, 1.75]);
+  });
+});
+
 describe("Tensor views, construction and printing", () => {
   it("a view must stay inside its storage, with negative strides too, and have one stride per axis", () => {
     const s = new Storage(new Float64Array(6));

