@@ -7,7 +7,7 @@ import { Random } from "../src/tensor/random.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { analyticKl, sampleEps } from "../src/vae/elbo.js";
 import { binarize } from "../src/vae/idx.js";
-import { elboByQuadrature, exactBounds, laplace, logJointAt, logMarginal, posteriorMode } from "../src/vae/marginal.js";
+import { elboByQuadrature, exactBounds, laplace, laplaceAt, logJointAt, logMarginal, posteriorMode } from "../src/vae/marginal.js";
 import { VAE } from "../src/vae/model.js";
 import { loadMnist } from "../src/node/mnist.js";
 
@@ -243,6 +243,43 @@ describe("posteriorMode and laplace", () => {
     expect(m.positiveDefinite).toBe(true);
     expect(m.gradientNorm).toBeLessThan(1e-3);
     expect(Math.hypot(...m.mode)).toBeLessThan(5);
+  });
+
+  it("laplaceAt: the covariance is (−H)⁻¹ and log p(x) ≈ log p(x, ẑ) + log 2π − ½ log det(−H), on a Hessian written here", () => {
+    // H = [[−2, 0.5], [0.5, −1]]: −H = [[2, −0.5], [−0.5, 1]], det 1.75, (−H)⁻¹ = [[1, 0.5], [0.5, 2]] / 1.75.
+    const mode = { mode: [0.25, -1] as [number, number], logJoint: -12.5, hessian: [-2, 0.5, 0.5, -1] as [number, number, number, number], gradientNorm: 0, iterations: 3, positiveDefinite: true };
+    const l = laplaceAt(mode);
+    const want = [1 / 1.75, 0.5 / 1.75, 0.5 / 1.75, 2 / 1.75];
+    l.covariance.forEach((c, i) => expect(c, `covariance[${i}]`).toBeCloseTo(want[i], 14));
+    expect(l.logMarginal).toBeCloseTo(-12.5 + Math.log(2 * Math.PI) - 0.5 * Math.log(1.75), 14);
+    expect(l.mode).toEqual([0.25, -1]);
+    expect(l.iterations).toBe(3);
+    // Not positive definite: −H = [[1, −2], [−2, 1]] has eigenvalues −1 and 3.
+    const saddle = { ...mode, hessian: [-1, 2, 2, -1] as [number, number, number, number], positiveDefinite: false };
+    expect(() => laplaceAt(saddle, 4)).toThrow("laplace: image 4: −H at the mode (0.2500, -1.0000) is not positive definite (eigenvalues -1.000e+0, 3.000e+0), so the Laplace approximation does not exist");
+  });
+
+  it("posteriorMode: a start of the wrong length and a start where log p is not finite are refused, naming the value", () => {
+    const model = new VAE({ inputSize: 30, hidden: 4 }, { seed: 2 });
+    const x = new Float32Array(90).fill(1);
+    expect(() => posteriorMode(model, x, { start: Float32Array.of(0, 0, 1) })).toThrow("posteriorMode: start has 3 values, expected 6 (2 per image)");
+    expect(() => posteriorMode(model, x, { start: Float64Array.of(0, 0, 1, 1, Number.NaN, 0.5) })).toThrow(
+      "posteriorMode: log p(x, z) of image 2 is NaN at the start (NaN, 0.5); the model's parameters or the start are not finite",
+    );
+  });
+
+  it("posteriorMode honours maxIterations: 0 steps leave the start, one step counts one iteration and is not yet the mode", () => {
+    const { model, x } = twoPeaks();
+    const start = Float32Array.from([2.5, -0.5]);
+    const [m0] = posteriorMode(model, x, { start, maxIterations: 0 });
+    expect(m0.iterations).toBe(0);
+    expect(m0.mode).toEqual([2.5, -0.5]);
+    const [m1] = posteriorMode(model, x, { start, maxIterations: 1 });
+    expect(m1.iterations).toBe(1);
+    const [mode] = posteriorMode(model, x, { start });
+    expect(mode.iterations).toBeGreaterThan(1);
+    expect(mode.gradientNorm).toBeLessThan(1e-3);
+    expect(m1.gradientNorm).toBeGreaterThan(1e-3);
   });
 
   it("refuses, naming the image, when −H is not positive definite at the end", () => {
