@@ -294,6 +294,23 @@ describe("posteriorMode and laplace", () => {
     expect(m1.gradientNorm).toBeGreaterThan(1e-3);
   });
 
+  it("leaves a saddle on the symmetry axis z₁ = 0 (where ∇ has no z₁ part) for one of the two equal peaks", () => {
+    const { model, x } = twoPeaks();
+    const f = referenceLogJoint(model, x);
+    const [right] = posteriorMode(model, x, { start: Float32Array.from([1.5, 0.2]) });
+    for (const start of [[0, 0.2], [0, 0], [0, -1]]) {
+      const [m] = posteriorMode(model, x, { start: Float32Array.from(start) });
+      const label = `from (${start})`;
+      expect(m.positiveDefinite, label).toBe(true);
+      expect(m.gradientNorm, label).toBeLessThan(1e-4);
+      expect(Math.abs(m.mode[0]), label).toBeCloseTo(Math.abs(right.mode[0]), 3); // a peak, off the axis
+      expect(m.mode[1], label).toBeCloseTo(right.mode[1], 3);
+      expect(m.logJoint, label).toBeCloseTo(right.logJoint, 5);
+      const [z1, z2] = m.mode;
+      for (const [d1, d2] of [[1e-2, 0], [-1e-2, 0], [0, 1e-2], [0, -1e-2]]) expect(f(z1 + d1, z2 + d2), label).toBeLessThan(f(z1, z2) + 1e-6);
+    }
+  });
+
   it("refuses, naming the image, when −H is not positive definite at the end", () => {
     const { model, x } = twoPeaks();
     // Newton started exactly on the symmetry axis z₁ = 0 stays on it; there the posterior has a saddle.

@@ -240,6 +240,7 @@ export function posteriorMode(model: VAE, images: Float32Array, options: ModeOpt
   value = Float64Array.from(perImage(z));
   return Array.from({ length: B }, (_, b) => {
     const h = H.subarray(4 * b, 4 * b + 4);
+    // Stryker disable next-line UnaryOperator: the off-diagonal's sign does not change a symmetric 2×2 matrix's eigenvalues
     const [lo] = eigenvalues2(-h[0], -h[1], -h[3]);
     return {
       mode: [z[2 * b], z[2 * b + 1]],
