@@ -199,6 +199,26 @@ describe("logMarginal: known answers", () => {
     expect(() => laplace(model, new Float32Array(5))).toThrow(/^laplace|^posteriorMode/);
   });
 
+  it("logMarginal refuses options out of range, naming the option and the value", () => {
+    const model = new VAE({ inputSize: 30, hidden: 4 }, { seed: 1 });
+    const x = new Float32Array(30);
+    const cases: [Parameters<typeof logMarginal>[2], string][] = [
+      [{ batchSize: 0 }, "logMarginal: batchSize must be a positive integer, got 0"],
+      [{ batchSize: 1.5 }, "logMarginal: batchSize must be a positive integer, got 1.5"],
+      [{ tolerance: 0 }, "logMarginal: tolerance must be a positive number, got 0"],
+      [{ tolerance: Number.NaN }, "logMarginal: tolerance must be a positive number, got NaN"],
+      [{ initialPoints: 1 }, "logMarginal: initialPoints must be an integer ≥ 2 and maxPoints ≥ initialPoints, got 1 and 512"],
+      [{ initialPoints: 2.5 }, "logMarginal: initialPoints must be an integer ≥ 2 and maxPoints ≥ initialPoints, got 2.5 and 512"],
+      [{ maxPoints: 16 }, "logMarginal: initialPoints must be an integer ≥ 2 and maxPoints ≥ initialPoints, got 32 and 16"],
+      [{ maxPoints: 40.5 }, "logMarginal: initialPoints must be an integer ≥ 2 and maxPoints ≥ initialPoints, got 32 and 40.5"],
+      [{ scanRadius: 0 }, "logMarginal: scanRadius must be a positive number, got 0"],
+      [{ scanRadius: -1 }, "logMarginal: scanRadius must be a positive number, got -1"],
+    ];
+    for (const [options, message] of cases) expect(() => logMarginal(model, x, options), JSON.stringify(options)).toThrow(message);
+    // At the edges of the ranges: accepted.
+    expect(logMarginal(model, x, { batchSize: 1, initialPoints: 2, maxPoints: 2, tolerance: 1e9 })).toHaveLength(1);
+  });
+
   it("refuses a latent space that is not 2-D and pixels that are not whole images", () => {
     expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3, latent: 3 }), new Float32Array(10))).toThrow(/2-D latent/);
     expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3 }), new Float32Array(15))).toThrow(/not a positive number of 10-pixel images/);
