@@ -23,6 +23,26 @@ function adamByHand(w: number, g: number, m: number, v: number): { w: number; m:
 }
 afterEach(() => setBackend(initial));
 
+/** op(A)·op(B) in float64 by the triple loop, from the stored operands (A m×k or k×m, B k×n or n×k). */
+function matmulByLoop(a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number, tA: boolean, tB: boolean): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += (tA ? a[p * m + i] : a[i * k + p]) * (tB ? b[j * k + p] : b[p * n + j]);
+  return out;
+}
+
+/** This engine's WebAssembly, and it with some members replaced (for vi.stubGlobal). */
+const realWasm = WebAssembly;
+const engineWith = (members: Record<string, unknown>): typeof WebAssembly => Object.create(realWasm, Object.fromEntries(Object.entries(members).map(([k, value]) => [k, { value }])));
+/** A constructor that always throws "<what> refused" (a Module or Instance an engine refuses to make). */
+const refused = (what: string) =>
+  function () {
+    throw new Error(`${what} refused`);
+  };
+/** A dense kernel that must not be called. */
+const noDense = (): never => {
+  throw new Error("the dense kernel was called");
+};
+
 describe("shapes: the messages name the shape, the axis and the rank", () => {
   it("a negative or fractional dimension is refused with the shape written out", () => {
     expect(() => full([2, -1], 0)).toThrow("full: shape [2,-1] must hold non-negative integers");
@@ -526,11 +546,6 @@ describe("broadcasting against index arithmetic written here", () => {
 });
 
 describe("the TypeScript matmul kernels against a float64 loop written here", () => {
-  const loop = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number, tA: boolean, tB: boolean) => {
-    const out = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += (tA ? a[p * m + i] : a[i * k + p]) * (tB ? b[j * k + p] : b[p * n + j]);
-    return out;
-  };
   const rng = new Random(21);
   const draw = (len: number) => Float64Array.from({ length: len }, () => rng.normal());
 
@@ -538,7 +553,7 @@ describe("the TypeScript matmul kernels against a float64 loop written here", ()
     for (const [m, k, n] of [[5, 7, 3], [1, 1, 1], [6, 9, 5], [70, 3, 9], [3, 260, 5], [2, 5, 259]]) {
       for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]]) {
         const [a, b] = [draw(m * k), draw(k * n)];
-        const want = loop(a, b, m, k, n, tA, tB);
+        const want = matmulByLoop(a, b, m, k, n, tA, tB);
         for (const kernel of [matmulNaiveInto, matmulJsInto]) {
           // Past m·n: a finite sentinel, which a stray write of a NaN (from reads past A's end) would change.
           const out = new Float64Array(m * n + 3).fill(7);
@@ -558,7 +573,7 @@ describe("the TypeScript matmul kernels against a float64 loop written here", ()
         a[0] = Infinity;
         a[a.length - 1] = Infinity;
         b[0] = -Infinity;
-        const want = loop(a, b, m, k, n, tA, tB);
+        const want = matmulByLoop(a, b, m, k, n, tA, tB);
         const out = new Float64Array(m * n + 5).fill(7);
         matmulJsInto(out, a, b, m, k, n, tA, tB);
         expect(Array.from(out.subarray(0, m * n)), `${m}×${k}×${n}`).toEqual(Array.from(want, (w) => (Number.isFinite(w) ? expect.closeTo(w, 11) : w)));
@@ -571,7 +586,7 @@ describe("the TypeScript matmul kernels against a float64 loop written here", ()
     const [a, b] = [draw(6), draw(6)];
     const out = new Float64Array(4);
     matmulNaiveInto(out, a, b, 2, 3, 2);
-    loop(a, b, 2, 3, 2, false, false).forEach((w, i) => expect(out[i]).toBeCloseTo(w, 14));
+    matmulByLoop(a, b, 2, 3, 2, false, false).forEach((w, i) => expect(out[i]).toBeCloseTo(w, 14));
   });
 });
 
@@ -763,7 +778,6 @@ describe("the wasm matmul's block sizes and module cache", () => {
 });
 
 describe("the wasm matmul module on a fresh start: the engine probes, the default kernels and initWasm", () => {
-  const realWasm = WebAssembly;
   afterEach(() => {
     vi.unstubAllGlobals();
     vi.unstubAllEnvs();
@@ -774,9 +788,6 @@ describe("the wasm matmul module on a fresh start: the engine probes, the defaul
     vi.stubEnv("TSGRAD_FMA", undefined);
     return await import("../src/tensor/wasm/matmul.js");
   };
-  /** This engine's WebAssembly with some of its members replaced. */
-  const engine = (members: Partial<typeof WebAssembly>) =>
-    Object.create(realWasm, Object.fromEntries(Object.entries(members).map(([k, value]) => [k, { value }])));
   // Two modules written out byte by byte: () -> v128 returning f32x4.mul of two zero vectors, and
   // f32x4.relaxed_madd of three (opcode 0xfd 0x105, its LEB128 0x85 0x02).
   const zero = [0xfd, 0x0c, ...new Array(16).fill(0)];
@@ -785,14 +796,13 @@ describe("the wasm matmul module on a fresh start: the engine probes, the defaul
   const simdBytes = probe([...zero, ...zero, 0xfd, 0xe6, 0x01]);
   const fmaBytes = probe([...zero, ...zero, ...zero, 0xfd, 0x85, 0x02]);
   const hasRelaxedMadd = (b: Uint8Array) => b.some((x, i) => x === 0xfd && b[i + 1] === 0x85 && b[i + 2] === 0x02);
-  const validate = (b: BufferSource) => realWasm.validate(b);
+  /** An engine with SIMD but without relaxed SIMD: it refuses any module holding f32x4.relaxed_madd. */
+  const noRelaxed = () => engineWith({ validate: (b: BufferSource) => realWasm.validate(b) && !hasRelaxedMadd(new Uint8Array(b as ArrayBuffer)) });
   const product = (m: number, k: number, n: number) => {
     const rng = new Random(5);
     const a = Float32Array.from({ length: m * k }, () => rng.normal());
     const b = Float32Array.from({ length: k * n }, () => rng.normal());
-    const want = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) want[i * n + j] += a[i * k + p] * b[p * n + j];
-    return { a, b, want };
+    return { a, b, want: matmulByLoop(a, b, m, k, n, false, false) };
   };
   const close = (got: Float32Array, want: Float64Array) => {
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `element ${i}`).toBeLessThan(1e-4 * (1 + Math.abs(want[i])));
@@ -806,8 +816,8 @@ describe("the wasm matmul module on a fresh start: the engine probes, the defaul
     const cases: [string, unknown, boolean, boolean][] = [
       ["no WebAssembly", undefined, false, false],
       ["WebAssembly without validate", {}, false, false],
-      ["an engine that validates nothing", engine({ validate: () => false }), false, false],
-      ["SIMD without relaxed SIMD", engine({ validate: (b: BufferSource) => validate(b) && !hasRelaxedMadd(new Uint8Array(b as ArrayBuffer)) }), true, false],
+      ["an engine that validates nothing", engineWith({ validate: () => false }), false, false],
+      ["SIMD without relaxed SIMD", noRelaxed(), true, false],
     ];
     for (const [name, wasm, simd, fma] of cases) {
       const m = await fresh();
@@ -820,7 +830,7 @@ describe("the wasm matmul module on a fresh start: the engine probes, the defaul
 
   it("setFma(true) is refused on an engine with SIMD but without relaxed SIMD, and the choice stays off", async () => {
     const m = await fresh();
-    vi.stubGlobal("WebAssembly", engine({ validate: (b: BufferSource) => validate(b) && !hasRelaxedMadd(new Uint8Array(b as ArrayBuffer)) }));
+    vi.stubGlobal("WebAssembly", noRelaxed());
     expect(() => m.setFma(true)).toThrow(/^setFma: this engine has no relaxed SIMD \(f32x4\.relaxed_madd\); on Node 20 import tsgrad-vae\/node/);
     expect(m.getFma()).toBe(false);
   });
@@ -841,10 +851,7 @@ describe("the wasm matmul module on a fresh start: the engine probes, the defaul
   it("after initWasm, products run where synchronous compiles are refused (a browser's main thread)", async () => {
     const { a, b, want } = product(9, 20, 11);
     const m = await fresh();
-    const refuse = function () {
-      throw new Error("synchronous compile refused");
-    };
-    vi.stubGlobal("WebAssembly", engine({ Module: Object.assign(refuse, { imports: realWasm.Module.imports }) as never }));
+    vi.stubGlobal("WebAssembly", engineWith({ Module: Object.assign(refused("synchronous compile"), { imports: realWasm.Module.imports }) }));
     await m.initWasm();
     const out = new Float32Array(9 * 11);
     m.matmulWasmInto(out, a, b, 9, 20, 11, false, false);
@@ -881,15 +888,6 @@ describe("the WebAssembly 0/1 product (src/tensor/wasm/binary.ts): when it runs 
   });
   const rng = new Random(17);
   const f32 = (len: number, bits = false) => Float32Array.from({ length: len }, () => (bits ? (rng.uniform() < 0.3 ? 1 : 0) : rng.normal()));
-  const refuse = (): never => {
-    throw new Error("the dense kernel was called");
-  };
-  /** op(A)·op(B) in float64 from the stored operands. */
-  const reference = (a: Float32Array, b: Float32Array, m: number, k: number, n: number, tA: boolean, tB: boolean) => {
-    const out = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += (tA ? a[p * m + i] : a[i * k + p]) * (tB ? b[j * k + p] : b[p * n + j]);
-    return out;
-  };
 
   it("the named 0/1 side runs without the dense kernel, for either side and every transpose", async () => {
     const { matmulBinaryWasmInto } = await import("../src/tensor/wasm/binary.js");
@@ -899,8 +897,8 @@ describe("the WebAssembly 0/1 product (src/tensor/wasm/binary.ts): when it runs 
         const a = f32(m * k, side === "a");
         const b = f32(k * n, side === "b");
         const out = new Float32Array(m * n);
-        matmulBinaryWasmInto(refuse, out, a, b, m, k, n, tA, tB, side);
-        const want = reference(a, b, m, k, n, tA, tB);
+        matmulBinaryWasmInto(noDense, out, a, b, m, k, n, tA, tB, side);
+        const want = matmulByLoop(a, b, m, k, n, tA, tB);
         for (let i = 0; i < m * n; i++) expect(Math.abs(out[i] - want[i]), `${side} ${tA} ${tB} ${i}`).toBeLessThan(1e-5 * (1 + Math.abs(want[i])));
       }
     }
@@ -911,7 +909,7 @@ describe("the WebAssembly 0/1 product (src/tensor/wasm/binary.ts): when it runs 
     for (const [m, k, n] of [[0, 4, 3], [3, 4, 0], [0, 0, 0]]) {
       for (const side of ["a", "b"] as const) {
         const out = new Float32Array(4).fill(7);
-        matmulBinaryWasmInto(refuse, out, new Float32Array(m * k).fill(1), new Float32Array(k * n).fill(1), m, k, n, false, false, side);
+        matmulBinaryWasmInto(noDense, out, new Float32Array(m * k).fill(1), new Float32Array(k * n).fill(1), m, k, n, false, false, side);
         expect(Array.from(out), `${m}x${k}x${n} ${side}`).toEqual([7, 7, 7, 7]);
       }
     }
@@ -927,13 +925,7 @@ describe("the WebAssembly 0/1 product (src/tensor/wasm/binary.ts): when it runs 
     };
     const noSimd = () =>
       vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), wasmSimdSupported: () => false }));
-    const noBuild = () => {
-      const real = WebAssembly;
-      const Module = function () {
-        throw new Error("this engine cannot compile it");
-      };
-      vi.stubGlobal("WebAssembly", Object.create(real, { Module: { value: Module } }));
-    };
+    const noBuild = () => vi.stubGlobal("WebAssembly", engineWith({ Module: refused("compile") }));
     for (const [name, setup] of [["no SIMD", noSimd], ["no build", noBuild]] as const) {
       const w = await load(setup);
       expect(w.wasmBinaryAvailable(), name).toBe(false);
@@ -1008,12 +1000,6 @@ describe("the element-wise runtime (src/tensor/wasm/elementwise.ts): aliasing, e
   });
 
   describe("in a fresh module instance", () => {
-    const real = WebAssembly;
-    const engine = (members: Record<string, unknown>) => Object.create(real, Object.fromEntries(Object.entries(members).map(([k, value]) => [k, { value }])));
-    const refuse = (what: string) =>
-      function () {
-        throw new Error(`${what} refused`);
-      };
     const fresh = async (simd = true) => {
       vi.resetModules();
       if (!simd) vi.doMock("../src/tensor/wasm/matmul.js", async (load) => ({ ...(await load<typeof import("../src/tensor/wasm/matmul.js")>()), wasmSimdSupported: () => false }));
@@ -1041,7 +1027,7 @@ describe("the element-wise runtime (src/tensor/wasm/elementwise.ts): aliasing, e
 
     it("where a synchronous compile is refused: unavailable until initWasmElementwise compiles it, then it computes", async () => {
       const e = await fresh();
-      vi.stubGlobal("WebAssembly", engine({ Module: refuse("compile") }));
+      vi.stubGlobal("WebAssembly", engineWith({ Module: refused("compile") }));
       expect(e.wasmElementwiseAvailable()).toBe(false);
       expect(() => computes(e)).toThrow(unavailable);
       await e.initWasmElementwise();
@@ -1053,12 +1039,12 @@ describe("the element-wise runtime (src/tensor/wasm/elementwise.ts): aliasing, e
 
     it("where the asynchronous compile fails too, or instantiating is refused: unavailable", async () => {
       const e = await fresh();
-      vi.stubGlobal("WebAssembly", engine({ Module: refuse("compile"), compile: () => Promise.reject(new Error("compile refused")) }));
+      vi.stubGlobal("WebAssembly", engineWith({ Module: refused("compile"), compile: () => Promise.reject(new Error("compile refused")) }));
       await e.initWasmElementwise();
       expect(e.wasmElementwiseAvailable()).toBe(false);
       vi.unstubAllGlobals();
       const i = await fresh();
-      vi.stubGlobal("WebAssembly", engine({ Instance: refuse("instantiate") }));
+      vi.stubGlobal("WebAssembly", engineWith({ Instance: refused("instantiate") }));
       expect(i.wasmElementwiseAvailable()).toBe(false);
       expect(i.adamStateWasm([8])).toBe(null);
     });
@@ -1101,9 +1087,6 @@ describe("the TypeScript 0/1 product (src/tensor/binary.ts) against loops writte
 
   it("matmulBinaryWith: either side, every transpose, both dtypes: the sums in the pattern's order, exactly, and nothing written past m·n", async () => {
     const { binaryRowSumsJs, matmulBinaryWith } = await import("../src/tensor/binary.js");
-    const refuse = (): never => {
-      throw new Error("the dense kernel was called");
-    };
     const [m, k, n] = [6, 45, 37];
     for (const Type of [Float32Array, Float64Array]) {
       const round = Type === Float32Array ? Math.fround : (x: number) => x;
@@ -1114,7 +1097,7 @@ describe("the TypeScript 0/1 product (src/tensor/binary.ts) against loops writte
           const a = (i: number, p: number) => (tA ? A[p * m + i] : A[i * k + p]);
           const b = (p: number, j: number) => (tB ? Bv[j * k + p] : Bv[p * n + j]);
           const out = new Type(m * n + 5).fill(7);
-          matmulBinaryWith(binaryRowSumsJs, refuse, out, Type.from(A), Type.from(Bv), m, k, n, tA, tB, side);
+          matmulBinaryWith(binaryRowSumsJs, noDense, out, Type.from(A), Type.from(Bv), m, k, n, tA, tB, side);
           const label = `${Type.name} binary ${side} ${tA ? "Aᵀ" : "A"}·${tB ? "Bᵀ" : "B"}`;
           for (let i = 0; i < m; i++) {
             for (let j = 0; j < n; j++) {
@@ -1297,11 +1280,6 @@ describe("Tensor views, construction and printing", () => {
 
 describe("a freshly loaded emitter (new module instances) builds every kernel module, and they compute", () => {
   afterEach(() => vi.resetModules());
-  const loop = (a: ArrayLike<number>, b: ArrayLike<number>, m: number, k: number, n: number) => {
-    const out = new Float64Array(m * n);
-    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) out[i * n + j] += a[i * k + p] * b[p * n + j];
-    return out;
-  };
 
   it("gemm modules of several tile shapes, the elementwise and 0/1 modules, memory.copy and local.tee", async () => {
     vi.resetModules();
@@ -1313,7 +1291,7 @@ describe("a freshly loaded emitter (new module instances) builds every kernel mo
     const [m, k, n] = [13, 11, 17];
     const a = Float32Array.from({ length: m * k }, () => rng.normal());
     const b = Float32Array.from({ length: k * n }, () => rng.normal());
-    const want = loop(a, b, m, k, n);
+    const want = matmulByLoop(a, b, m, k, n, false, false);
     const shapes = [{ mr: 4, nr: 8, ku: 1 }, { mr: 7, nr: 8, ku: 1 }, { mr: 6, nr: 12, ku: 4 }, { mr: 3, nr: 4, ku: 2 }, ...(wm.wasmFmaSupported() ? [{ mr: 4, nr: 8, ku: 1, fma: true }] : [])];
     for (const shape of shapes) {
       for (const blocks of [{}, { mc: 4, nc: 8, kc: 3 }]) {
@@ -1372,7 +1350,7 @@ describe("a freshly loaded emitter (new module instances) builds every kernel mo
     const s = Float32Array.from({ length: m * k }, () => (rng.uniform() < 0.4 ? 1 : 0));
     const prod = new Float32Array(m * n);
     bin.matmulBinaryWasmInto(wm.matmulWasmInto, prod, s, b, m, k, n, false, false, "a");
-    loop(s, b, m, k, n).forEach((w, i) => expect(Math.abs(prod[i] - w), `0/1 at ${i}`).toBeLessThan(1e-5));
+    matmulByLoop(s, b, m, k, n, false, false).forEach((w, i) => expect(Math.abs(prod[i] - w), `0/1 at ${i}`).toBeLessThan(1e-5));
     // The helpers no kernel uses yet.
     const mod = new emit.ModuleBuilder();
     mod.importMemory({ module: "env", name: "memory", initialPages: 1 });

@@ -122,6 +122,24 @@ function parallel(elements: number): { tasks: Tasks; space: Space } | null {
 // Stryker restore all
 
 
+/**
+ * Copies rows [r0, r1) of cols values between a row-major array (row stride cols) and a block of the
+ * memory at `at` (row stride ld ≥ cols, first row r0): into the memory, or out of it with `out`.
+ */
+function copyRows(heap: Float32Array, at: number, ld: number, m: Float32Array, r0: number, r1: number, cols: number, out: boolean): void {
+  // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
+  if (ld === cols) {
+    if (out) m.set(heap.subarray(at, at + (r1 - r0) * cols), r0 * cols);
+    else heap.set(m.subarray(r0 * cols, r1 * cols), at);
+    return;
+  }
+  for (let r = r0; r < r1; r++) {
+    const h = at + (r - r0) * ld;
+    if (out) m.set(heap.subarray(h, h + cols), r * cols);
+    else heap.set(m.subarray(r * cols, (r + 1) * cols), h);
+  }
+}
+
 /** An operand the kernel only reads (copying it back would leave it as it was). */
 // Stryker disable next-line BooleanLiteral: copying back an operand the kernel only read leaves it as it was
 const NOT_OUT = false;
@@ -161,21 +179,11 @@ function rowwise(
   // Stryker disable next-line EqualityOperator: a pass at r0 = rows has no rows: it copies nothing and the kernel does nothing
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const r1 = Math.min(rows, r0 + chunkRows);
-    mats.forEach((m, i) => {
-      const at = matPtrs[i] / 4;
-      // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
-      if (ld === cols) heap.set(m.subarray(r0 * cols, r1 * cols), at);
-      else for (let r = r0; r < r1; r++) heap.set(m.subarray(r * cols, (r + 1) * cols), at + (r - r0) * ld);
-    });
+    mats.forEach((m, i) => copyRows(heap, matPtrs[i] / 4, ld, m, r0, r1, cols, false));
     kernel(s.k, matPtrs, r1 - r0, ld);
     heap = new Float32Array(s.memory.buffer);
     // Stryker disable next-line ConditionalExpression: true copies back a first matrix the kernel only read, leaving it as it was
-    if (matOut) {
-      const [m, at] = [mats[0], matPtrs[0] / 4];
-      // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
-      if (ld === cols) m.set(heap.subarray(at, at + (r1 - r0) * cols), r0 * cols);
-      else for (let r = r0; r < r1; r++) m.set(heap.subarray(at + (r - r0) * ld, at + (r - r0) * ld + cols), r * cols);
-    }
+    if (matOut) copyRows(heap, matPtrs[0] / 4, ld, mats[0], r0, r1, cols, true);
   }
   // Stryker disable next-line ConditionalExpression,LogicalOperator: copying back a vector the kernel only read leaves it as it was
   if (vec !== null && vecOut) vec.set(heap.subarray(0, cols));
@@ -226,14 +234,10 @@ export function scaleRowsWasm(out: Float32Array, s: Float32Array, d: Float32Arra
   // Stryker disable next-line EqualityOperator: a pass at r0 = rows has no rows: it copies nothing and the kernel does nothing
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const r1 = Math.min(rows, r0 + chunkRows);
-    // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
-    if (ld === cols) heap.set(d.subarray(r0 * cols, r1 * cols), at);
-    else for (let r = r0; r < r1; r++) heap.set(d.subarray(r * cols, (r + 1) * cols), at + (r - r0) * ld);
+    copyRows(heap, at, ld, d, r0, r1, cols, false);
     sc.k.scaleRows(dPtr, r0 * 4, dPtr, r1 - r0, ld);
     heap = new Float32Array(sc.memory.buffer);
-    // Stryker disable next-line ConditionalExpression: the row-by-row copy gives the same values
-    if (ld === cols) out.set(heap.subarray(at, at + (r1 - r0) * cols), r0 * cols);
-    else for (let r = r0; r < r1; r++) out.set(heap.subarray(at + (r - r0) * ld, at + (r - r0) * ld + cols), r * cols);
+    copyRows(heap, at, ld, out, r0, r1, cols, true);
   }
 }
 
