@@ -7,7 +7,7 @@ import { Random } from "../src/tensor/random.js";
 import { Tensor } from "../src/tensor/tensor.js";
 import { analyticKl, sampleEps } from "../src/vae/elbo.js";
 import { binarize } from "../src/vae/idx.js";
-import { elboByQuadrature, exactBounds, laplace, laplaceAt, logJointAt, logMarginal, posteriorMode } from "../src/vae/marginal.js";
+import { elboByQuadrature, exactBounds, laplace, laplaceAt, logJointAt, logMarginal, posteriorMode, type MarginalOptions, type Mode } from "../src/vae/marginal.js";
 import { VAE } from "../src/vae/model.js";
 import { loadMnist } from "../src/node/mnist.js";
 
@@ -59,6 +59,87 @@ function twoPeaks(): { model: VAE; x: Float32Array } {
   setParameter(model, "decoder.layers.1.weight", V);
   const probabilities = model.decode(new Tensor(Float32Array.from([1.5, 0.2]), [1, 2])).data;
   return { model, x: Float32Array.from(probabilities, (p) => (p > 0.5 ? 1 : 0)) };
+}
+
+/**
+ * Steps in each coordinate: all 2m pixels on, log p(x|z) = m log σ(s₁ a tanh(w z₁)) + m log σ(s₂ a tanh(w z₂)), so
+ * p(z|x) is the prior cut off steeply on one side of each axis (s = 1: z below 0 is unlikely) and Gaussian on
+ * the other: the Laplace box (±6 of its spread) ends where the density is still high on one side only.
+ */
+function stepModel(s1: number, s2: number, a = 6, w = 3, m = 8): { model: VAE; x: Float32Array } {
+  const model = new VAE({ inputSize: 2 * m, hidden: 2 }, { seed: 1 });
+  setParameter(model, "decoder.layers.0.weight", [w, 0, 0, w]);
+  setParameter(model, "decoder.layers.0.bias", [0, 0]);
+  setParameter(model, "decoder.layers.1.weight", Array.from({ length: 2 * m }, (_, j) => (j < m ? [s1 * a, 0] : [0, s2 * a])).flat());
+  setParameter(model, "decoder.layers.1.bias", new Array(2 * m).fill(0));
+  return { model, x: new Float32Array(2 * m).fill(1) };
+}
+
+const logSumExpOf = (v: number[]) => {
+  const m = v.reduce((a, x) => Math.max(a, x), -Infinity);
+  return m + Math.log(v.reduce((a, x) => a + Math.exp(x - m), 0));
+};
+
+/**
+ * logMarginal's grid, written again from its documentation with plain loops on a float64 log p(x, z), for one
+ * image at a given mode: the box ẑ ± 6 Laplace spreads (q's mean ± 6σ where −H is not definite), joined with
+ * every cell of the 64×64 scan of [−R, R]² within 30 nats of the peak (one cell of margin); each side whose
+ * border is within 30 nats of the peak pushed out by half the box (the grid starting again) while no side passes
+ * maxWidth; the grid doubled until two resolutions agree to the tolerance on cells at most half the spread, or
+ * maxPoints; the error adds the share of the mass on the border ring. `steps` says
+ * what happened, so that a test can show which branch a case takes.
+ */
+function referenceGrid(f: (z1: number, z2: number) => number, mode: Mode, q: { mean: number[]; sigma: number[] }, options: MarginalOptions = {}) {
+  const { tolerance = 0.01, initialPoints = 32, maxPoints = 512, scanRadius: R = 5, maxWidth = 64 } = options;
+  const cell = (2 * R) / 64;
+  const [h11, h12, , h22] = mode.hessian;
+  const det = h11 * h22 - h12 * h12;
+  const spread = mode.positiveDefinite ? [Math.sqrt(-h22 / det), Math.sqrt(-h11 / det)] : q.sigma;
+  const c = mode.positiveDefinite ? mode.mode : q.mean;
+  const box = { z1: [c[0] - 6 * spread[0], c[0] + 6 * spread[0]], z2: [c[1] - 6 * spread[1], c[1] + 6 * spread[1]] };
+  const scan: [number, number, number][] = [];
+  for (let i = 0; i < 64; i++) for (let j = 0; j < 64; j++) scan.push([-R + (j + 0.5) * cell, -R + (i + 0.5) * cell, f(-R + (j + 0.5) * cell, -R + (i + 0.5) * cell)]);
+  const scanPeak = scan.reduce((a, s) => Math.max(a, s[2]), mode.logJoint);
+  const steps: string[] = [];
+  const laplaceBox = [...box.z1, ...box.z2];
+  for (const [z1, z2] of scan.filter((s) => s[2] >= scanPeak - 30)) {
+    box.z1 = [Math.min(box.z1[0], z1 - cell), Math.max(box.z1[1], z1 + cell)];
+    box.z2 = [Math.min(box.z2[0], z2 - cell), Math.max(box.z2[1], z2 + cell)];
+  }
+  const sides = ["low1", "high1", "low2", "high2"];
+  steps.push(["scan", ...sides.filter((_, k) => [...box.z1, ...box.z2][k] !== laplaceBox[k])].join(" "));
+  let [n, previous] = [initialPoints, NaN];
+  for (;;) {
+    const [w1, w2] = [box.z1[1] - box.z1[0], box.z2[1] - box.z2[0]];
+    const [h1, h2] = [w1 / n, w2 / n];
+    const v: number[][] = []; // row i at z₂, column j at z₁
+    for (let i = 0; i < n; i++) v.push(Array.from({ length: n }, (_, j) => f(box.z1[0] + (j + 0.5) * h1, box.z2[0] + (i + 0.5) * h2)));
+    const peak = v.flat().reduce((a, x) => Math.max(a, x), mode.logJoint);
+    const border = { low1: v.map((r) => r[0]), high1: v.map((r) => r[n - 1]), low2: v[0], high2: v[n - 1] };
+    const open = Object.entries(border).filter(([, side]) => Math.max(...side) > peak - 30).map(([name]) => name);
+    if (Math.max(w1, w2) < maxWidth && open.length > 0) {
+      steps.push(`grow ${open.join(" ")}`);
+      if (open.includes("low1")) box.z1[0] -= w1 / 2;
+      if (open.includes("high1")) box.z1[1] += w1 / 2;
+      if (open.includes("low2")) box.z2[0] -= w2 / 2;
+      if (open.includes("high2")) box.z2[1] += w2 / 2;
+      [n, previous] = [initialPoints, NaN];
+      continue;
+    }
+    const total = logSumExpOf(v.flat()) + Math.log(h1 * h2);
+    const diff = Math.abs(total - previous);
+    const resolved = h1 <= spread[0] / 2 && h2 <= spread[1] / 2;
+    if (!(diff <= tolerance && resolved) && 2 * n <= maxPoints) {
+      steps.push(diff <= tolerance ? "refine unresolved" : "refine");
+      [n, previous] = [2 * n, total];
+      continue;
+    }
+    const ring = logSumExpOf(v.flatMap((r, i) => (i === 0 || i === n - 1 ? r : [r[0], r[n - 1]]))) + Math.log(h1 * h2);
+    const error = (Number.isNaN(diff) ? Infinity : diff) + Math.exp(ring - total);
+    const converged = error <= tolerance && resolved;
+    steps.push(converged ? "converged" : diff <= tolerance && resolved ? "border" : "maxPoints");
+    return { logMarginal: total, error, box, points: n, converged, logPosterior: v.flat().map((x) => x - total), steps };
+  }
 }
 
 describe("logMarginal: known answers", () => {
@@ -213,6 +294,8 @@ describe("logMarginal: known answers", () => {
       [{ maxPoints: 40.5 }, "logMarginal: initialPoints must be an integer ≥ 2 and maxPoints ≥ initialPoints, got 32 and 40.5"],
       [{ scanRadius: 0 }, "logMarginal: scanRadius must be a positive number, got 0"],
       [{ scanRadius: -1 }, "logMarginal: scanRadius must be a positive number, got -1"],
+      [{ maxWidth: 0 }, "logMarginal: maxWidth must be a positive number, got 0"],
+      [{ maxWidth: Number.NaN }, "logMarginal: maxWidth must be a positive number, got NaN"],
     ];
     for (const [options, message] of cases) expect(() => logMarginal(model, x, options), JSON.stringify(options)).toThrow(message);
     // At the edges of the ranges: accepted.
@@ -223,6 +306,76 @@ describe("logMarginal: known answers", () => {
     expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3, latent: 3 }), new Float32Array(10))).toThrow(/2-D latent/);
     expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3 }), new Float32Array(15))).toThrow(/not a positive number of 10-pixel images/);
     expect(() => logMarginal(new VAE({ inputSize: 10, hidden: 3 }), new Float32Array(10), { tolerance: 0 })).toThrow(/tolerance/);
+  });
+});
+
+describe("logMarginal: the grid, step by step against a second implementation", () => {
+  // Each case names the branches its image takes in the reference (asserted, so that a case cannot drift off them).
+  const cases: [string, () => { model: VAE; x: Float32Array }, MarginalOptions, string[]][] = [
+    ["a step up in z₁ and down in z₂: the box grows on the high-z₁ and low-z₂ sides only", () => stepModel(1, -1), {}, ["scan high1 low2", "grow high1 low2", "refine", "converged"]],
+    ["the mirror image: it grows on the low-z₁ and high-z₂ sides only", () => stepModel(-1, 1), {}, ["scan low1 high2", "grow low1 high2", "refine", "converged"]],
+    ["a gentle step: every side grows, and two resolutions that agree on cells wider than half the spread refine again", () => stepModel(1, 1, 3, 1, 4), {}, ["scan low1 high1 low2 high2", "grow low1 high1 low2 high2", "refine", "refine unresolved", "converged"]],
+    ["a steep step: resolved cells that do not yet agree refine", () => stepModel(1, -1, 10, 2, 8), {}, ["scan high1 low2", "grow high1 low2", "refine", "refine", "converged"]],
+    ["two peaks: the scan joins the second", twoPeaks, {}, ["scan low1 high1 low2 high2", "grow low1 high1 low2 high2", "refine", "refine", "refine unresolved", "converged"]],
+    ["two peaks on a coarse start, a loose tolerance and a small scan", twoPeaks, { initialPoints: 8, tolerance: 0.1, scanRadius: 2 }, ["scan high1", "grow low1 high1 low2 high2", "grow low1 high1 high2", "refine", "refine", "refine", "refine unresolved", "refine unresolved", "converged"]],
+    ["a box capped at width 4 (a small scan): the mass on its border ring counts in the error, so resolutions that agree to the tolerance 0.0005 have not converged", () => stepModel(1, -1), { maxWidth: 4, scanRadius: 1, tolerance: 0.0005 }, ["scan", "refine", "refine", "border"]],
+    ["its mirror image, the mass on the other two sides of the ring", () => stepModel(-1, 1), { maxWidth: 4, scanRadius: 1, tolerance: 0.0005 }, ["scan", "refine", "refine", "border"]],
+    ["a box 5.3 × 5.5 capped at 5.4: the wider side stops the growth", () => stepModel(1, -0.4), { maxWidth: 5.4, scanRadius: 1 }, ["scan", "refine", "converged"]],
+    ["a narrow mode with mass far away, stopped at maxPoints unconverged", () => {
+      const rng = new Random(17);
+      return { model: twoPeaks().model, x: Float32Array.from({ length: 30 }, () => (rng.uniform() < 0.4 ? 1 : 0)) };
+    }, { maxPoints: 128 }, ["scan low1 high1 low2 high2", "grow low1 high1 low2 high2", "refine", "refine", "maxPoints"]],
+  ];
+  for (const [name, make, options, steps] of cases) {
+    it(name, () => {
+      const { model, x } = make();
+      const f = referenceLogJoint(model, x);
+      const [r] = logMarginal(model, x, options);
+      // The mode: Newton's from g(x), or from the scan's highest cell where that is higher, whichever is higher.
+      const R = options.scanRadius ?? 5;
+      let best = { v: -Infinity, z: [0, 0] };
+      for (let i = 0; i < 64; i++) for (let j = 0; j < 64; j++) {
+        const z = [-R + ((j + 0.5) * R) / 32, -R + ((i + 0.5) * R) / 32];
+        if (f(z[0], z[1]) > best.v) best = { v: f(z[0], z[1]), z };
+      }
+      const [fromQ] = posteriorMode(model, x);
+      const [fromScan] = best.v > fromQ.logJoint ? posteriorMode(model, x, { start: Float64Array.from(best.z) }) : [fromQ];
+      const mode = fromScan.logJoint > fromQ.logJoint ? fromScan : fromQ;
+      expect(r.mode.mode[0]).toBeCloseTo(mode.mode[0], 6);
+      expect(r.mode.mode[1]).toBeCloseTo(mode.mode[1], 6);
+      const ref = referenceGrid(f, mode, referenceEncoder(model, x), options);
+      expect(ref.steps).toEqual(steps);
+      for (const side of ["z1", "z2"] as const) for (const k of [0, 1]) expect(r.box[side][k], `box.${side}[${k}]`).toBeCloseTo(ref.box[side][k], 9);
+      expect(r.points).toBe(ref.points);
+      expect(r.converged).toBe(ref.converged);
+      // The decoder's float32 logits against float64: ~1e-7 nats seen.
+      expect(Math.abs(r.logMarginal - ref.logMarginal)).toBeLessThan(2e-6);
+      expect(Math.abs(r.error - ref.error)).toBeLessThan(2e-6 + 1e-3 * ref.error);
+      expect(r.logPosterior).toHaveLength(ref.points ** 2);
+      let worst = 0;
+      ref.logPosterior.forEach((v, k) => (worst = Math.max(worst, Math.abs(r.logPosterior![k] - v))));
+      expect(worst).toBeLessThan(1e-4);
+    });
+  }
+
+  it("images of one call that need different boxes and resolutions each get their own grid", () => {
+    // The boxes grow twice, twice and four times, so that the images are at different resolutions in a round.
+    const { model, x: x0 } = twoPeaks();
+    const rng = new Random(17);
+    const x = Float32Array.from([...x0, ...Array.from({ length: 60 }, () => (rng.uniform() < 0.4 ? 1 : 0))]);
+    const options = { initialPoints: 8, tolerance: 0.1, scanRadius: 2 };
+    const r = logMarginal(model, x, options);
+    const refs = r.map((m, b) => referenceGrid(referenceLogJoint(model, x.subarray(30 * b, 30 * (b + 1))), m.mode, referenceEncoder(model, x.subarray(30 * b, 30 * (b + 1))), options));
+    expect(refs.map((ref) => ref.steps.filter((s) => s.startsWith("grow")).length)).toEqual([2, 2, 4]);
+    r.forEach((m, b) => {
+      const ref = refs[b];
+      expect(m.points, `image ${b}`).toBe(ref.points);
+      for (const side of ["z1", "z2"] as const) for (const k of [0, 1]) expect(m.box[side][k], `image ${b}: box.${side}[${k}]`).toBeCloseTo(ref.box[side][k], 9);
+      expect(Math.abs(m.logMarginal - ref.logMarginal), `image ${b}`).toBeLessThan(2e-6);
+      // The mode found with the others is the one found alone, within Newton's tolerance.
+      const [alone] = logMarginal(model, x.subarray(30 * b, 30 * (b + 1)), options);
+      expect(Math.hypot(m.mode.mode[0] - alone.mode.mode[0], m.mode.mode[1] - alone.mode.mode[1])).toBeLessThan(1e-4);
+    });
   });
 });
 

@@ -292,6 +292,11 @@ export interface MarginalOptions {
   maxPoints?: number;
   /** Half-width of the coarse scan of the prior region for other modes, [−R, R]² (default 5). */
   scanRadius?: number;
+  /**
+   * The widest box side the border check grows to (default 64, where the prior's density is e⁻⁵¹²). A box
+   * stopped there with mass on its border reports that mass in `error`, and is not `converged` if it passes the tolerance.
+   */
+  maxWidth?: number;
   /** Keep the final grid's log p(z|x) for each image (default true; [n²] float64 each). */
   posterior?: boolean;
   /** Images evaluated together through the decoder (default: all). */
@@ -309,7 +314,7 @@ export interface MarginalResult {
   /** The box integrated over and the points per side of its final grid. */
   box: Box;
   points: number;
-  /** Whether the tolerance was met, on cells at most half the mode's spread, before maxPoints. */
+  /** Whether `error` met the tolerance, on cells at most half the mode's spread, before maxPoints. */
   converged: boolean;
   /**
    * The mode the grid was centred on: the higher of Newton's from g(x) and Newton's from the scan's highest
@@ -333,7 +338,7 @@ const NEGLIGIBLE = 30;
  * box: ẑ ± 6 standard deviations of the Laplace Gaussian (of q(z|x) where −H is not definite), joined
  * with every cell of the scan whose density is within 30 nats of the peak (a second mode, a wide
  * posterior), one scan cell of margin; its sides are then pushed out while the density on its border is
- * within 30 nats of the peak. On this box the grid is doubled from `initialPoints`
+ * within 30 nats of the peak, up to `maxWidth`. On this box the grid is doubled from `initialPoints`
  * per side until two resolutions agree to `tolerance`. For a smooth integrand that decays inside the box the
  * midpoint rule converges faster than any power of the cell size, so the difference bounds the error of
  * the finer value, once the cells are at most half the mode's spread (Laplace's, or q's) on each axis: before
@@ -357,12 +362,13 @@ export function logMarginal(model: VAE, images: Float32Array, options: MarginalO
 }
 
 function marginalBatch(model: VAE, images: Float32Array, options: MarginalOptions): MarginalResult[] {
-  const { tolerance = 0.01, initialPoints = 32, maxPoints = 512, scanRadius = 5, posterior = true } = options;
+  const { tolerance = 0.01, initialPoints = 32, maxPoints = 512, scanRadius = 5, maxWidth = 64, posterior = true } = options;
   if (!(tolerance > 0)) throw new Error(`logMarginal: tolerance must be a positive number, got ${tolerance}`);
   if (!Number.isInteger(initialPoints) || initialPoints < 2 || !Number.isInteger(maxPoints) || maxPoints < initialPoints) {
     throw new Error(`logMarginal: initialPoints must be an integer ≥ 2 and maxPoints ≥ initialPoints, got ${initialPoints} and ${maxPoints}`);
   }
   if (!(scanRadius > 0)) throw new Error(`logMarginal: scanRadius must be a positive number, got ${scanRadius}`);
+  if (!(maxWidth > 0)) throw new Error(`logMarginal: maxWidth must be a positive number, got ${maxWidth}`);
   const B = images.length / model.config.inputSize;
   const modes = posteriorMode(model, images);
   const encoder = encoded(model, images);
@@ -436,7 +442,7 @@ function marginalBatch(model: VAE, images: Float32Array, options: MarginalOption
         // A side whose border is not negligible is pushed out by half the box, and the refinement starts again.
         const border = borderMaxima(v, n);
         const [w1, w2] = [s.box.z1[1] - s.box.z1[0], s.box.z2[1] - s.box.z2[0]];
-        if (Math.max(w1, w2) < MAX_WIDTH && Math.max(border.low1, border.high1, border.low2, border.high2) > peak - NEGLIGIBLE) {
+        if (Math.max(w1, w2) < maxWidth && Math.max(border.low1, border.high1, border.low2, border.high2) > peak - NEGLIGIBLE) {
           if (border.low1 > peak - NEGLIGIBLE) s.box.z1[0] -= w1 / 2;
           if (border.high1 > peak - NEGLIGIBLE) s.box.z1[1] += w1 / 2;
           if (border.low2 > peak - NEGLIGIBLE) s.box.z2[0] -= w2 / 2;
@@ -457,12 +463,13 @@ function marginalBatch(model: VAE, images: Float32Array, options: MarginalOption
           return;
         }
         const ring = logSumExp(ringValues(v, n)) + area(s.box, n);
+        const error = (Number.isNaN(diff) ? Infinity : diff) + Math.exp(ring - total);
         out[b] = {
           logMarginal: total,
-          error: (Number.isNaN(diff) ? Infinity : diff) + Math.exp(ring - total),
+          error,
           box: { z1: [s.box.z1[0], s.box.z1[1]], z2: [s.box.z2[0], s.box.z2[1]] },
           points: n,
-          converged: diff <= tolerance && resolved,
+          converged: error <= tolerance && resolved,
           mode: modes[b],
           ...(posterior && { logPosterior: Float64Array.from(v, (value) => value - total) }),
         };
@@ -472,9 +479,6 @@ function marginalBatch(model: VAE, images: Float32Array, options: MarginalOption
   }
   return out;
 }
-
-/** The widest box side the border check grows to (the prior's density at 32 is e⁻⁵¹²). */
-const MAX_WIDTH = 64;
 
 function pick(images: Float32Array, which: number[], D: number): Float32Array {
   const out = new Float32Array(which.length * D);
