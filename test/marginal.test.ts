@@ -484,6 +484,63 @@ describe("posteriorMode and laplace", () => {
     }
   });
 
+  it("one step equals the documented damped Newton step, computed here with central differences in float64: Newton where −H is definite, else Levenberg–Marquardt plus a step up the curvature, halved until log p does not decrease", () => {
+    // From the documentation: (−H + λI) s = ∇, λ = 0 if −H's smallest eigenvalue is above 1e-6·max(1, |largest|), else
+    // λ = −smallest + 1e-3·max(1, |largest|) and s gains min(1, 1/√|smallest|) along that eigenvector, on ∇'s side;
+    // then s is halved until log p(x, z + s) ≥ log p(x, z) − 1e-9·|log p(x, z)|.
+    const referenceStep = (f: (z1: number, z2: number) => number, [z1, z2]: number[]) => {
+      const e = 1e-4;
+      const g = [(f(z1 + e, z2) - f(z1 - e, z2)) / (2 * e), (f(z1, z2 + e) - f(z1, z2 - e)) / (2 * e)];
+      const a = -(f(z1 + e, z2) - 2 * f(z1, z2) + f(z1 - e, z2)) / (e * e);
+      const c = -(f(z1, z2 + e) - 2 * f(z1, z2) + f(z1, z2 - e)) / (e * e);
+      const o = -(f(z1 + e, z2 + e) - f(z1 + e, z2 - e) - f(z1 - e, z2 + e) + f(z1 - e, z2 - e)) / (4 * e * e);
+      const r = Math.sqrt(((a - c) / 2) ** 2 + o * o);
+      const [lo, hi] = [(a + c) / 2 - r, (a + c) / 2 + r];
+      const scale = Math.max(1, Math.abs(hi));
+      const lambda = lo > 1e-6 * scale ? 0 : -lo + 1e-3 * scale;
+      const det = (a + lambda) * (c + lambda) - o * o;
+      const s = [((c + lambda) * g[0] - o * g[1]) / det, ((a + lambda) * g[1] - o * g[0]) / det];
+      if (lambda > 0) {
+        const v = Math.abs(o) > 1e-9 ? [lo - c, o] : a <= c ? [1, 0] : [0, 1]; // (−H − lo·I) v = 0
+        const side = Math.sign(v[0] * g[0] + v[1] * g[1]) * Math.min(1, 1 / Math.sqrt(Math.abs(lo))) / Math.hypot(v[0], v[1]);
+        s[0] += side * v[0];
+        s[1] += side * v[1];
+      }
+      let t = 1;
+      while (f(z1 + t * s[0], z2 + t * s[1]) < f(z1, z2) - 1e-9 * Math.abs(f(z1, z2))) t /= 2;
+      return { z: [z1 + t * s[0], z2 + t * s[1]], branch: `${lambda > 0 ? "damped" : "Newton"}${t < 1 ? `, halved ${Math.log2(1 / t)}×` : ""}` };
+    };
+    const branches: string[] = [];
+    for (const [{ model, x }, starts] of [
+      [stepModel(1, -1), [[0.45, -0.3], [0.6, -0.6], [3, -2.5], [-0.3, -0.5], [-1, 1.5], [0.1, 0.4]]],
+      [twoPeaks(), [[1.4, 0.25], [0.5, 1], [2.5, -0.5], [-1, -2], [0.2, 0.3], [4, 4]]],
+    ] as const) {
+      const f = referenceLogJoint(model, x);
+      const images = Float32Array.from({ length: starts.length * x.length }, (_, i) => x[i % x.length]);
+      const one = posteriorMode(model, images, { start: Float64Array.from(starts.flat()), maxIterations: 1 });
+      starts.forEach((start, b) => {
+        const want = referenceStep(f, [...start]);
+        branches.push(want.branch);
+        expect(one[b].iterations).toBe(1);
+        expect(Math.hypot(one[b].mode[0] - want.z[0], one[b].mode[1] - want.z[1]), `from (${start}): ${want.branch}`).toBeLessThan(1e-3);
+      });
+    }
+    // The branches these starts take in the reference (so that the cases cannot drift off them).
+    expect(branches).toEqual(["Newton", "Newton, halved 1×", "Newton, halved 1×", "damped, halved 12×", "damped, halved 8×", "damped, halved 4×", "damped, halved 10×", "damped, halved 4×", "damped, halved 6×", "damped, halved 7×", "damped, halved 9×", "damped, halved 11×"]);
+  });
+
+  it("in a batch, each image stops when its own step is small: its iterations and mode are those it has alone", () => {
+    const { model, x } = twoPeaks();
+    const starts = [[1.5, 0.2], [1.4, 0.25], [-1, -2], [0, 3]];
+    const alone = starts.map((start) => posteriorMode(model, x, { start: Float64Array.from(start) })[0]);
+    expect(alone.map((m) => m.iterations)).toEqual([4, 9, 10, 12]);
+    const together = posteriorMode(model, Float32Array.from([...x, ...x, ...x, ...x]), { start: Float64Array.from(starts.flat()) });
+    together.forEach((m, b) => {
+      expect(m.iterations, `start (${starts[b]})`).toBe(alone[b].iterations);
+      expect(Math.hypot(m.mode[0] - alone[b].mode[0], m.mode[1] - alone[b].mode[1])).toBeLessThan(1e-6);
+    });
+  });
+
   it("refuses, naming the image, when −H is not positive definite at the end", () => {
     const { model, x } = twoPeaks();
     // Newton started exactly on the symmetry axis z₁ = 0 stays on it; there the posterior has a saddle.
@@ -575,6 +632,32 @@ describe("exactBounds on small models, against plain loops", () => {
     const second = exactBounds(peaks, x.subarray(30, 60), { ks: [5], seed: 1 });
     expect(Math.abs(second[0].logMarginal - all[1].logMarginal)).toBeLessThan(1e-4);
     expect(second[0].elbo).toBe(all[1].elbo);
+    expect(() => elboByQuadrature(peaks, new Float32Array(31))).toThrow("elboByQuadrature: 31 pixels are not a positive number of 30-pixel images");
+    // The quadrature one image at a time: each image's own grid, Newton within its tolerance of the batch's.
+    const single = exactBounds(peaks, x, { ks: [5], seed: 1, marginal: { batchSize: 1 } });
+    single.forEach((c, b) => {
+      expect(Math.abs(c.logMarginal - all[b].logMarginal), `image ${b}`).toBeLessThan(1e-4);
+      expect(c.elbo).toBe(all[b].elbo);
+      expect(c.iwae[5]).toBe(all[b].iwae[5]);
+    });
+  });
+
+  it("IWAE_K for a K whose logits pass the 4M of a batch: two images per batch, each batch's [K, b, 2] draws from the one stream", () => {
+    const K = 50_000; // × 30 pixels: 1.5M logits an image, so a batch holds two
+    const r = exactBounds(peaks, x, { ks: [K], seed: 8, marginal: { initialPoints: 16, maxPoints: 16 } });
+    const eps = new Random(8);
+    const draws = [sampleEps(eps, K, 2, 2).data, sampleEps(eps, K, 1, 2).data];
+    r.forEach((c, b) => {
+      const [e, width, k] = b < 2 ? [draws[0], 2, b] : [draws[1], 1, 0];
+      const image = x.subarray(30 * b, 30 * (b + 1));
+      const f = referenceLogJoint(peaks, image);
+      const { mean, sigma } = referenceEncoder(peaks, image);
+      const logW = Array.from({ length: K }, (_, t) => {
+        const [e1, e2] = [e[2 * (t * width + k)], e[2 * (t * width + k) + 1]];
+        return f(mean[0] + sigma[0] * e1, mean[1] + sigma[1] * e2) + 0.5 * (e1 * e1 + e2 * e2) + Math.log(2 * Math.PI) + Math.log(sigma[0]) + Math.log(sigma[1]);
+      });
+      expect(Math.abs(c.iwae[K] - (logSumExpOf(logW) - Math.log(K))), `image ${b}`).toBeLessThan(2e-4);
+    });
   });
 });
 
