@@ -4,17 +4,32 @@
 //     out[r, :4nv] = Σ_{t in ptr[r]..ptr[r+1]} m[idx[t], :4nv], 8 vectors (32 floats) of a row in
 //     registers at a time (then 4, 2, 1), every row for one group of columns before the next;
 //   transpose(dst, ldDst, src, ldSrc, rows, cols)
-//     dst[j, i] = src[i, j], 4×4 blocks by shuffles, the edges one float at a time.
+//     dst[j, i] = src[i, j], 4×4 blocks by shuffles, the edges one float at a time;
+//   sumsOfTransposed(out, ldo, s, ldS, sRows, k, ptr, idx, rows, c0, c1, buf)
+//     rowSums over m = sᵀ (k × sRows) for columns c0..c1 of out, GROUP columns at a time: each group's
+//     rows of s transposed into buf (k × GROUP, which stays in cache), then summed from there;
+//   transposedSums(t, ldT, m, ldm, width, ptr, idx, rows, c0, c1, buf)
+//     the transpose t (width × rows) of rowSums over m, for rows c0..c1 of t: GROUP columns of the
+//     sums at a time into buf (rows × GROUP), then transposed from there into t.
+// The fused two write and read no k × width or rows × width intermediate: on a CPU whose L3 is slow
+// (Sapphire Rapids) that intermediate's round trip cost more than the sums.
 // All pointers in bytes, strides and sizes in floats (ldo, ldm multiples of 4), ptr and idx i32.
 import { ONE_BITS } from '../binary.js';
-import { type Code, ModuleBuilder, Op, SimdOp, ValType, block, br, brIf, forLoop, i32Const, ifThen, localGet as get, localSet, loop, mem, simd, v128 } from './emit.js';
+import { type Code, ModuleBuilder, Op, SimdOp, ValType, block, br, brIf, call, forLoop, i32Const, ifThen, localGet as get, localSet, loop, mem, simd, v128 } from './emit.js';
 
 export interface BinaryExports {
   /** The 1s of s (rows × cols float32) by row into ptr (rows + 1) and idx; their count, or -1 if some value is not +0 or 1. */
   pattern(s: number, rows: number, cols: number, ptr: number, idx: number): number;
   rowSums(out: number, ldo: number, m: number, ldm: number, ptr: number, idx: number, rows: number, nv: number): void;
   transpose(dst: number, ldDst: number, src: number, ldSrc: number, rows: number, cols: number): void;
+  /** rowSums(out + 4c0, ldo, sᵀ, …) for columns c0..c1 (multiples of 4 apart) without sᵀ: buf holds k × GROUP floats. */
+  sumsOfTransposed(out: number, ldo: number, s: number, ldS: number, sRows: number, k: number, ptr: number, idx: number, rows: number, c0: number, c1: number, buf: number): void;
+  /** Rows c0..c1 of t = (rowSums over m)ᵀ, t being width × rows (ldT): buf holds rows × GROUP floats. */
+  transposedSums(t: number, ldT: number, m: number, ldm: number, width: number, ptr: number, idx: number, rows: number, c0: number, c1: number, buf: number): void;
 }
+
+/** Columns of the sums per group of the fused functions: one pass of rowSums' WIDE accumulators. */
+export const GROUP = 32;
 
 const { i32 } = ValType;
 const set = (l: number, value: Code): Code => [value, localSet(l)];
@@ -36,8 +51,10 @@ export function buildBinaryModule(sharedMaxPages?: number): Uint8Array<ArrayBuff
       : { module: 'env', name: 'memory', initialPages: 1, maximumPages: sharedMaxPages, shared: true },
   );
 
+  const rowSumsFn = mod.func([i32, i32, i32, i32, i32, i32, i32, i32], [], 'rowSums');
+  const transposeFn = mod.func([i32, i32, i32, i32, i32, i32], [], 'transpose');
   {
-    const f = mod.func([i32, i32, i32, i32, i32, i32, i32, i32], [], 'rowSums');
+    const f = rowSumsFn;
     const [out, ldo, m, ldm, ptr, idx, rows, nv] = [0, 1, 2, 3, 4, 5, 6, 7];
     const [r, j, t, t0, t1, o, src] = Array.from({ length: 7 }, () => f.local(i32)) as [number, number, number, number, number, number, number];
     const acc = Array.from({ length: WIDE }, () => f.local(ValType.v128));
@@ -117,7 +134,7 @@ export function buildBinaryModule(sharedMaxPages?: number): Uint8Array<ArrayBuff
   }
 
   {
-    const f = mod.func([i32, i32, i32, i32, i32, i32], [], 'transpose');
+    const f = transposeFn;
     const [dst, ldDst, src, ldSrc, rows, cols] = [0, 1, 2, 3, 4, 5];
     const [i, j, rows4, cols4, s, d] = Array.from({ length: 6 }, () => f.local(i32)) as [number, number, number, number, number, number];
     const x = [0, 1, 2, 3].map(() => f.local(ValType.v128));
@@ -150,6 +167,30 @@ export function buildBinaryModule(sharedMaxPages?: number): Uint8Array<ArrayBuff
       scalar(i32Const(0), get(rows4), get(cols4), get(cols)),
       scalar(get(rows4), get(rows), i32Const(0), get(cols)),
     ]);
+  }
+  // min(a, b) of two i32 values.
+  const min = (a: Code, b: Code): Code => [a, b, a, b, Op.i32_lt_s, Op.select];
+  {
+    const f = mod.func(new Array<ValType>(12).fill(i32), [], 'sumsOfTransposed');
+    const [out, ldo, sp, ldS, sRows, k, ptr, idx, rows, c0, c1, buf] = Array.from({ length: 12 }, (_, i) => i) as number[] as [number, number, number, number, number, number, number, number, number, number, number, number];
+    const [c, g] = [f.local(i32), f.local(i32)];
+    f.setBody(forLoop(c, get(c0), get(c1), i32Const(GROUP), [
+      set(g, min(i32Const(GROUP), [get(c1), get(c), Op.i32_sub])),
+      // buf (k × g) = rows c..c+g of s, transposed (past sRows, none: those columns of the sums are padding)
+      [get(buf), get(g), add(get(sp), shl2(mul(get(c), get(ldS)))), get(ldS), min(get(g), [get(sRows), get(c), Op.i32_sub]), get(k), call(transposeFn.index)],
+      [add(get(out), shl2(get(c))), get(ldo), get(buf), get(g), get(ptr), get(idx), get(rows), [get(g), i32Const(2), Op.i32_shr_u], call(rowSumsFn.index)],
+    ]));
+  }
+  {
+    const f = mod.func(new Array<ValType>(11).fill(i32), [], 'transposedSums');
+    const [t, ldT, m, ldm, width, ptr, idx, rows, c0, c1, buf] = Array.from({ length: 11 }, (_, i) => i) as number[] as [number, number, number, number, number, number, number, number, number, number, number];
+    const [c, g] = [f.local(i32), f.local(i32)];
+    f.setBody(forLoop(c, get(c0), get(c1), i32Const(GROUP), [
+      set(g, min(i32Const(GROUP), [get(c1), get(c), Op.i32_sub])),
+      // buf (rows × g) = columns c..c+g of the sums; then rows c..c+g of t (up to width) from it
+      [get(buf), get(g), add(get(m), shl2(get(c))), get(ldm), get(ptr), get(idx), get(rows), [get(g), i32Const(2), Op.i32_shr_u], call(rowSumsFn.index)],
+      [add(get(t), shl2(mul(get(c), get(ldT)))), get(ldT), get(buf), get(g), get(rows), min(get(g), [get(width), get(c), Op.i32_sub]), call(transposeFn.index)],
+    ]));
   }
   return mod.toBytes();
 }

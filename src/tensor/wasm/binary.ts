@@ -1,11 +1,12 @@
 // Runtime of the 0/1-sparse product in WebAssembly (./binary-module.ts): the 0/1 operand is copied
 // into this module's own memory and its pattern found there (regrouped by column when the product
 // needs it, in TypeScript by ../binary.ts's regroupByColumn), the other operand is copied (or
-// transposed) in, and the row sums and the transposes run there. Same results as the TypeScript row
-// sums up to the order of float32 additions (both add rows in the pattern's order).
+// transposed) in, and the row sums and the transposes run there, a group of columns at a time where
+// a transpose is needed (sumsOfTransposed, transposedSums). Same results as the TypeScript row sums
+// up to the order of float32 additions (both add rows in the pattern's order).
 import { type BinarySide, regroupByColumn } from '../binary.js';
 import type { MatmulKernel } from '../matmul.js';
-import { buildBinaryModule, type BinaryExports } from './binary-module.js';
+import { GROUP, buildBinaryModule, type BinaryExports } from './binary-module.js';
 import { wasmSimdSupported } from './matmul.js';
 import { getTasks, runParts, type Tasks } from './parallel.js';
 
@@ -107,19 +108,25 @@ export function matmulBinaryWasmInto(
   if (mIsS && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
   // Stryker disable next-line EqualityOperator: row k is an empty subarray: it copies nothing
   else if (mIsS) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
-  else {
-    heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
-    transpose(w.k, tasks, mPtr, ld, sPtr, sCols, sRows, sCols);
-  }
-  // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
+  else heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
   // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
-  runParts(threadsFor(tasks, nnz * ld), 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
-  if (binary === 'a') {
-    // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
-    if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
-    else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);
+  const threads = threadsFor(tasks, nnz * ld);
+  // By groups of columns, each part with its own buffer in M's (or the sums') room, at its first column.
+  if (binary === 'a' && !mIsS) {
+    // M = Sᵀ is never written whole: each group of its columns is transposed into a buffer and summed from there.
+    runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [oPtr, ld, sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
   } else {
-    transpose(w.k, tasks, tPtr, n, oPtr, ld, n, m);
-    out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
+    if (!mIsS) transpose(w.k, tasks, mPtr, ld, sPtr, sCols, sRows, sCols);
+    if (binary === 'b') {
+      // The sums (rows × ld) are never written whole: each group of their columns goes through a buffer into the transpose.
+      runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [tPtr, n, mPtr, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
+      out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
+      return;
+    }
+    // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
+    runParts(threads, 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
   }
+  // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
+  if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
+  else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);
 }

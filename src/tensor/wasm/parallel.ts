@@ -114,7 +114,7 @@ const MAX_TASK_ARGS = 16;
  * The kernels a task may run (Pool.runTask), by index: each thread has its own instance of the 0/1
  * product's and the element-wise module on the one shared task memory (TaskArena).
  */
-const TASK_FNS = [['binary', 'rowSums'], ['binary', 'transpose'], ['elementwise', 'bernoulli'], ['elementwise', 'biasTanh'], ['elementwise', 'adam32']] as const;
+const TASK_FNS = [['binary', 'rowSums'], ['binary', 'transpose'], ['binary', 'sumsOfTransposed'], ['binary', 'transposedSums'], ['elementwise', 'bernoulli'], ['elementwise', 'biasTanh'], ['elementwise', 'adam32']] as const;
 const TASK_MODULES = ['binary', 'elementwise'] as const;
 export type TaskFn = `${(typeof TASK_FNS)[number][0]}.${(typeof TASK_FNS)[number][1]}`;
 const TASK_NAMES: readonly TaskFn[] = TASK_FNS.map(([m, f]) => `${m}.${f}` as TaskFn);
