@@ -2,7 +2,7 @@
 // is written out by hand or computed here independently (float64 loops in this file, closed forms, the
 // js backend against wasm), never taken from the code under test's own output.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { Random, Storage, Tensor, arange, backendInfo, rand, randn, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
+import { Random, Storage, allocate, type DType, Tensor, arange, backendInfo, rand, randn, broadcastShapes, full, getBackend, logsumexp, mapBinary, matmulJsInto, matmulNaiveInto, max, promote, registerKernel, setBackend, sumToShape, tensor, type Backend } from "../src/index.js";
 import { activationBackwardJs, adamJs, adamStateJs, addScaledRowsRepeated, bernoulliRowsJs, biasActivationJs, columnSumsJs, scaleRowsJs } from "../src/tensor/fused.js";
 import { dtypeOfAll } from "../src/tensor/kernels.js";
 import { randomStateProblem, shownValue } from "../src/tensor/random.js";
@@ -457,6 +457,21 @@ describe("the WebAssembly emitter's and matmul module's refusals", () => {
     const capped = new WebAssembly.Memory({ initial: 8 });
     growMemory(capped, 9 * 65536, 9); // 1.25× capped at the maximum
     expect(capped.buffer.byteLength).toBe(9 * 65536);
+  });
+
+  it("growMemory's refusal names the caller it is given", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    expect(() => growMemory(memory, 3 * 65536, 2, "matmulInto on the threads")).toThrow(new RangeError(`matmulInto on the threads: needs ${3 * 65536} bytes, over the ${2 * 65536} byte memory limit`));
+    expect(memory.buffer.byteLength).toBe(65536);
+  });
+
+  it("allocate makes the dtype's zeros, and refuses a dtype it does not have", () => {
+    const f64 = allocate("float64", 3);
+    expect(f64).toBeInstanceOf(Float64Array);
+    expect(Array.from(f64)).toEqual([0, 0, 0]);
+    expect(allocate("float32", 2)).toBeInstanceOf(Float32Array);
+    expect(() => allocate("int32" as DType, 2)).toThrow(new TypeError('allocate: unknown dtype "int32"; use "float32" or "float64"'));
+    expect(() => allocate(undefined as unknown as DType, 2)).toThrow(/allocate: unknown dtype undefined/);
   });
 });
 

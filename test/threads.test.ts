@@ -269,6 +269,43 @@ describe('with two threads', () => {
     expect(worst).toBeLessThan(1e-5);
   });
 
+  it('runs the 0/1 product with W as stored (D×H) and with A not transposed on both threads, bit for bit as one thread', () => {
+    // The layouts whose sums need no transpose in (x·W) and whose A is transposed whole first (A·x).
+    const rng = new Random(37);
+    // B = 600 images: A (H×B) is large enough for its transpose to run on the threads too.
+    const [B, D, H] = [600, 784, 500];
+    const x = Float32Array.from({ length: B * D }, () => (rng.uniform() < 0.13 ? 1 : 0));
+    const w = Float32Array.from({ length: D * H }, () => rng.normal()); // D×H
+    const g = Float32Array.from({ length: H * B }, () => rng.normal()); // H×B
+    const run = () => {
+      const xw = new Float32Array(B * H);
+      matmulBinaryWasmInto(matmulWasmInto, xw, x, w, B, D, H, false, false, 'a');
+      const gx = new Float32Array(H * D);
+      matmulBinaryWasmInto(matmulWasmInto, gx, g, x, H, B, D, false, false, 'b');
+      return { xw, gx };
+    };
+    const { two, one, before, after } = withAndWithoutTasks(run);
+    if (wasm) expect(after.taskCallsByHelpers).toBeGreaterThan(before.taskCallsByHelpers);
+    for (const key of ['xw', 'gx'] as const) expect(firstDifference(two[key], one[key]), key).toBe(-1);
+    // And against float64 sums: xw[i, j] = Σ_p x[i, p] w[p, j]; gx[j, p] = Σ_i g[j, i] x[i, p].
+    let worst = 0;
+    for (let i = 0; i < B; i += 29) {
+      for (let j = 0; j < H; j += 3) {
+        let [sum, mag] = [0, 0];
+        for (let p = 0; p < D; p++) if (x[i * D + p]) [sum, mag] = [sum + w[p * H + j]!, mag + Math.abs(w[p * H + j]!)];
+        worst = Math.max(worst, Math.abs(two.xw[i * H + j]! - sum) / (mag + 1e-30));
+      }
+    }
+    for (let j = 0; j < H; j += 3) {
+      for (let p = 0; p < D; p += 5) {
+        let [sum, mag] = [0, 0];
+        for (let i = 0; i < B; i++) if (x[i * D + p]) [sum, mag] = [sum + g[j * B + i]!, mag + Math.abs(g[j * B + i]!)];
+        worst = Math.max(worst, Math.abs(two.gx[j * D + p]! - sum) / (mag + 1e-30));
+      }
+    }
+    expect(worst).toBeLessThan(1e-5);
+  });
+
   it("runs Adam's update of large parameters on both threads, bit for bit as one thread", () => {
     const rng = new Random(41);
     const sizes = [300_001, 7, 65_536]; // uneven, tiny (one thread), a multiple of 4

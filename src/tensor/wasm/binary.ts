@@ -112,6 +112,7 @@ export function matmulBinaryWasmInto(
   // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   const threads = threadsFor(tasks, nnz * ld);
   // By groups of columns, each part with its own buffer in M's (or the sums') room, at its first column.
+  // Stryker disable next-line ConditionalExpression,StringLiteral: speed only: without this branch M is transposed whole below and summed, the same additions in the same order
   if (binary === 'a' && !mIsS) {
     // M = Sᵀ is never written whole: each group of its columns is transposed into a buffer and summed from there.
     runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [oPtr, ld, sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);

@@ -194,14 +194,14 @@ export class WasmMatmul {
   }
 }
 
-/** Grows `memory` (never shrinks) so that `bytes` bytes are addressable. */
-export function growMemory(memory: WebAssembly.Memory, bytes: number, maxPages: number): void {
+/** Grows `memory` (never shrinks) so that `bytes` bytes are addressable; a refusal names `who` needed them. */
+export function growMemory(memory: WebAssembly.Memory, bytes: number, maxPages: number, who = 'matmulWasmInto'): void {
   const have = memory.buffer.byteLength;
   // Stryker disable next-line EqualityOperator: at bytes = have, growing by a quarter more changes the memory's size only
   if (bytes <= have) return;
   const pages = Math.ceil(bytes / PAGE);
   if (pages > maxPages) {
-    throw new RangeError(`matmulWasmInto: needs ${bytes} bytes, over the ${maxPages * PAGE} byte memory limit`);
+    throw new RangeError(`${who}: needs ${bytes} bytes, over the ${maxPages * PAGE} byte memory limit`);
   }
   // Grow geometrically so a sequence of slowly growing sizes does not grow every call.
   const havePages = have / PAGE;

@@ -282,7 +282,7 @@ export class TaskArena {
   }
   /** The memory as float32, grown to at least `bytes` (views made before stay valid: it is shared). */
   f32(bytes: number): Float32Array {
-    growMemory(this.memory, bytes, SHARED_MAX_PAGES);
+    growMemory(this.memory, bytes, SHARED_MAX_PAGES, "the threads' task memory");
     return new Float32Array(this.memory.buffer);
   }
 }
@@ -421,7 +421,7 @@ class Pool {
     const ppPtr = c2Ptr + align(mPad * ldc * 4);
     const kPad = Math.ceil(k / kc) * kcPad; // every depth block packed at most kcPad deep
     const ppBytes = prepack ? (byCols ? mPad * kPad : roundUp(n, NR) * kPad) * 4 : 0;
-    growMemory(this.memory, ppPtr + Math.max(ppBytes, 4), SHARED_MAX_PAGES);
+    growMemory(this.memory, ppPtr + Math.max(ppBytes, 4), SHARED_MAX_PAGES, "matmulInto on the threads");
     const heap = new Float32Array(this.memory.buffer);
     heap.set(a.subarray(0, m * k), aPtr / 4);
     heap.set(b.subarray(0, k * n), bPtr / 4);
