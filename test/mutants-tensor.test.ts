@@ -444,18 +444,18 @@ describe("the WebAssembly emitter's and matmul module's refusals", () => {
 
   it("growMemory refuses past the maximum, naming the bytes and the limit, and never shrinks", () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
-    growMemory(memory, 10, 2);
+    growMemory(memory, 10, 2, "matmulWasmInto");
     expect(memory.buffer.byteLength).toBe(65536);
-    growMemory(memory, 65537, 2);
+    growMemory(memory, 65537, 2, "matmulWasmInto");
     expect(memory.buffer.byteLength).toBe(2 * 65536);
-    expect(() => growMemory(memory, 2 * 65536 + 1, 2)).toThrow(new RangeError(`matmulWasmInto: needs ${2 * 65536 + 1} bytes, over the ${2 * 65536} byte memory limit`));
+    expect(() => growMemory(memory, 2 * 65536 + 1, 2, "matmulWasmInto")).toThrow(new RangeError(`matmulWasmInto: needs ${2 * 65536 + 1} bytes, over the ${2 * 65536} byte memory limit`));
     const big = new WebAssembly.Memory({ initial: 8 });
-    growMemory(big, 9 * 65536, 100); // at least 1.25× the pages it has: 10
+    growMemory(big, 9 * 65536, 100, "matmulWasmInto"); // at least 1.25× the pages it has: 10
     expect(big.buffer.byteLength).toBe(10 * 65536);
-    growMemory(big, 30 * 65536, 100); // what it needs when that is more
+    growMemory(big, 30 * 65536, 100, "matmulWasmInto"); // what it needs when that is more
     expect(big.buffer.byteLength).toBe(30 * 65536);
     const capped = new WebAssembly.Memory({ initial: 8 });
-    growMemory(capped, 9 * 65536, 9); // 1.25× capped at the maximum
+    growMemory(capped, 9 * 65536, 9, "matmulWasmInto"); // 1.25× capped at the maximum
     expect(capped.buffer.byteLength).toBe(9 * 65536);
   });
 

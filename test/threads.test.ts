@@ -100,6 +100,25 @@ afterAll(() => stopWorkerThreads());
  * tasks on it runs again (up to 20 times) until a helper has made a call: on a loaded machine this thread
  * may make all of them before the helper wakes.
  */
+/**
+ * The largest |got[i, j] − Σ_p term(i, j, p)| / Σ_p |term(i, j, p)| in float64, over got (rows × cols)
+ * at every steps[0]-th row and steps[1]-th column, p < len.
+ */
+function worstSumError(got: Float32Array, [rows, cols, len]: [number, number, number], steps: [number, number], term: (i: number, j: number, p: number) => number): number {
+  let worst = 0;
+  for (let i = 0; i < rows; i += steps[0]) {
+    for (let j = 0; j < cols; j += steps[1]) {
+      let [sum, mag] = [0, 0];
+      for (let p = 0; p < len; p++) {
+        const v = term(i, j, p);
+        [sum, mag] = [sum + v, mag + Math.abs(v)];
+      }
+      worst = Math.max(worst, Math.abs(got[i * cols + j]! - sum) / (mag + 1e-30));
+    }
+  }
+  return worst;
+}
+
 function withAndWithoutTasks<T>(run: () => T): { two: T; one: T; before: ReturnType<typeof getThreadStats>; after: ReturnType<typeof getThreadStats> } {
   let before = getThreadStats();
   let two = run();
@@ -258,15 +277,7 @@ describe('with two threads', () => {
     expect(after.taskCallsByHelpers).toBeGreaterThan(before.taskCallsByHelpers);
     for (const key of ['xw', 'gx', 'term', 'd', 'y'] as const) expect(firstDifference(two[key], one[key]), key).toBe(-1);
     // And against the float64 product: x·Wᵀ sums W's columns at x's 1s.
-    let worst = 0;
-    for (let i = 0; i < B; i++) {
-      for (let j = 0; j < H; j++) {
-        let [sum, mag] = [0, 0];
-        for (let p = 0; p < D; p++) if (x[i * D + p]) [sum, mag] = [sum + w[j * D + p]!, mag + Math.abs(w[j * D + p]!)];
-        worst = Math.max(worst, Math.abs(two.xw[i * H + j]! - sum) / (mag + 1e-30));
-      }
-    }
-    expect(worst).toBeLessThan(1e-5);
+    expect(worstSumError(two.xw, [B, H, D], [1, 1], (i, j, p) => (x[i * D + p] ? w[j * D + p]! : 0))).toBeLessThan(1e-5);
   });
 
   it('runs the 0/1 product with W as stored (D×H) and with A not transposed on both threads, bit for bit as one thread', () => {
@@ -288,21 +299,10 @@ describe('with two threads', () => {
     if (wasm) expect(after.taskCallsByHelpers).toBeGreaterThan(before.taskCallsByHelpers);
     for (const key of ['xw', 'gx'] as const) expect(firstDifference(two[key], one[key]), key).toBe(-1);
     // And against float64 sums: xw[i, j] = Σ_p x[i, p] w[p, j]; gx[j, p] = Σ_i g[j, i] x[i, p].
-    let worst = 0;
-    for (let i = 0; i < B; i += 29) {
-      for (let j = 0; j < H; j += 3) {
-        let [sum, mag] = [0, 0];
-        for (let p = 0; p < D; p++) if (x[i * D + p]) [sum, mag] = [sum + w[p * H + j]!, mag + Math.abs(w[p * H + j]!)];
-        worst = Math.max(worst, Math.abs(two.xw[i * H + j]! - sum) / (mag + 1e-30));
-      }
-    }
-    for (let j = 0; j < H; j += 3) {
-      for (let p = 0; p < D; p += 5) {
-        let [sum, mag] = [0, 0];
-        for (let i = 0; i < B; i++) if (x[i * D + p]) [sum, mag] = [sum + g[j * B + i]!, mag + Math.abs(g[j * B + i]!)];
-        worst = Math.max(worst, Math.abs(two.gx[j * D + p]! - sum) / (mag + 1e-30));
-      }
-    }
+    const worst = Math.max(
+      worstSumError(two.xw, [B, H, D], [29, 3], (i, j, p) => (x[i * D + p] ? w[p * H + j]! : 0)),
+      worstSumError(two.gx, [H, D, B], [3, 5], (j, p, i) => (x[i * D + p] ? g[j * B + i]! : 0)),
+    );
     expect(worst).toBeLessThan(1e-5);
   });
 

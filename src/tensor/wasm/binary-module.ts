@@ -168,29 +168,30 @@ export function buildBinaryModule(sharedMaxPages?: number): Uint8Array<ArrayBuff
       scalar(get(rows4), get(rows), i32Const(0), get(cols)),
     ]);
   }
-  // min(a, b) of two i32 values.
+  // The fused functions: over groups [c, c + g) of columns c0..c1, GROUP wide (the last one narrower),
+  // `body(c, g)` calls rowSums and transpose on the group through buf.
   const min = (a: Code, b: Code): Code => [a, b, a, b, Op.i32_lt_s, Op.select];
-  {
-    const f = mod.func(new Array<ValType>(12).fill(i32), [], 'sumsOfTransposed');
-    const [out, ldo, sp, ldS, sRows, k, ptr, idx, rows, c0, c1, buf] = Array.from({ length: 12 }, (_, i) => i) as number[] as [number, number, number, number, number, number, number, number, number, number, number, number];
+  const grouped = (name: string, params: number, c0: number, c1: number, body: (c: Code, g: Code) => Code): void => {
+    const f = mod.func(new Array<ValType>(params).fill(i32), [], name);
     const [c, g] = [f.local(i32), f.local(i32)];
-    f.setBody(forLoop(c, get(c0), get(c1), i32Const(GROUP), [
-      set(g, min(i32Const(GROUP), [get(c1), get(c), Op.i32_sub])),
+    f.setBody(forLoop(c, get(c0), get(c1), i32Const(GROUP), [set(g, min(i32Const(GROUP), [get(c1), get(c), Op.i32_sub])), body(get(c), get(g))]));
+  };
+  const nv = (g: Code): Code => [g, i32Const(2), Op.i32_shr_u];
+  {
+    const [out, ldo, sp, ldS, sRows, k, ptr, idx, rows, c0, c1, buf] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    grouped('sumsOfTransposed', 12, c0, c1, (c, g) => [
       // buf (k × g) = rows c..c+g of s, transposed (past sRows, none: those columns of the sums are padding)
-      [get(buf), get(g), add(get(sp), shl2(mul(get(c), get(ldS)))), get(ldS), min(get(g), [get(sRows), get(c), Op.i32_sub]), get(k), call(transposeFn.index)],
-      [add(get(out), shl2(get(c))), get(ldo), get(buf), get(g), get(ptr), get(idx), get(rows), [get(g), i32Const(2), Op.i32_shr_u], call(rowSumsFn.index)],
-    ]));
+      [get(buf), g, add(get(sp), shl2(mul(c, get(ldS)))), get(ldS), min(g, [get(sRows), c, Op.i32_sub]), get(k), call(transposeFn.index)],
+      [add(get(out), shl2(c)), get(ldo), get(buf), g, get(ptr), get(idx), get(rows), nv(g), call(rowSumsFn.index)],
+    ]);
   }
   {
-    const f = mod.func(new Array<ValType>(11).fill(i32), [], 'transposedSums');
-    const [t, ldT, m, ldm, width, ptr, idx, rows, c0, c1, buf] = Array.from({ length: 11 }, (_, i) => i) as number[] as [number, number, number, number, number, number, number, number, number, number, number];
-    const [c, g] = [f.local(i32), f.local(i32)];
-    f.setBody(forLoop(c, get(c0), get(c1), i32Const(GROUP), [
-      set(g, min(i32Const(GROUP), [get(c1), get(c), Op.i32_sub])),
+    const [t, ldT, m, ldm, width, ptr, idx, rows, c0, c1, buf] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    grouped('transposedSums', 11, c0, c1, (c, g) => [
       // buf (rows × g) = columns c..c+g of the sums; then rows c..c+g of t (up to width) from it
-      [get(buf), get(g), add(get(m), shl2(get(c))), get(ldm), get(ptr), get(idx), get(rows), [get(g), i32Const(2), Op.i32_shr_u], call(rowSumsFn.index)],
-      [add(get(t), shl2(mul(get(c), get(ldT)))), get(ldT), get(buf), get(g), get(rows), min(get(g), [get(width), get(c), Op.i32_sub]), call(transposeFn.index)],
-    ]));
+      [get(buf), g, add(get(m), shl2(c)), get(ldm), get(ptr), get(idx), get(rows), nv(g), call(rowSumsFn.index)],
+      [add(get(t), shl2(mul(c, get(ldT)))), get(ldT), get(buf), g, get(rows), min(g, [get(width), c, Op.i32_sub]), call(transposeFn.index)],
+    ]);
   }
   return mod.toBytes();
 }

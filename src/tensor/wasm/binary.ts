@@ -111,22 +111,17 @@ export function matmulBinaryWasmInto(
   else heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
   // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   const threads = threadsFor(tasks, nnz * ld);
-  // By groups of columns, each part with its own buffer in M's (or the sums') room, at its first column.
-  // Stryker disable next-line ConditionalExpression,StringLiteral: speed only: without this branch M is transposed whole below and summed, the same additions in the same order
-  if (binary === 'a' && !mIsS) {
-    // M = Sᵀ is never written whole: each group of its columns is transposed into a buffer and summed from there.
-    runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [oPtr, ld, sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
-  } else {
-    if (!mIsS) transpose(w.k, tasks, mPtr, ld, sPtr, sCols, sRows, sCols);
-    if (binary === 'b') {
-      // The sums (rows × ld) are never written whole: each group of their columns goes through a buffer into the transpose.
-      runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [tPtr, n, mPtr, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
-      out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
-      return;
-    }
-    // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
-    runParts(threads, 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
+  // The fused functions go by groups of columns, each part with its own buffer in the room of M (or of
+  // the sums) at its first column, so neither is written whole.
+  if (binary === 'b') {
+    if (!mIsS) transpose(w.k, tasks, mPtr, ld, sPtr, sCols, sRows, sCols); // M whole: both sides transposed
+    runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [tPtr, n, mPtr, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
+    out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
+    return;
   }
+  // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
+  if (mIsS) runParts(threads, 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
+  else runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [oPtr, ld, sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
   // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
   if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
   else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);

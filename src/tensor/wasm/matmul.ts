@@ -190,12 +190,12 @@ export class WasmMatmul {
   }
 
   private ensureBytes(bytes: number): void {
-    growMemory(this.memory, bytes, this.maxPages);
+    growMemory(this.memory, bytes, this.maxPages, 'matmulWasmInto');
   }
 }
 
 /** Grows `memory` (never shrinks) so that `bytes` bytes are addressable; a refusal names `who` needed them. */
-export function growMemory(memory: WebAssembly.Memory, bytes: number, maxPages: number, who = 'matmulWasmInto'): void {
+export function growMemory(memory: WebAssembly.Memory, bytes: number, maxPages: number, who: string): void {
   const have = memory.buffer.byteLength;
   // Stryker disable next-line EqualityOperator: at bytes = have, growing by a quarter more changes the memory's size only
   if (bytes <= have) return;
