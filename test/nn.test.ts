@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Adam, Linear, MLP, Random, SGD, VAE, encodeSafetensors, loadParameters, saveParameters, tensor } from "../src/index.js";
+import { Adam, Linear, MLP, Random, SGD, VAE, allocateParameter, encodeSafetensors, loadParameters, saveParameters, setParameterAllocator, tensor } from "../src/index.js";
 import { decodeSafetensors } from "../src/nn/safetensors.js";
 import { expectClose, expectGradcheck, randomTensor } from "./helpers.js";
 
@@ -22,6 +22,30 @@ describe("Linear and MLP", () => {
     }
     expectClose(y.data, ref, 1e-14, 1e-14);
     expect(() => layer.forward(randomTensor([3, 8], 1))).toThrow("Linear(9→4): input has shape [3,8], expected [batch,9]");
+  });
+
+  it("Linear takes its parameters from allocateParameter: float32 ones from the allocator set, else plain arrays", () => {
+    const made: Float32Array[] = [];
+    setParameterAllocator((size) => {
+      const a = new Float32Array(size);
+      made.push(a);
+      return a;
+    });
+    try {
+      const layer = new Linear(3, 2, { rng: new Random(2) });
+      expect(made.map((a) => a.length)).toEqual([6, 2]);
+      expect(layer.weight.data).toBe(made[0]);
+      expect(layer.bias.data).toBe(made[1]);
+      expect(Array.from(layer.weight.data)).toEqual(Array.from(new Linear(3, 2, { rng: new Random(2) }).weight.data)); // the same values
+      expect(new Linear(3, 2, { dtype: "float64" }).weight.data).toBeInstanceOf(Float64Array);
+      expect(made).toHaveLength(4); // the float32 layer above; not the float64 one
+    } finally {
+      setParameterAllocator(null);
+    }
+    expect(allocateParameter("float32", 5)).toEqual(new Float32Array(5));
+    expect(allocateParameter("float64", 2)).toEqual(new Float64Array(2));
+    expect(() => allocateParameter("int8" as never, 3)).toThrow(/allocate: unknown dtype "int8"/);
+    expect(made).toHaveLength(4);
   });
 
   it("the spread of the initialization matches U(±1/√in): variance 1/(3·in)", () => {

@@ -1,4 +1,6 @@
 import { resolveObjectURL } from 'node:buffer';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Worker as NodeWorker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -8,10 +10,13 @@ import { backendInfo, getBackend } from '../src/tensor/backend.js';
 import { matmulInto } from '../src/tensor/matmul.js';
 import { createWasmMatmul, getFma, matmulWasmInto, setFma, wasmFmaSupported } from '../src/tensor/wasm/matmul.js';
 import { Random } from '../src/tensor/random.js';
+import { Trainer } from '../src/vae/train.js';
+import { VAE } from '../src/vae/model.js';
 import { matmulBinaryWasmInto } from '../src/tensor/wasm/binary.js';
 import { AdamMemory, adamWasm, bernoulliWasm, biasTanhWasm } from '../src/tensor/wasm/elementwise.js';
 import {
   PARALLEL_MIN_WORK,
+  TaskArena,
   WORKER_SOURCE,
   canBlock,
   type SpawnWorker,
@@ -325,6 +330,146 @@ describe('with two threads', () => {
     expect(after.taskCallsByHelpers).toBeGreaterThan(before.taskCallsByHelpers);
   });
 
+  it("keeps arrays in the threads' memory: zeros, 64-aligned, apart, above any scratch, and no more than fit", () => {
+    const arena = getTasks()!.arena;
+    const lengths = [5, 1, 0, 64, 3];
+    const views = arena.keep(lengths);
+    views.forEach((v, i) => {
+      expect(v.buffer).toBe(arena.buffer);
+      expect(v.length).toBe(lengths[i]);
+      expect(v.byteOffset % 64).toBe(0);
+      expect(arena.address(v)).toBe(v.byteOffset);
+      expect(v.every((x) => x === 0)).toBe(true);
+      // Room for the length rounded up to 4 values (the kernels step 4 at a time) before the next one.
+      if (i > 0) expect(v.byteOffset).toBeGreaterThanOrEqual(views[i - 1]!.byteOffset + Math.ceil(lengths[i - 1]! / 4) * 16);
+    });
+    views[0]!.fill(7);
+    expect(views[1]![0]).toBe(0);
+    expect(arena.address(new Float32Array(4))).toBe(-1);
+    expect(arena.address(new Float32Array(new SharedArrayBuffer(64)))).toBe(-1);
+    // Scratch stops below the lowest kept array; keeping stops above the highest scratch used.
+    const lowest = Math.min(...views.map((v) => v.byteOffset));
+    expect(() => arena.f32(lowest + 1, 'a test')).toThrow(/^a test: needs \d+ bytes of scratch in the threads' memory/);
+    expect(arena.f32(4 * 1024, 'a test').buffer).toBe(arena.buffer);
+    expect(() => arena.keep([arena.buffer.byteLength / 4])).toThrow(/no room to keep \d+ more bytes/);
+    // A product's scratch never reaches a kept array: the kept values survive one of ~12 MB.
+    check(parallel, 1200, 700, 900, false, true, 2, false);
+    expect(views[0]!.every((x) => x === 7)).toBe(true);
+    expect(views[3]!.every((x) => x === 0)).toBe(true);
+  });
+
+  it("gives a kept block back once all its views are collected: the next block that fits takes its place, zeroed", async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const arena = new TaskArena(); // its own memory: no other test's blocks come and go in it
+    const size = 1 << 16;
+    // Two views of one block, then a block below it; only weak references to the first stay here.
+    const { address, weak } = (() => {
+      const [a, b] = arena.keep([size, size]) as [Float32Array, Float32Array];
+      a.fill(1);
+      b.fill(2);
+      return { address: a.byteOffset, weak: [new WeakRef(a), new WeakRef(b)] };
+    })();
+    const [below] = arena.keep([size]) as [Float32Array];
+    below.fill(3);
+    const kept = arena.keptBytes;
+    expect(kept).toBe(3 * size * 4);
+    // Finalizers run after a collection, in a later task; deref keeps its target alive to the end of
+    // the task that called it, so each collection runs in a task of its own.
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 0; i < 50 && weak.some((w) => w.deref() !== undefined); i++) {
+      await tick();
+      gc();
+      await tick();
+    }
+    // A hole above `below`: the memory's extent is unchanged; the next block of that size goes there.
+    expect(arena.keptBytes).toBe(kept);
+    const [again] = arena.keep([2 * size]) as [Float32Array];
+    expect(again.byteOffset).toBe(address);
+    expect(again.every((x) => x === 0)).toBe(true);
+    expect(below.every((x) => x === 3)).toBe(true);
+  });
+
+  it("reads operands kept in the threads' memory where they are, writes into a kept result, and leaves the operands as they were", () => {
+    const arena = getTasks()!.arena;
+    for (const [tA, tB] of FORMS) {
+      for (const [m, k, n] of [[100, 500, 784], [100, 784, 500], [784, 100, 500], [37, 61, 70]] as const) {
+        const [a, b] = [randomFloat32(m * k, m + k), randomFloat32(k * n, n)];
+        const want = new Float32Array(m * n);
+        single.matmulInto(want, a, b, m, k, n, tA, tB);
+        const [ka, kb, kout] = arena.keep([m * k, k * n, m * n]) as [Float32Array, Float32Array, Float32Array];
+        ka.set(a);
+        kb.set(b);
+        for (const [x, y, out] of [[ka, b, new Float32Array(m * n)], [a, kb, new Float32Array(m * n)], [ka, kb, kout], [a, b, kout]] as const) {
+          out.fill(Number.NaN);
+          parallel(out, x, y, m, k, n, tA, tB);
+          expect(firstDifference(out, want), `${m}×${k}×${n} ${tA} ${tB}`).toBe(-1);
+        }
+        expect(firstDifference(ka, a)).toBe(-1);
+        expect(firstDifference(kb, b)).toBe(-1);
+      }
+    }
+  });
+
+  it("runs the 0/1 product on a W kept in the threads' memory and into a kept gradient, bit for bit as on copies", () => {
+    const arena = getTasks()!.arena;
+    const rng = new Random(43);
+    const [B, D, H] = [100, 784, 500];
+    const x = Float32Array.from({ length: B * D }, () => (rng.uniform() < 0.13 ? 1 : 0));
+    const w = Float32Array.from({ length: H * D }, () => rng.normal());
+    const g = Float32Array.from({ length: B * H }, () => rng.normal());
+    const [kw, kg, kgx] = arena.keep([H * D, B * H, H * D]) as [Float32Array, Float32Array, Float32Array];
+    kw.set(w);
+    kg.set(g);
+    const run = (wIn: Float32Array, gIn: Float32Array, gxOut: Float32Array) => {
+      const xw = new Float32Array(B * H); // x·Wᵀ: W read where it is when kept
+      matmulBinaryWasmInto(matmulWasmInto, xw, x, wIn, B, D, H, false, true, 'a');
+      const xwStored = new Float32Array(B * D); // x·W with W as stored (H×D read as D'×H'): copied in whole
+      matmulBinaryWasmInto(matmulWasmInto, xwStored, x.subarray(0, B * H), wIn, B, H, D, false, false, 'a');
+      gxOut.fill(Number.NaN); // gᵀ·x: written where the kept result is
+      matmulBinaryWasmInto(matmulWasmInto, gxOut, gIn, x, H, B, D, true, false, 'b');
+      return { xw, xwStored, gx: Float32Array.from(gxOut) };
+    };
+    const plain = run(w, g, new Float32Array(H * D));
+    const kept = run(kw, kg, kgx);
+    setThreadOptions({ tasks: false });
+    const one = run(w, g, new Float32Array(H * D));
+    setThreadOptions({ tasks: true });
+    for (const key of ['xw', 'xwStored', 'gx'] as const) {
+      expect(firstDifference(kept[key], plain[key]), key).toBe(-1);
+      expect(firstDifference(kept[key], one[key]), key).toBe(-1);
+    }
+    expect(firstDifference(kw, w)).toBe(-1);
+    expect(firstDifference(kg, g)).toBe(-1);
+    expect(worstSumError(kept.gx, [H, D, B], [7, 3], (j, p, i) => (x[i * D + p] ? g[i * H + j]! : 0))).toBeLessThan(1e-5);
+  });
+
+  it("steps a parameter kept in the threads' memory where it is: the same bits as a copy of it, the slot's copy unused", () => {
+    const arena = getTasks()!.arena;
+    const rng = new Random(47);
+    const n = 200_001;
+    const start = Float32Array.from({ length: n }, () => rng.normal());
+    const grads = [0, 1, 2].map(() => Float32Array.from({ length: n }, () => rng.normal()));
+    const s = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+    for (const precision of ['f32', 'f64'] as const) {
+      const [inPlace, copied] = [new AdamMemory([n]), new AdamMemory([n])];
+      expect(inPlace.memory).toBe(arena.memory);
+      const [kept] = arena.keep([n]) as [Float32Array];
+      kept.set(start);
+      const plain = Float32Array.from(start);
+      grads.forEach((g, t) => {
+        const step = { ...s, precision, c1: 1 / (1 - 0.9 ** (t + 1)), c2: 1 / (1 - 0.999 ** (t + 1)) };
+        adamWasm(kept, g, inPlace.slots[0]!, step);
+        adamWasm(plain, g, copied.slots[0]!, step);
+      });
+      expect(firstDifference(kept, plain), precision).toBe(-1);
+      expect(firstDifference(inPlace.m[0]!, copied.m[0]!)).toBe(-1);
+      expect(firstDifference(inPlace.v[0]!, copied.v[0]!)).toBe(-1);
+      expect(inPlace.p[0]!.every((x) => x === 0)).toBe(true); // stepped in place: never copied into the slot
+      expect(firstDifference(copied.p[0]!, plain)).toBe(-1);
+    }
+  });
+
   it('counts what it did: the planned chunks, the helpers\' share within them, the task calls and the wait', () => {
     if (!wasm) return;
     const [m, k, n] = [100, 784, 500];
@@ -477,6 +622,46 @@ describe('failures fall back to one thread', () => {
     }
     expect(getThreadStats().retaken).toBeGreaterThan(before.retaken);
     expect(getThreads()).toBe(2);
+    expect(warn).not.toHaveBeenCalled();
+  });
+
+  it('while a worker is late with a product, tasks run alone in their own memory (the late chunk lands in the shared scratch)', async () => {
+    const slow = `const RealInstance = WebAssembly.Instance;
+      WebAssembly.Instance = function (module, imports) {
+        const real = new RealInstance(module, imports).exports;
+        if (!real.gemm) return { exports: real };
+        return { exports: { gemm: (...args) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200); real.gemm(...args); } } };
+      };\n`;
+    const spawn: SpawnWorker = (source, events) => recordingSpawn([])(slow + source, events);
+    expect(await startThreads(spawn, 2, { minWork: 0 })).toBe(2);
+    expect(getTasks()).not.toBeNull();
+    const [a, b] = [randomFloat32(100 * 784, 61), randomFloat32(784 * 500, 62)];
+    const product = new Float32Array(100 * 500);
+    single.matmulInto(product, a, b, 100, 784, 500, false, true);
+    const rng = new Random(59);
+    const [B, D, H] = [100, 784, 500];
+    const x = Float32Array.from({ length: B * D }, () => (rng.uniform() < 0.13 ? 1 : 0));
+    const g = Float32Array.from({ length: B * H }, () => rng.normal());
+    const want = new Float32Array(H * D);
+    matmulBinaryWasmInto(matmulWasmInto, want, g, x, H, B, D, true, false, 'b');
+    let late = false;
+    for (let i = 0; i < 20 && !late; i++) {
+      const before = getThreadStats().retaken;
+      const out = new Float32Array(100 * 500);
+      parallel(out, a, b, 100, 784, 500, false, true);
+      late = getThreadStats().retaken > before;
+      expect(firstDifference(out, product)).toBe(-1);
+      if (!late) await new Promise((resolve) => setTimeout(resolve, 250)); // a chunk it took: let it finish
+    }
+    expect(late).toBe(true);
+    // The helper still sleeps before writing its chunk: no task may use the scratch it writes into.
+    expect(getTasks()).toBeNull();
+    for (let i = 0; i < 10; i++) {
+      const gx = new Float32Array(H * D);
+      matmulBinaryWasmInto(matmulWasmInto, gx, g, x, H, B, D, true, false, 'b');
+      expect(firstDifference(gx, want)).toBe(-1);
+    }
+    await vi.waitFor(() => expect(getTasks()).not.toBeNull(), { timeout: 2000 }); // done: tasks again
     expect(warn).not.toHaveBeenCalled();
   });
 
@@ -643,7 +828,7 @@ describe('useWebWorkers (browser API, simulated)', () => {
     expect(getThreadStats().byHelpers).toBeGreaterThan(before);
   });
 
-  it("attaches Adam's memory to a Web Worker (its event loop takes the message), and steps it alone once the pool is gone", async () => {
+  it("keeps Adam's memory in the threads' memory with Web Workers, and steps it alone once the pool is gone", async () => {
     g.crossOriginIsolated = true;
     g.Worker = FakeWebWorker;
     expect(await useWebWorkers(2)).toBe(2);
@@ -656,21 +841,23 @@ describe('useWebWorkers (browser API, simulated)', () => {
     setThreadOptions({ tasks: false });
     const alone = new AdamMemory([n]);
     setThreadOptions({ tasks: true });
-    const attached = new AdamMemory([n]);
+    const shared = new AdamMemory([n]);
+    expect(shared.memory).toBe(getTasks()!.arena.memory);
+    expect(alone.memory).not.toBe(shared.memory);
     const [p1, p2] = [Float32Array.from(start), Float32Array.from(start)];
     const before = getThreadStats().taskCallsByHelpers;
     const both = (t: number) => {
       adamWasm(p1, grads[t % 3]!, alone.slots[0]!, step(t));
-      adamWasm(p2, grads[t % 3]!, attached.slots[0]!, step(t));
+      adamWasm(p2, grads[t % 3]!, shared.slots[0]!, step(t));
     };
     // Until the worker has taken a part (on a loaded machine this thread may do all of the first steps).
     let t = 0;
     for (; t < 50 && (t < 2 || getThreadStats().taskCallsByHelpers === before); t++) both(t);
     if (wasm) expect(getThreadStats().taskCallsByHelpers).toBeGreaterThan(before);
-    stopWorkerThreads(); // then two steps with the pool gone: the attached memory steps alone
+    stopWorkerThreads(); // then two steps with the pool gone: the threads' memory steps on this thread
     both(t++);
     both(t++);
-    for (const [x, y] of [[p2, p1], [attached.m[0]!, alone.m[0]!], [attached.v[0]!, alone.v[0]!]] as const) expect(firstDifference(x, y)).toBe(-1);
+    for (const [x, y] of [[p2, p1], [shared.m[0]!, alone.m[0]!], [shared.v[0]!, alone.v[0]!]] as const) expect(firstDifference(x, y)).toBe(-1);
   });
 });
 
@@ -716,4 +903,33 @@ describe('where threads cannot run: startThreads stays on one thread and spawns 
 
 it('the worker source is a classic script (Node eval workers and Blob-URL Web Workers)', () => {
   expect(() => new Function(WORKER_SOURCE)).not.toThrow(); // parses without module syntax
+});
+
+describe('parameters made while a pool runs', () => {
+  afterAll(() => stopWorkerThreads());
+
+  it("live in the threads' memory, and a VAE trains to the same bits on them as on plain arrays", async () => {
+    stopWorkerThreads();
+    const plain = new VAE({}, { seed: 3 });
+    expect(await useWorkerThreads(2)).toBe(2);
+    const arena = getTasks()!.arena;
+    const kept = new VAE({}, { seed: 3 });
+    const pairs = [...plain.namedParameters()].map(([name, p]) => [name, p.data as Float32Array, kept.namedParameters().get(name)!.data as Float32Array] as const);
+    for (const [name, p, k] of pairs) {
+      expect(arena.address(p), name).toBe(-1);
+      expect(arena.address(k), name).toBe(k.byteOffset);
+      expect(firstDifference(k, p), name).toBe(-1);
+    }
+    const rng = new Random(53);
+    const images = Float32Array.from({ length: 300 * 784 }, () => (rng.uniform() < 0.13 ? 1 : 0));
+    const options = { batchSize: 100, lr: 1e-3, seed: 4 };
+    const [a, b] = [new Trainer(plain, images, options), new Trainer(kept, images, options)];
+    for (let t = 0; t < 4; t++) expect(b.step().elbo).toBe(a.step().elbo);
+    for (const [name, p, k] of pairs) expect(firstDifference(k, p), name).toBe(-1);
+    stopWorkerThreads();
+    // With the pool gone, parameters are plain arrays again; the kept ones still train (on one thread).
+    expect(arena.address(new VAE({}, { seed: 3 }).namedParameters().get('decoder.layers.1.weight')!.data)).toBe(-1);
+    expect(b.step().elbo).toBe(a.step().elbo);
+    for (const [name, p, k] of pairs) expect(firstDifference(k, p), name).toBe(-1);
+  });
 });

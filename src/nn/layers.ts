@@ -1,7 +1,7 @@
 import { linear, type LinearActivation } from "../autograd/index.js";
 import { Random } from "../tensor/random.js";
 import { Tensor } from "../tensor/tensor.js";
-import type { DType } from "../tensor/dtype.js";
+import { allocateParameter, type DType } from "../tensor/dtype.js";
 
 export interface InitOptions {
   rng?: Random;
@@ -19,7 +19,7 @@ export class Linear {
     const bound = 1 / Math.sqrt(inFeatures);
     const init = (shape: number[]) => {
       const size = shape.reduce((a, b) => a * b, 1);
-      const data = options.dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+      const data = allocateParameter(options.dtype === "float64" ? "float64" : "float32", size);
       for (let i = 0; i < size; i++) data[i] = (2 * rng.uniform() - 1) * bound;
       return new Tensor(data, shape, true);
     };

@@ -65,6 +65,8 @@ export function matmulBinaryWasmInto(
   // With a thread pool, in the shared memory its threads have the module's instances on.
   const tasks = getTasks();
   const w = tasks === null ? own : { memory: tasks.arena.memory, k: tasks.arena.binary };
+  // In the threads' memory, operands kept there (parameters, gradient buffers) are used where they are.
+  const at = (x: Float32Array): number => (tasks === null ? -1 : tasks.arena.address(x));
   // Stryker disable next-line ConditionalExpression,ArithmeticOperator: without it an empty product runs the kernels below over no rows and writes nothing, which a test checks
   if (m * n === 0) return;
   // Z: the 0/1 operand as stored, zRows × zCols; `regroup` when the rows of the product's 0/1 factor
@@ -86,12 +88,18 @@ export function matmulBinaryWasmInto(
   const mPtr = sPtr + align(sRows * sCols * 4);
   const oPtr = mPtr + align(k * ld * 4);
   const tPtr = oPtr + align(rows * ld * 4);
+  // S read where it is (when the kernel reads it as stored), and the transposed sums written into out.
+  const [sAt, outAt] = [mIsS ? -1 : at(S), binary === 'b' ? at(out) : -1];
   // Stryker disable next-line ConditionalExpression: room for the transpose when it is not needed is only unused
-  const end = tPtr + (binary === 'b' ? m * n * 4 : 0);
-  const have = w.memory.buffer.byteLength;
-  // Stryker disable next-line EqualityOperator,ArithmeticOperator: how much the memory grows beyond `end` is memory only
-  if (end > have) w.memory.grow(Math.ceil((Math.max(end, have * 1.25) - have) / PAGE));
-  const heap = new Float32Array(w.memory.buffer);
+  const end = tPtr + (binary === 'b' && outAt < 0 ? m * n * 4 : 0);
+  let heap: Float32Array;
+  if (tasks !== null) heap = tasks.arena.f32(end, 'matmulBinary on the threads');
+  else {
+    const have = w.memory.buffer.byteLength;
+    // Stryker disable next-line EqualityOperator,ArithmeticOperator: how much the memory grows beyond `end` is memory only
+    if (end > have) w.memory.grow(Math.ceil((Math.max(end, have * 1.25) - have) / PAGE));
+    heap = new Float32Array(w.memory.buffer);
+  }
   // Stryker disable next-line ArithmeticOperator: zPtr is 0
   heap.set(Z.subarray(0, zSize), zPtr / 4);
   const nnz = w.k.pattern(zPtr, zRows, zCols, zpPtr, ziPtr);
@@ -108,20 +116,21 @@ export function matmulBinaryWasmInto(
   if (mIsS && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
   // Stryker disable next-line EqualityOperator: row k is an empty subarray: it copies nothing
   else if (mIsS) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
-  else heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
+  else if (sAt < 0) heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
   // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   const threads = threadsFor(tasks, nnz * ld);
   // The fused functions go by groups of columns, each part with its own buffer in the room of M (or of
   // the sums) at its first column, so neither is written whole.
   if (binary === 'b') {
-    if (!mIsS) transpose(w.k, tasks, mPtr, ld, sPtr, sCols, sRows, sCols); // M whole: both sides transposed
-    runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [tPtr, n, mPtr, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
-    out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
+    if (!mIsS) transpose(w.k, tasks, mPtr, ld, sAt >= 0 ? sAt : sPtr, sCols, sRows, sCols); // M whole: both sides transposed
+    const t = outAt >= 0 ? outAt : tPtr;
+    runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [t, n, mPtr, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
+    if (outAt < 0) out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
     return;
   }
   // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
   if (mIsS) runParts(threads, 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
-  else runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [oPtr, ld, sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
+  else runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [oPtr, ld, sAt >= 0 ? sAt : sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
   // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
   if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
   else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);

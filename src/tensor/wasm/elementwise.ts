@@ -7,9 +7,10 @@
 //   growing it is safe.
 // - one AdamMemory per optimizer: the gradient buffers and both moments of all its float32 parameters
 //   live there for the optimizer's lifetime, and a slot per parameter that a step copies it into and
-//   back out of (parameters' own arrays stay where they are). Its size is fixed at creation (maximum
-//   = initial): a non-shared memory that grows detaches every view of it, and the gradient buffers
-//   and moments are such views.
+//   back out of (parameters' own arrays stay where they are). On one thread it is a memory of its
+//   own whose size is fixed at creation (maximum = initial): a non-shared memory that grows detaches
+//   every view of it, and the gradient buffers and moments are such views. With a thread pool it is a
+//   block of the threads' memory, where a parameter kept there too is stepped in place.
 //
 // The module is compiled synchronously on first use. Should that fail (no SIMD128; or a browser's main
 // thread refusing a synchronous compile of a module over 4 KB), `wasmElementwiseAvailable()` is false
@@ -18,7 +19,7 @@
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
 import type { AdamSlot, AdamState, AdamStep } from '../kernels.js';
 import { wasmSimdSupported } from './matmul.js';
-import { getTasks, runParts, type AttachedMemory, type TaskArena, type Tasks } from './parallel.js';
+import { getTasks, runParts, type TaskArena, type Tasks } from './parallel.js';
 
 const PAGE = 65536;
 /** Values per chunk of a scratch kernel call (512 KiB per operand). */
@@ -289,70 +290,79 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
 // ---- Adam's memory -----------------------------------------------------------
 
 /**
- * Gradients, both moments and a copy of the parameters of float32 tensors of the given sizes, in one
- * fixed-size WebAssembly memory, 16-aligned and zero-padded to multiples of 4 values. Fixed size
- * (maximum = initial): a non-shared memory that grows detaches every view of it, and the gradient
- * buffers and moments handed out are such views. Nothing frees it explicitly: it is given back when
- * the last view of it (the optimizer's moments, the parameters' gradient buffers) is unreachable.
+ * Gradients, both moments and a copy of the parameters of float32 tensors of the given sizes, in
+ * WebAssembly memory, 16-aligned and zero-padded to multiples of 4 values:
+ * - with a thread pool running at construction (and enough values), in the threads' memory (see
+ *   TaskArena.keep), where the steps run on every thread and a parameter kept there too (made while
+ *   the pool ran: see keptArray) is stepped where it is, without copies;
+ * - else in a fixed-size memory of its own (maximum = initial: a non-shared memory that grows detaches
+ *   every view of it, and the gradient buffers and moments handed out are such views).
+ * Nothing frees it explicitly: it is given back when the last view of it (the optimizer's moments, the
+ * parameters' gradient buffers) is unreachable.
  */
 export class AdamMemory {
   readonly memory: WebAssembly.Memory;
-  /** The parameters' slots: a step copies each parameter in, updates it here and copies it back. */
+  /** The parameters' slots: a step copies a parameter not in this memory in, updates it here and copies it back. */
   readonly p: Float32Array[] = [];
   readonly g: Float32Array[] = [];
   readonly m: Float32Array[] = [];
   readonly v: Float32Array[] = [];
   /** Slot i's moments with where they sit (the `adam` kernel's operand): made once, here. */
   readonly slots: AdamMemorySlot[] = [];
-  private readonly offsets: number[] = [];
-  private readonly padded: number[] = [];
   private readonly k: ElementwiseExports;
-  /** With a thread pool running at construction: the memory is shared and attached to its helpers. */
-  private readonly attached: AttachedMemory | null = null;
+  /** The threads' memory, when the slots are there. */
+  private readonly arena: TaskArena | null = null;
 
   constructor(readonly sizes: readonly number[]) {
     const total = sizes.reduce((a, n) => a + roundUp(n, 4), 0) * 4 * 4;
-    const pages = Math.max(1, Math.ceil(total / PAGE));
-    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: speed only: a shared memory stepped on the threads gives the same bits (test/threads.test.ts)
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: speed only: the threads' memory stepped on the threads gives the same bits (test/threads.test.ts)
     const tasks = total >= PARALLEL_MIN_ELEMENTS * 16 ? getTasks() : null;
+    let views: Float32Array[];
     if (tasks === null) {
-      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(total / PAGE)), maximum: Math.max(1, Math.ceil(total / PAGE)) });
       this.k = instantiate(this.memory);
+      // Per slot [p][g][m][v], each padded to a multiple of 4 values.
+      views = [];
+      let at = 0;
+      for (const n of sizes) {
+        for (let j = 0; j < 4; j++, at += roundUp(n, 4) * 4) views.push(new Float32Array(this.memory.buffer, at, n));
+      }
     } else {
-      // Shared, so that the steps of large slots run on both threads (same bits: element-wise).
-      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-      this.k = new WebAssembly.Instance(tasks.arena.elementwiseModule, { env: { memory: this.memory } }).exports as unknown as ElementwiseExports;
-      this.attached = tasks.attach(this.memory, this);
+      this.arena = tasks.arena;
+      this.memory = tasks.arena.memory;
+      this.k = tasks.arena.elementwise;
+      views = tasks.arena.keep(sizes.flatMap((n) => [n, n, n, n]));
     }
-    const buffer = this.memory.buffer;
-    let at = 0;
-    for (const n of sizes) {
-      const pad = roundUp(n, 4);
-      this.offsets.push(at);
-      this.padded.push(pad);
-      this.p.push(new Float32Array(buffer, at, n));
-      this.g.push(new Float32Array(buffer, at + pad * 4, n));
-      this.m.push(new Float32Array(buffer, at + pad * 8, n));
-      this.v.push(new Float32Array(buffer, at + pad * 12, n));
-      this.slots.push(new AdamMemorySlot(this, this.slots.length));
-      at += pad * 16;
-    }
+    sizes.forEach((_, i) => {
+      this.p.push(views[4 * i]!);
+      this.g.push(views[4 * i + 1]!);
+      this.m.push(views[4 * i + 2]!);
+      this.v.push(views[4 * i + 3]!);
+      this.slots.push(new AdamMemorySlot(this, i));
+    });
   }
 
-  /** One Adam step on slot i, in f32x4 arithmetic ("f32") or bit-identical to the TypeScript loop ("f64"). */
-  step(i: number, s: AdamStep): void {
-    const at = this.offsets[i];
-    const pad = this.padded[i];
+  /** The byte address of `a` in this memory, or -1 when it is not a view of it. */
+  address(a: Float32Array): number {
+    return a.buffer === this.memory.buffer ? a.byteOffset : -1;
+  }
+
+  /**
+   * One Adam step on slot i, in f32x4 arithmetic ("f32") or bit-identical to the TypeScript loop
+   * ("f64"), of the parameter at byte address `p` of this memory (by default the slot's copy).
+   */
+  step(i: number, s: AdamStep, p = this.p[i]!.byteOffset): void {
+    const pad = roundUp(this.sizes[i]!, 4);
     // Stryker disable next-line ConditionalExpression: an empty slot: the kernels step no values
     if (pad === 0) return;
-    const [p, g, m, v] = [at, at + pad * 4, at + pad * 8, at + pad * 12];
+    const [g, m, v] = [this.g[i]!.byteOffset, this.m[i]!.byteOffset, this.v[i]!.byteOffset];
     if (s.precision === 'f64') {
       this.k.adam64(p, g, m, v, pad, s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr, s.c1, s.c2, s.eps);
     } else {
       const c = [s.beta1, 1 - s.beta1, s.beta2, 1 - s.beta2, s.lr * s.c1, Math.sqrt(s.c2), s.eps];
-      // By ranges of values (multiples of 4), on the threads when the slot is large and the pool still runs.
+      // By ranges of values (multiples of 4), on the threads when the slot is large and a pool runs.
       // Stryker disable next-line EqualityOperator: speed only: the threads give the same bits
-      const runner = pad >= PARALLEL_MIN_ELEMENTS ? (this.attached?.runner(this.k.adam32) ?? null) : null;
+      const runner = pad >= PARALLEL_MIN_ELEMENTS && this.arena !== null ? getTasks() : null;
       runParts(runner, 'elementwise.adam32', this.k.adam32, pad, 4, (lo, hi) => [p + lo * 4, g + lo * 4, m + lo * 4, v + lo * 4, hi - lo, ...c]);
     }
   }
@@ -389,9 +399,12 @@ export function adamWasm(p: Float32Array, g: Float32Array, slot: AdamMemorySlot,
   if (p.length !== slotP.length || g.length !== slotP.length) {
     throw new Error(`adam: parameter of ${p.length} values and gradient of ${g.length} for moments of ${slotP.length}`);
   }
-  slotP.set(p);
   // Stryker disable next-line ConditionalExpression: copying the slot's gradient buffer onto itself changes nothing
   if (g !== mem.g[k]) mem.g[k].set(g);
+  // A parameter in the same memory (the threads': see keptArray) is stepped where it is.
+  const at = mem.address(p);
+  if (at >= 0) return mem.step(k, s, at);
+  slotP.set(p);
   mem.step(k, s);
   p.set(slotP);
 }

@@ -8,9 +8,10 @@
 //      else row blocks (multiples of MR); each chunk repacks the other operand, so that is the
 //      smaller one. About 4 chunks per thread, so a thread that starts late or runs slower (a
 //      busy machine) just takes fewer: threads claim chunks from a shared counter;
-//   2. lay out the shared memory (byte offsets, 64-aligned):
+//   2. lay out the shared memory's scratch (byte offsets, 64-aligned):
 //        [packA 0][packB 0] ... [packA N-1][packB N-1][A: m*k][B: k*n][C: roundUp(m,MR) x ldc][C again]
-//      and copy A and B in once;
+//      and copy A and B in once; an operand kept in the memory (a parameter: TaskArena.keep) is
+//      read where it is instead, and has no place in the scratch;
 //   3. post the job to the helpers, claim and compute chunks, copying each out as it is done;
 //   4. per helper: if it never started, cancel its post (CAS POSTED -> IDLE; all chunks are
 //      taken anyway); else wait for DONE about as long as one of our chunks took. A helper still
@@ -28,13 +29,13 @@
 // [JOB+16] the sequence number and [JOB+17] where the operand every chunk reads whole was packed
 // once (prepackA for column chunks, prepackB for row chunks; 0: each chunk packs its own).
 // [KIND] 0 for a product; 1 for a task, with [TASK_FN] the kernel (TASK_FNS), [TASK_CHUNKS] the
-// number of calls, [TASK_NARGS] their argument count and [TASK_MEM] the memory (0: the task memory,
-// else the id of an attached one).
+// number of calls and [TASK_NARGS] their argument count.
 // After the slots, one int per chunk: the job's sequence number (JOB+16) once a helper finished it;
 // then a task's arguments, MAX_TASK_ARGS float64s per call.
-// Slot 1 + h, helper h: [STATE] IDLE | POSTED | TAKEN | DONE | FAILED | STOP | WAKE | ATTACH,
+// Slot 1 + h, helper h: [STATE] IDLE | POSTED | TAKEN | DONE | FAILED | STOP | WAKE,
 // [READY] 1 once instantiated, [WAKES] counts its wake-ups (a heartbeat), [PACKA] [PACKB].
-// Caller: store STATE=WAKE, notify (the wake-up overlaps the copy of A and B); write the job;
+// Caller: store STATE=WAKE, notify (the wake-up overlaps the copy of A and B, those of them not
+//   kept in the memory already); write the job;
 //   store STATE=POSTED, notify; claim chunks; then per helper CAS POSTED->IDLE, or wait while
 //   STATE=TAKEN: spin spinMs, then Atomics.wait up to about one chunk's time (then it is late).
 // Helper: loop { if STATE=POSTED and CAS POSTED->TAKEN: claim and compute chunks; store DONE
@@ -44,24 +45,25 @@
 // that misses every post for timeoutMs without waking, or one that holds chunks of an earlier
 // product for more than timeoutMs retires the pool with a one-time
 // warning; that call and all later ones run single-threaded. (The call is redone on the
-// single-threaded kernel's own memory: a stuck helper may still write into the shared one.)
+// single-threaded kernel's own memory: a stuck helper may still write into the shared one's scratch.)
 // Atomics.wait is not allowed on a browser page's main thread: there threads are unavailable.
 //
-// Tasks (runTask): the same helpers also run the element-wise and 0/1-product kernels, on a second
-// shared memory (TaskArena) that every thread has instances of those modules on. A task is a list of
+// One shared memory (TaskArena) holds the products' scratch, the tasks' scratch and the arrays kept
+// there for their lifetime (parameters, Adam's moments and gradient buffers: see TaskArena.keep),
+// which the kernels read and write where they are.
+// Tasks (runTask): the same helpers also run the element-wise and 0/1-product kernels, on instances
+// of those modules that every thread has on the same memory. A task is a list of
 // calls of one kernel, each on its own part of the data (rows of a matrix, a range of elements), that
 // the threads claim from the same counter. Tasks write in place (a late helper's part cannot be done
 // again elsewhere), so the caller waits for every helper that took part; one that holds its part for
 // timeoutMs retires the pool and the task throws. While a helper is late with a product, tasks run on
 // this thread alone (the helper still claims from the counter).
-// Attaching (Pool.attach): a memory made after the start (an optimizer's moments) is posted to each
-// helper with the element-wise module, then its STATE set to ATTACH; the helper's loop returns to its
-// event loop, where the message waits, instantiates the module on it, stores IDLE and loops again.
 
+import { setParameterAllocator } from '../dtype.js';
 import { buildBinaryModule, type BinaryExports } from './binary-module.js';
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
 import { DEFAULT_SHAPE, type GemmExports } from './matmul-module.js';
-import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, getFma, growMemory, matmulWasmInto, wasmFmaSupported, wasmSimdSupported } from './matmul.js';
+import { DEFAULT_BLOCKS, SHARED_MAX_PAGES, blockPlan, compileSync, getFma, matmulWasmInto, wasmFmaSupported, wasmSimdSupported } from './matmul.js';
 
 /** Callbacks a spawned worker reports to. */
 export interface WorkerEvents {
@@ -98,10 +100,10 @@ export interface ThreadOptions {
 /** Below this many multiply-adds (m*k*n) one thread is faster (measured crossover; bench/threads.ts). */
 export const PARALLEL_MIN_WORK = 1 << 22;
 
-const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE, ATTACH] = [0, 1, 2, 3, 4, 5, 6, 7];
+const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE] = [0, 1, 2, 3, 4, 5, 6];
 const [NEXT, SPIN, JOB] = [0, 1, 2]; // job slot
 // After the product's 18 fields: the kind of job (0 a product, 1 a task) and a task's fields.
-const [KIND, TASK_FN, TASK_CHUNKS, TASK_NARGS, TASK_MEM] = [JOB + 18, JOB + 19, JOB + 20, JOB + 21, JOB + 22];
+const [KIND, TASK_FN, TASK_CHUNKS, TASK_NARGS] = [JOB + 18, JOB + 19, JOB + 20, JOB + 21];
 const [STATE, READY, WAKES, PACKA, PACKB] = [0, 1, 2, 3, 4]; // helper slots
 const SLOT_INTS = 32;
 /** Chunks of one product at most (chunksPerThread is capped to fit): a done flag each in the control block. */
@@ -132,16 +134,14 @@ export const WORKER_SOURCE = `"use strict";
   let job, done, ctl, args, gemms, tasks;
   // TASK_FNS as [module index, export name].
   const taskFns = ${JSON.stringify(TASK_FNS.map(([m, f]) => [TASK_MODULES.indexOf(m), f]))};
-  /** Memories attached after the start (an optimizer's), by id: TASK_FNS on an instance there. */
-  const attached = new Map();
-  const start = ({ modules, memory, control, slot, doneOffset, taskModules, taskMemory, argsOffset }) => {
+  const start = ({ modules, memory, control, slot, doneOffset, taskModules, argsOffset }) => {
     job = new Int32Array(control, 0, ${SLOT_INTS});
     done = new Int32Array(control, doneOffset, ${MAX_CHUNKS});
     ctl = new Int32Array(control, (slot + 1) * ${SLOT_INTS * 4}, ${SLOT_INTS});
     args = new Float64Array(control, argsOffset, ${MAX_TASK_CHUNKS * MAX_TASK_ARGS});
     try {
       gemms = modules.map((module) => module && new WebAssembly.Instance(module, { env: { memory } }).exports.gemm);
-      const own = taskModules.map((module) => new WebAssembly.Instance(module, { env: { memory: taskMemory } }).exports);
+      const own = taskModules.map((module) => new WebAssembly.Instance(module, { env: { memory } }).exports);
       tasks = taskFns.map(([m, name]) => own[m][name]);
     } catch (e) {
       port.postMessage({ error: String(e) });
@@ -149,19 +149,6 @@ export const WORKER_SOURCE = `"use strict";
     }
     Atomics.store(ctl, ${READY}, 1);
     port.postMessage({ ready: true });
-    run();
-  };
-  // The caller posted a memory, then set ATTACH: the loop came back to the event loop for it.
-  const attach = ({ id, memory, module }) => {
-    try {
-      const own = new WebAssembly.Instance(module, { env: { memory } }).exports;
-      attached.set(id, taskFns.map(([, name]) => own[name]));
-      Atomics.store(ctl, ${STATE}, ${IDLE});
-    } catch (e) {
-      Atomics.store(ctl, ${STATE}, ${FAILED});
-      port.postMessage({ error: String(e) });
-    }
-    Atomics.notify(ctl, ${STATE});
     run();
   };
   const run = () => {
@@ -172,16 +159,13 @@ export const WORKER_SOURCE = `"use strict";
         else self.close();
         return;
       }
-      if (s === ${ATTACH}) return; // see attach
       if (s === ${POSTED}) {
         if (Atomics.compareExchange(ctl, ${STATE}, ${POSTED}, ${TAKEN}) !== ${POSTED}) continue; // cancelled
         let r = ${DONE};
         try {
           if (job[${KIND}] === 1) {
-            // A task: calls of one kernel, each with its own arguments (float64s in the control block),
-            // on the task memory (0) or an attached one.
-            const mem = job[${TASK_MEM}];
-            const f = (mem === 0 ? tasks : attached.get(mem))[job[${TASK_FN}]], calls = job[${TASK_CHUNKS}], nargs = job[${TASK_NARGS}];
+            // A task: calls of one kernel, each with its own arguments (float64s in the control block).
+            const f = tasks[job[${TASK_FN}]], calls = job[${TASK_CHUNKS}], nargs = job[${TASK_NARGS}];
             for (let i = Atomics.add(job, ${NEXT}, 1); i < calls; i = Atomics.add(job, ${NEXT}, 1)) {
               f(...args.subarray(i * ${MAX_TASK_ARGS}, i * ${MAX_TASK_ARGS} + nargs));
             }
@@ -212,11 +196,7 @@ export const WORKER_SOURCE = `"use strict";
       Atomics.add(ctl, ${WAKES}, 1);
     }
   };
-  const onMessage = (d) => {
-    if (d.attach) attach(d.attach);
-    else if (d.detach !== undefined) attached.delete(d.detach);
-    else start(d);
-  };
+  const onMessage = (d) => start(d);
   if (node) port.on("message", onMessage);
   else self.onmessage = (e) => onMessage(e.data);
 })();
@@ -258,16 +238,33 @@ export function planChunks(m: number, n: number, k: number, threads: number, chu
 }
 
 /**
- * The shared memory of tasks and this thread's instances of the task modules on it. One for the
- * process, made with the first pool and kept after it stops: a caller may hold views of it.
+ * The threads' shared memory, and this thread's instances of the task modules on it. One for the
+ * process, made with the first pool and kept after it stops: a caller may hold views of it. The pool's
+ * products, its tasks and the arrays kept here for their lifetime share it, so that a kernel reads an
+ * operand kept here where it is, without a copy:
+ *   [scratch: from 0, laid out anew by each call] ... [kept arrays: from the top down]
+ * It is made at its full size (SHARED_MAX_PAGES, only reserved: pages are committed as they are
+ * touched), so its buffer never changes and views of it stay valid.
  */
 export class TaskArena {
-  readonly memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+  readonly memory = new WebAssembly.Memory({ initial: SHARED_MAX_PAGES, maximum: SHARED_MAX_PAGES, shared: true });
+  /** memory.buffer, the same object for the memory's lifetime (it never grows). */
+  readonly buffer = this.memory.buffer;
   readonly modules: readonly WebAssembly.Module[];
   readonly binary: BinaryExports;
   readonly elementwise: ElementwiseExports;
   /** TASK_FNS on this thread's instances. */
   readonly fns: readonly ((...args: number[]) => unknown)[];
+  /** Kept arrays live in [bottom, the memory's end); scratch may use [0, bottom). */
+  private bottom = this.buffer.byteLength;
+  /** The end of the largest scratch any call has used: kept arrays go above it (a late helper may still write there). */
+  private scratchEnd = 0;
+  /** Blocks given back below the top, by address: [address, bytes]. */
+  private readonly holes: [number, number][] = [];
+  /** Gives a block back once every view made of it is collected (the held value counts the live views). */
+  private readonly registry = new FinalizationRegistry<{ at: number; bytes: number; live: number }>((block) => {
+    if (--block.live === 0) this.release(block.at, block.bytes);
+  });
   constructor() {
     const build = { binary: buildBinaryModule, elementwise: buildElementwiseModule };
     this.modules = TASK_MODULES.map((m) => new WebAssembly.Module(build[m](SHARED_MAX_PAGES)));
@@ -276,21 +273,77 @@ export class TaskArena {
     this.elementwise = own[TASK_MODULES.indexOf('elementwise')] as unknown as ElementwiseExports;
     this.fns = TASK_FNS.map(([m, f]) => own[TASK_MODULES.indexOf(m)][f] as (...args: number[]) => unknown);
   }
-  /** The element-wise module (importing a shared memory), for memories attached later. */
-  get elementwiseModule(): WebAssembly.Module {
-    return this.modules[TASK_MODULES.indexOf('elementwise')]!;
+  /** The memory as float32, for a call's scratch of `bytes` from address 0; a call that needs more than is free names `who`. */
+  f32(bytes: number, who = "the threads' task memory"): Float32Array {
+    if (bytes > this.bottom) {
+      throw new RangeError(`${who}: needs ${bytes} bytes of scratch in the threads' memory, ${this.bottom} are free beside the arrays kept there (${this.buffer.byteLength - this.bottom} bytes)`);
+    }
+    this.scratchEnd = Math.max(this.scratchEnd, bytes);
+    return new Float32Array(this.buffer);
   }
-  /** The memory as float32, grown to at least `bytes` (views made before stay valid: it is shared). */
-  f32(bytes: number): Float32Array {
-    growMemory(this.memory, bytes, SHARED_MAX_PAGES, "the threads' task memory");
-    return new Float32Array(this.memory.buffer);
+  /**
+   * Float32 views of `lengths.length` arrays (zeros) in one block of this memory, each starting
+   * 64-aligned and followed by room for its length rounded up to 4 values; the block is given back
+   * when every view is collected. Kernels on the threads read and write such arrays where they are.
+   */
+  keep(lengths: readonly number[]): Float32Array[] {
+    const starts: number[] = [];
+    let bytes = 0;
+    for (const n of lengths) {
+      starts.push(bytes);
+      bytes += align(roundUp(n, 4) * 4);
+    }
+    bytes = Math.max(64, bytes);
+    const at = this.place(bytes);
+    new Uint8Array(this.buffer, at, bytes).fill(0);
+    const block = { at, bytes, live: lengths.length };
+    const views = lengths.map((n, i) => new Float32Array(this.buffer, at + starts[i]!, n));
+    for (const v of views) this.registry.register(v, block);
+    // Stryker disable next-line ConditionalExpression: a block with no views is given back at once
+    if (views.length === 0) this.release(at, bytes);
+    return views;
+  }
+  /** The byte address of `a` in this memory, or -1 when it is not a view of it. */
+  address(a: ArrayBufferView): number {
+    return a.buffer === this.buffer ? a.byteOffset : -1;
+  }
+  /** Bytes of the memory that kept arrays use (holes included). */
+  get keptBytes(): number {
+    return this.buffer.byteLength - this.bottom;
+  }
+  private place(bytes: number): number {
+    // First fit among the holes, else below the lowest block (above any scratch used so far).
+    const i = this.holes.findIndex(([, size]) => size >= bytes);
+    if (i >= 0) {
+      const [at, size] = this.holes[i]!;
+      if (size === bytes) this.holes.splice(i, 1);
+      else this.holes[i] = [at + bytes, size - bytes];
+      return at;
+    }
+    const at = this.bottom - bytes;
+    if (at < this.scratchEnd) {
+      throw new RangeError(`the threads' memory: no room to keep ${bytes} more bytes (${this.keptBytes} kept, ${this.scratchEnd} used as scratch, of ${this.buffer.byteLength})`);
+    }
+    this.bottom = at;
+    return at;
+  }
+  private release(at: number, bytes: number): void {
+    this.holes.push([at, bytes]);
+    this.holes.sort((x, y) => x[0] - y[0]);
+    // Merge neighbours, and raise the bottom over holes that reach it.
+    for (let i = this.holes.length - 1; i > 0; i--) {
+      const [a, n] = this.holes[i - 1]!;
+      if (a + n === this.holes[i]![0]) this.holes.splice(i - 1, 2, [a, n + this.holes[i]![1]]);
+    }
+    if (this.holes.length > 0 && this.holes[0]![0] === this.bottom) this.bottom += this.holes.shift()![1];
   }
 }
 let arena: TaskArena | undefined;
 
 class Pool {
-  readonly memory = new WebAssembly.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
   readonly arena = (arena ??= new TaskArena());
+  /** The products run in the arena's memory too: operands kept there are read in place. */
+  readonly memory = this.arena.memory;
   readonly helpers: Helper[] = [];
   readonly ready: Promise<number>;
   retired = false;
@@ -343,7 +396,7 @@ class Pool {
         this.helpers.push({ handle, ctl, missedSince: -1, wakes: 0, lateSince: -1 });
         handle.postMessage({
           modules, memory: this.memory, control, slot, doneOffset: threads * SLOT_INTS * 4, argsOffset,
-          taskModules: this.arena.modules, taskMemory: this.arena.memory,
+          taskModules: this.arena.modules,
         });
       } catch (e) {
         this.retire(`could not start worker ${slot + 1}: ${String(e)}`);
@@ -366,11 +419,19 @@ class Pool {
     return this.retired ? 1 : this.helpers.length + 1;
   }
 
+  /** True while a helper holds chunks of an earlier product (it was late: this thread computed them instead). */
+  late(): boolean {
+    return this.helpers.some((h) => Atomics.load(h.ctl, STATE) === TAKEN);
+  }
+
   /** Stops the helpers; `reason` (a failure) is warned about once. */
   retire(reason?: string): void {
     if (this.retired) return;
     this.retired = true;
-    if (pool === this) pool = null;
+    if (pool === this) {
+      pool = null;
+      setParameterAllocator(null);
+    }
     if (reason !== undefined) console.warn(`tsgrad: matmul threads disabled, continuing on one thread (${reason})`);
     for (const h of this.helpers) {
       Atomics.store(h.ctl, STATE, STOP);
@@ -409,9 +470,11 @@ class Pool {
     const ldc = roundUp(n, NR);
     const { mc, nc, kc, kcPad } = blockPlan(DEFAULT_BLOCKS, DEFAULT_SHAPE, byCols ? mPad : width, byCols ? width : ldc, k);
     const packBytes = align(mc * kcPad * 4) + align(kcPad * nc * 4); // per thread: [packA][packB]
-    const aPtr = (helpers.length + 1) * packBytes;
-    const bPtr = aPtr + align(m * k * 4);
-    const cPtr = bPtr + align(k * n * 4);
+    // An operand kept in the memory (a parameter: see keep) is read where it is; others are copied in.
+    const [aAt, bAt] = [this.arena.address(a), this.arena.address(b)];
+    const aPtr = aAt >= 0 ? aAt : (helpers.length + 1) * packBytes;
+    const bPtr = bAt >= 0 ? bAt : (helpers.length + 1) * packBytes + (aAt >= 0 ? 0 : align(m * k * 4));
+    const cPtr = (helpers.length + 1) * packBytes + (aAt >= 0 ? 0 : align(m * k * 4)) + (bAt >= 0 ? 0 : align(k * n * 4));
     // A second C, for chunks this thread takes back from a late helper (which may still write its own).
     const c2Ptr = cPtr + align(mPad * ldc * 4);
     // With PREPACK_MIN_CHUNKS chunks or more, the operand they all read whole (A for column chunks, B
@@ -421,10 +484,9 @@ class Pool {
     const ppPtr = c2Ptr + align(mPad * ldc * 4);
     const kPad = Math.ceil(k / kc) * kcPad; // every depth block packed at most kcPad deep
     const ppBytes = prepack ? (byCols ? mPad * kPad : roundUp(n, NR) * kPad) * 4 : 0;
-    growMemory(this.memory, ppPtr + Math.max(ppBytes, 4), SHARED_MAX_PAGES, "matmulInto on the threads");
-    const heap = new Float32Array(this.memory.buffer);
-    heap.set(a.subarray(0, m * k), aPtr / 4);
-    heap.set(b.subarray(0, k * n), bPtr / 4);
+    const heap = this.arena.f32(ppPtr + Math.max(ppBytes, 4), 'matmulInto on the threads');
+    if (aAt < 0) heap.set(a.subarray(0, m * k), aPtr / 4);
+    if (bAt < 0) heap.set(b.subarray(0, k * n), bPtr / 4);
 
     const fma = getFma() && this.gemms[1] !== null ? 1 : 0;
     const { gemm, prepackA, prepackB } = this.gemms[fma]!;
@@ -518,12 +580,13 @@ class Pool {
    * returns when every call is done. Throws (and retires the pool) if a helper failed in its part or
    * held it for timeoutMs.
    */
-  runTask(fn: number, calls: readonly (readonly number[])[], mem = 0, f: (...args: number[]) => unknown = this.arena.fns[fn]!): void {
+  runTask(fn: number, calls: readonly (readonly number[])[]): void {
+    const f = this.arena.fns[fn]!;
     if (calls.length > MAX_TASK_CHUNKS || calls.some((a) => a.length > MAX_TASK_ARGS)) {
       throw new RangeError(`runTask: at most ${MAX_TASK_CHUNKS} calls of at most ${MAX_TASK_ARGS} arguments, got ${calls.length} calls of up to ${Math.max(...calls.map((a) => a.length))} arguments`);
     }
     // A helper late with a product still claims from the counter: then this thread does it all.
-    const busy = this.helpers.some((h) => Atomics.load(h.ctl, STATE) === TAKEN);
+    const busy = this.late();
     const helpers = calls.length > 1 && !busy ? this.helpers : [];
     if (helpers.length === 0) {
       for (const a of calls) f(...a);
@@ -534,7 +597,6 @@ class Pool {
     this.job[TASK_FN] = fn;
     this.job[TASK_CHUNKS] = calls.length;
     this.job[TASK_NARGS] = calls[0]!.length;
-    this.job[TASK_MEM] = mem;
     Atomics.store(this.job, NEXT, 0);
     for (const h of helpers) {
       Atomics.store(h.ctl, STATE, POSTED);
@@ -555,33 +617,9 @@ class Pool {
     stats.taskCallsByHelpers += calls.length - mine;
   }
 
-  private attachments = 0;
-  /** Memories attached to the helpers, dropped when their owner is collected. */
-  private readonly detacher = new FinalizationRegistry<number>((id) => {
-    if (!this.retired) for (const h of this.helpers) h.handle.postMessage({ detach: id });
-  });
-
-  /**
-   * Gives every helper an instance of the element-wise module on `memory` (shared), for tasks on it
-   * (runTask's `mem`); `owner`'s collection detaches it. Returns its id, or 0 where some helper did not
-   * take it within timeoutMs (not started, late with a product): tasks on it then run on this thread.
-   */
-  attach(memory: WebAssembly.Memory, owner: object): number {
-    if (this.helpers.some((h) => Atomics.load(h.ctl, READY) !== 1 || Atomics.load(h.ctl, STATE) === TAKEN)) return 0;
-    const id = ++this.attachments;
-    for (const h of this.helpers) {
-      // ATTACH first: a helper that sees it before the message arrives waits for it in its event loop.
-      if (Atomics.compareExchange(h.ctl, STATE, IDLE, ATTACH) !== IDLE && Atomics.compareExchange(h.ctl, STATE, DONE, ATTACH) !== DONE) return 0;
-      h.handle.postMessage({ attach: { id, memory, module: this.arena.elementwiseModule } });
-      Atomics.notify(h.ctl, STATE);
-      if (this.wait(h.ctl, now() + this.timeoutMs, ATTACH) !== IDLE) return 0; // still ATTACH (it may take it later: harmless), or FAILED (retires the pool)
-    }
-    this.detacher.register(owner, id);
-    return id;
-  }
-
-  /** Waits while the helper's STATE is `busy` (it holds chunks; or takes an attached memory): spin, then sleep in slices; returns its state. */
-  private wait(ctl: Int32Array, deadline: number, busy = TAKEN): number {
+  /** Waits while the helper's STATE is TAKEN (it holds chunks or a part of a task): spin, then sleep in slices; returns its state. */
+  private wait(ctl: Int32Array, deadline: number): number {
+    const busy = TAKEN;
     const t0 = now();
     const spinEnd = t0 + this.spinMs;
     let s = Atomics.load(ctl, STATE);
@@ -614,14 +652,9 @@ export function getThreadStats(): { chunks: number; byHelpers: number; retaken: 
 export interface Tasks extends PartRunner {
   readonly arena: TaskArena;
   readonly threads: number;
-  /**
-   * Makes `memory` (shared) one that tasks of the element-wise module may run on, for as long as
-   * `owner` lives; null where the helpers could not take it now.
-   */
-  attach(memory: WebAssembly.Memory, owner: object): AttachedMemory | null;
 }
 
-/** Runs a kernel's calls split among threads: the pool's tasks, or those on an attached memory. */
+/** Runs a kernel's calls split among threads (the pool's tasks). */
 export interface PartRunner {
   /** How many parts to cut a call into: threads × chunksPerThread (the threads claim them). */
   readonly parts: number;
@@ -629,19 +662,15 @@ export interface PartRunner {
   run(fn: TaskFn, calls: readonly (readonly number[])[]): void;
 }
 
-/** A memory attached to a pool's helpers (Tasks.attach). */
-export interface AttachedMemory {
-  /**
-   * The pool's threads for kernels on this memory, with `local` (this thread's instance's export) for
-   * this thread's parts; null once the pool is gone or its tasks are off: the caller runs alone.
-   */
-  runner(local: (...args: number[]) => unknown): PartRunner | null;
-}
-
-/** The running pool's tasks, or null (no pool, or one that retired): callers then run their kernels alone. */
+/**
+ * The running pool's tasks, or null (no pool, one that retired, or tasks off): callers then run their
+ * kernels alone, in their own memory. Null too while a helper is late with a product: it may still
+ * write into the scratch of the threads' memory (its chunk of C, its pack buffers), which a task's
+ * scratch would share.
+ */
 export function getTasks(): Tasks | null {
   const p = pool;
-  return p === null || p.retired || !p.tasks ? null : p.api;
+  return p === null || p.retired || !p.tasks || p.late() ? null : p.api;
 }
 
 function poolTasks(p: Pool): Tasks {
@@ -655,13 +684,6 @@ function poolTasks(p: Pool): Tasks {
       return Math.min(MAX_TASK_CHUNKS, p.threads * p.chunksPerThread);
     },
     run: (fn, calls) => p.runTask(index(fn), calls),
-    attach: (memory, owner) => {
-      const id = p.attach(memory, owner);
-      if (id === 0) return null;
-      return {
-        runner: (local) => (pool !== p || p.retired || !p.tasks ? null : { parts: p.api.parts, run: (fn, calls) => p.runTask(index(fn), calls, id, local) }),
-      };
-    },
   };
 }
 
@@ -708,7 +730,11 @@ export function startThreads(spawn: SpawnWorker, threads: number, options: Threa
   stopThreads();
   if (!(threads > 1) || !wasmSimdSupported() || !canBlock()) return Promise.resolve(1);
   const p = new Pool(spawn, Math.floor(threads), options);
-  if (!p.retired) pool = p;
+  if (!p.retired) {
+    pool = p;
+    // Parameters made from now on live in the threads' memory: no product or step copies them.
+    setParameterAllocator((size) => p.arena.keep([size])[0]!);
+  }
   return p.ready;
 }
 
