@@ -390,6 +390,71 @@ describe('with two threads', () => {
     expect(below.every((x) => x === 3)).toBe(true);
   });
 
+  it("reuses given-back blocks first fit by address, splitting a larger hole, never a smaller one; merges neighbours; gives the bottom back; keeps a block while any view lives", async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const arena = new TaskArena();
+    const top = arena.buffer.byteLength;
+    const KB = 1024;
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+    /** Collects until every view in `weak` (from drop) is gone and its block given back. */
+    const release = async (weak: WeakRef<Float32Array>[]) => {
+      for (let i = 0; i < 50 && weak.some((w) => w.deref() !== undefined); i++) {
+        await tick();
+        gc();
+        await tick();
+      }
+      expect(weak.every((w) => w.deref() === undefined)).toBe(true);
+    };
+    // Views by name; a name's array is let go of by deleting it. Blocks from the top down:
+    // a 64 KB, b (two views of 8 KB) 16 KB, c 32 KB, d 16 KB.
+    const v: Record<string, Float32Array> = {};
+    const keep = (name: string, ...kb: number[]) => arena.keep(kb.map((n) => (n * KB) / 4)).forEach((x, i) => (v[name + (kb.length > 1 ? i : '')] = x));
+    const drop = (...names: string[]) => {
+      const weak = names.map((n) => new WeakRef(v[n]!));
+      for (const n of names) delete v[n];
+      return weak;
+    };
+    keep('a', 64);
+    keep('b', 8, 8);
+    keep('c', 32);
+    keep('d', 16);
+    expect(['a', 'b0', 'b1', 'c', 'd'].map((n) => top - v[n]!.byteOffset)).toEqual([64 * KB, 80 * KB, 72 * KB, 112 * KB, 128 * KB]);
+    expect(arena.keptBytes).toBe(128 * KB);
+    // One view of b collected, the other alive: b's block stays; a new block goes below d.
+    await release(drop('b0'));
+    keep('e', 16);
+    expect(top - v.e!.byteOffset).toBe(144 * KB);
+    // Both gone: b's 16 KB is a hole; an 8 KB block takes its start, the next 8 KB its rest.
+    await release(drop('b1'));
+    keep('f', 8);
+    keep('g', 8);
+    expect([top - v.f!.byteOffset, top - v.g!.byteOffset]).toEqual([80 * KB, 72 * KB]);
+    // a then c given back: c's hole is the lower; 32 KB takes it, 48 KB passes it for a's.
+    await release(drop('a'));
+    await release(drop('c'));
+    keep('h', 32);
+    keep('i', 48);
+    expect([top - v.h!.byteOffset, top - v.i!.byteOffset]).toEqual([112 * KB, 64 * KB]);
+    // f and g (neighbours) merge back into 16 KB; a 16 KB block fits there.
+    await release(drop('f', 'g'));
+    keep('j', 16);
+    expect(top - v.j!.byteOffset).toBe(80 * KB);
+    // The lowest block given back: the kept extent shrinks; then d's too, with the hole above it.
+    expect(arena.keptBytes).toBe(144 * KB);
+    await release(drop('e'));
+    expect(arena.keptBytes).toBe(128 * KB);
+    await release(drop('d', 'h'));
+    expect(arena.keptBytes).toBe(80 * KB);
+    // Scratch and kept arrays never meet: past the scratch used so far, keep refuses.
+    arena.f32(KB * KB, 'a test');
+    expect(() => arena.keep([(top - 80 * KB - KB * KB + 64) / 4])).toThrow(`the threads' memory: no room to keep ${top - 80 * KB - KB * KB + 64} more bytes (${80 * KB} kept, ${KB * KB} used as scratch, of ${top})`);
+    expect(() => arena.f32(top - 80 * KB + 4, 'a test')).toThrow(`a test: needs ${top - 80 * KB + 4} bytes of scratch in the threads' memory, ${top - 80 * KB} are free beside the arrays kept there (${80 * KB} bytes)`);
+    expect(() => arena.f32(top, undefined)).toThrow(/^the threads' task memory: needs/);
+    expect(arena.f32(top - 80 * KB, 'a test').buffer).toBe(arena.buffer); // up to the lowest kept array
+    expect(Object.keys(v).sort()).toEqual(['i', 'j']);
+  });
+
   it("reads operands kept in the threads' memory where they are, writes into a kept result, and leaves the operands as they were", () => {
     const arena = getTasks()!.arena;
     for (const [tA, tB] of FORMS) {
@@ -418,30 +483,37 @@ describe('with two threads', () => {
     const x = Float32Array.from({ length: B * D }, () => (rng.uniform() < 0.13 ? 1 : 0));
     const w = Float32Array.from({ length: H * D }, () => rng.normal());
     const g = Float32Array.from({ length: B * H }, () => rng.normal());
-    const [kw, kg, kgx] = arena.keep([H * D, B * H, H * D]) as [Float32Array, Float32Array, Float32Array];
+    const gHB = Float32Array.from({ length: H * B }, () => rng.normal()); // A·x: A (H×B) transposed whole first
+    const [kw, kg, kgx, kgHB] = arena.keep([H * D, B * H, H * D, H * B]) as [Float32Array, Float32Array, Float32Array, Float32Array];
     kw.set(w);
     kg.set(g);
-    const run = (wIn: Float32Array, gIn: Float32Array, gxOut: Float32Array) => {
+    kgHB.set(gHB);
+    const run = (wIn: Float32Array, gIn: Float32Array, gxOut: Float32Array, aIn = wIn === w ? gHB : kgHB) => {
       const xw = new Float32Array(B * H); // x·Wᵀ: W read where it is when kept
       matmulBinaryWasmInto(matmulWasmInto, xw, x, wIn, B, D, H, false, true, 'a');
       const xwStored = new Float32Array(B * D); // x·W with W as stored (H×D read as D'×H'): copied in whole
       matmulBinaryWasmInto(matmulWasmInto, xwStored, x.subarray(0, B * H), wIn, B, H, D, false, false, 'a');
       gxOut.fill(Number.NaN); // gᵀ·x: written where the kept result is
       matmulBinaryWasmInto(matmulWasmInto, gxOut, gIn, x, H, B, D, true, false, 'b');
-      return { xw, xwStored, gx: Float32Array.from(gxOut) };
+      const gx = Float32Array.from(gxOut);
+      const ax = new Float32Array(H * D); // A·x, A kept: transposed from where it is
+      matmulBinaryWasmInto(matmulWasmInto, ax, aIn, x, H, B, D, false, false, 'b');
+      return { xw, xwStored, gx, ax };
     };
     const plain = run(w, g, new Float32Array(H * D));
     const kept = run(kw, kg, kgx);
     setThreadOptions({ tasks: false });
     const one = run(w, g, new Float32Array(H * D));
     setThreadOptions({ tasks: true });
-    for (const key of ['xw', 'xwStored', 'gx'] as const) {
+    for (const key of ['xw', 'xwStored', 'gx', 'ax'] as const) {
       expect(firstDifference(kept[key], plain[key]), key).toBe(-1);
       expect(firstDifference(kept[key], one[key]), key).toBe(-1);
     }
     expect(firstDifference(kw, w)).toBe(-1);
     expect(firstDifference(kg, g)).toBe(-1);
     expect(worstSumError(kept.gx, [H, D, B], [7, 3], (j, p, i) => (x[i * D + p] ? g[i * H + j]! : 0))).toBeLessThan(1e-5);
+    expect(worstSumError(kept.ax, [H, D, B], [7, 3], (j, p, i) => (x[i * D + p] ? gHB[j * B + i]! : 0))).toBeLessThan(1e-5);
+    expect(firstDifference(kgHB, gHB)).toBe(-1);
   });
 
   it("steps a parameter kept in the threads' memory where it is: the same bits as a copy of it, the slot's copy unused", () => {
@@ -733,6 +805,8 @@ describe('failures fall back to one thread', () => {
     };
     expect(await startThreads(spawn, 2)).toBe(1);
     expect(String(warn.mock.calls[0]![0])).toMatch(/no workers here/);
+    // No pool: parameters are plain arrays.
+    expect(new VAE({ hidden: 3 }).namedParameters().get('encoder.layers.0.weight')!.data.buffer).toBeInstanceOf(ArrayBuffer);
   });
 });
 

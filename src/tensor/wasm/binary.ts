@@ -66,6 +66,7 @@ export function matmulBinaryWasmInto(
   const tasks = getTasks();
   const w = tasks === null ? own : { memory: tasks.arena.memory, k: tasks.arena.binary };
   // In the threads' memory, operands kept there (parameters, gradient buffers) are used where they are.
+  // Stryker disable next-line ConditionalExpression: speed only: an operand not read in place is copied
   const at = (x: Float32Array): number => (tasks === null ? -1 : tasks.arena.address(x));
   // Stryker disable next-line ConditionalExpression,ArithmeticOperator: without it an empty product runs the kernels below over no rows and writes nothing, which a test checks
   if (m * n === 0) return;
@@ -89,10 +90,13 @@ export function matmulBinaryWasmInto(
   const oPtr = mPtr + align(k * ld * 4);
   const tPtr = oPtr + align(rows * ld * 4);
   // S read where it is (when the kernel reads it as stored), and the transposed sums written into out.
+  // Stryker disable next-line ConditionalExpression,UnaryOperator,EqualityOperator,StringLiteral: speed only: S laid out in M's rows (mIsS) is copied whether kept or not, outAt serves binary 'b' alone, and a kept operand not used in place is copied
   const [sAt, outAt] = [mIsS ? -1 : at(S), binary === 'b' ? at(out) : -1];
   // Stryker disable next-line ConditionalExpression: room for the transpose when it is not needed is only unused
+  // Stryker disable next-line LogicalOperator,EqualityOperator: more room is only unused; no kept array is at address 0 (they are kept from the top down)
   const end = tPtr + (binary === 'b' && outAt < 0 ? m * n * 4 : 0);
   let heap: Float32Array;
+  // Stryker disable next-line ConditionalExpression,StringLiteral: the bound of the scratch against the kept arrays (its error is tested on TaskArena.f32): the threads' memory has its full size
   if (tasks !== null) heap = tasks.arena.f32(end, 'matmulBinary on the threads');
   else {
     const have = w.memory.buffer.byteLength;
@@ -116,15 +120,19 @@ export function matmulBinaryWasmInto(
   if (mIsS && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
   // Stryker disable next-line EqualityOperator: row k is an empty subarray: it copies nothing
   else if (mIsS) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: a copy of S that is then read in place is unused; no kept array is at address 0 (they are kept from the top down)
   else if (sAt < 0) heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
   // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   const threads = threadsFor(tasks, nnz * ld);
   // The fused functions go by groups of columns, each part with its own buffer in the room of M (or of
   // the sums) at its first column, so neither is written whole.
   if (binary === 'b') {
+    // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
     if (!mIsS) transpose(w.k, tasks, mPtr, ld, sAt >= 0 ? sAt : sPtr, sCols, sRows, sCols); // M whole: both sides transposed
+    // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
     const t = outAt >= 0 ? outAt : tPtr;
     runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [t, n, mPtr, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
+    // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
     if (outAt < 0) out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
     return;
   }

@@ -403,6 +403,7 @@ export function adamWasm(p: Float32Array, g: Float32Array, slot: AdamMemorySlot,
   if (g !== mem.g[k]) mem.g[k].set(g);
   // A parameter in the same memory (the threads': see keptArray) is stepped where it is.
   const at = mem.address(p);
+  // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
   if (at >= 0) return mem.step(k, s, at);
   slotP.set(p);
   mem.step(k, s);

