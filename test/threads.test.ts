@@ -141,6 +141,17 @@ function withAndWithoutTasks<T>(run: () => T): { two: T; one: T; before: ReturnT
   }
 }
 
+/** Spawns the real worker, but each of its product chunks first sleeps `ms` (a helper descheduled on a busy machine). */
+function slowSpawn(ms: number): SpawnWorker {
+  const slow = `const RealInstance = WebAssembly.Instance;
+    WebAssembly.Instance = function (module, imports) {
+      const real = new RealInstance(module, imports).exports;
+      if (!real.gemm) return { exports: real };
+      return { exports: { gemm: (...args) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${ms}); real.gemm(...args); } } };
+    };\n`;
+  return (source, events) => recordingSpawn([])(slow + source, events);
+}
+
 /**
  * A helper's source that takes each post (POSTED -> TAKEN) and claims one chunk or part, then runs
  * `after` (e.g. reporting FAILED) instead of computing it.
@@ -679,14 +690,7 @@ describe('failures fall back to one thread', () => {
   });
 
   it('a slow worker (descheduled on a busy machine): the caller computes its chunks again, same bits', async () => {
-    // The real worker, whose every chunk first sleeps 20 ms.
-    const slow = `const RealInstance = WebAssembly.Instance;
-      WebAssembly.Instance = function (module, imports) {
-        const { gemm } = new RealInstance(module, imports).exports;
-        return { exports: { gemm: (...args) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20); gemm(...args); } } };
-      };\n`;
-    const spawn: SpawnWorker = (source, events) => recordingSpawn([])(slow + source, events);
-    expect(await startThreads(spawn, 2, { minWork: 0 })).toBe(2);
+    expect(await startThreads(slowSpawn(20), 2, { minWork: 0 })).toBe(2);
     const before = getThreadStats();
     for (let i = 0; i < 6; i++) {
       check(parallel, 100, 784, 500, i % 2 === 1, i % 3 === 0, 40 + i, false); // bit for bit against one thread
@@ -698,14 +702,7 @@ describe('failures fall back to one thread', () => {
   });
 
   it('while a worker is late with a product, tasks run alone in their own memory (the late chunk lands in the shared scratch)', async () => {
-    const slow = `const RealInstance = WebAssembly.Instance;
-      WebAssembly.Instance = function (module, imports) {
-        const real = new RealInstance(module, imports).exports;
-        if (!real.gemm) return { exports: real };
-        return { exports: { gemm: (...args) => { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200); real.gemm(...args); } } };
-      };\n`;
-    const spawn: SpawnWorker = (source, events) => recordingSpawn([])(slow + source, events);
-    expect(await startThreads(spawn, 2, { minWork: 0 })).toBe(2);
+    expect(await startThreads(slowSpawn(200), 2, { minWork: 0 })).toBe(2);
     expect(getTasks()).not.toBeNull();
     const [a, b] = [randomFloat32(100 * 784, 61), randomFloat32(784 * 500, 62)];
     const product = new Float32Array(100 * 500);

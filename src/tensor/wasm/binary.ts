@@ -7,10 +7,9 @@
 import { type BinarySide, regroupByColumn } from '../binary.js';
 import type { MatmulKernel } from '../matmul.js';
 import { GROUP, buildBinaryModule, type BinaryExports } from './binary-module.js';
-import { wasmSimdSupported } from './matmul.js';
-import { getTasks, runParts, type Tasks } from './parallel.js';
+import { MAX_PAGES, growMemory, wasmSimdSupported } from './matmul.js';
+import { getTasks, runParts, type TaskArena, type Tasks } from './parallel.js';
 
-const PAGE = 65536;
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 const align = (bytes: number): number => roundUp(bytes, 64);
 /** Row sums and transposes of fewer floats than this stay on one thread. */
@@ -27,9 +26,21 @@ function transpose(k: BinaryExports, tasks: Tasks | null, dst: number, ldDst: nu
   runParts(threadsFor(tasks, rows * cols), 'binary.transpose', k.transpose, rows, 4, (lo, hi) => [dst + lo * 4, ldDst, src + lo * ldSrc * 4, ldSrc, hi - lo, cols]);
 }
 
-let instance: { memory: WebAssembly.Memory; k: BinaryExports } | null | undefined;
+/** Where a product runs: the module's own memory, or the threads' (whose kept arrays it reads in place). */
+interface Space {
+  readonly memory: WebAssembly.Memory;
+  readonly k: BinaryExports;
+  /** The memory as float32, with `bytes` of scratch from address 0. */
+  f32(bytes: number): Float32Array;
+  /** The byte address of an operand kept in this memory, else -1 (it is copied in). */
+  address(x: Float32Array): number;
+}
 
-function get(): { memory: WebAssembly.Memory; k: BinaryExports } | null {
+let instance: Space | null | undefined;
+/** The threads' memory as a Space, made once per arena (the process has one). */
+let arenaSpace: { arena: TaskArena; space: Space } | undefined;
+
+function get(): Space | null {
   // Stryker disable next-line ConditionalExpression: building the module again on every call gives the same kernels
   if (instance === undefined) {
     try {
@@ -38,7 +49,11 @@ function get(): { memory: WebAssembly.Memory; k: BinaryExports } | null {
       else {
         const memory = new WebAssembly.Memory({ initial: 16 });
         const k = new WebAssembly.Instance(new WebAssembly.Module(buildBinaryModule()), { env: { memory } }).exports as unknown as BinaryExports;
-        instance = { memory, k };
+        const f32 = (bytes: number): Float32Array => {
+          growMemory(memory, bytes, MAX_PAGES, 'matmulBinary');
+          return new Float32Array(memory.buffer);
+        };
+        instance = { memory, k, f32, address: () => -1 };
       }
     } catch {
       instance = null;
@@ -62,12 +77,15 @@ export function matmulBinaryWasmInto(
 ): void {
   const own = get();
   if (own === null) return dense(out, a, b, m, k, n, transA, transB);
-  // With a thread pool, in the shared memory its threads have the module's instances on.
+  // With a thread pool, in the shared memory its threads have the module's instances on, where
+  // operands kept there (parameters, gradient buffers) are used in place.
   const tasks = getTasks();
-  const w = tasks === null ? own : { memory: tasks.arena.memory, k: tasks.arena.binary };
-  // In the threads' memory, operands kept there (parameters, gradient buffers) are used where they are.
-  // Stryker disable next-line ConditionalExpression: speed only: an operand not read in place is copied
-  const at = (x: Float32Array): number => (tasks === null ? -1 : tasks.arena.address(x));
+  const arena = tasks?.arena;
+  if (arena !== undefined && arenaSpace?.arena !== arena) {
+    const f32 = (bytes: number) => arena.f32(bytes, 'matmulBinary on the threads');
+    arenaSpace = { arena, space: { memory: arena.memory, k: arena.binary, f32, address: (x) => arena.address(x) } };
+  }
+  const w = arena === undefined ? own : arenaSpace!.space;
   // Stryker disable next-line ConditionalExpression,ArithmeticOperator: without it an empty product runs the kernels below over no rows and writes nothing, which a test checks
   if (m * n === 0) return;
   // Z: the 0/1 operand as stored, zRows × zCols; `regroup` when the rows of the product's 0/1 factor
@@ -91,19 +109,11 @@ export function matmulBinaryWasmInto(
   const tPtr = oPtr + align(rows * ld * 4);
   // S read where it is (when the kernel reads it as stored), and the transposed sums written into out.
   // Stryker disable next-line ConditionalExpression,UnaryOperator,EqualityOperator,StringLiteral: speed only: S laid out in M's rows (mIsS) is copied whether kept or not, outAt serves binary 'b' alone, and a kept operand not used in place is copied
-  const [sAt, outAt] = [mIsS ? -1 : at(S), binary === 'b' ? at(out) : -1];
+  const [sAt, outAt] = [mIsS ? -1 : w.address(S), binary === 'b' ? w.address(out) : -1];
   // Stryker disable next-line ConditionalExpression: room for the transpose when it is not needed is only unused
   // Stryker disable next-line LogicalOperator,EqualityOperator: more room is only unused; no kept array is at address 0 (they are kept from the top down)
   const end = tPtr + (binary === 'b' && outAt < 0 ? m * n * 4 : 0);
-  let heap: Float32Array;
-  // Stryker disable next-line ConditionalExpression,StringLiteral: the bound of the scratch against the kept arrays (its error is tested on TaskArena.f32): the threads' memory has its full size
-  if (tasks !== null) heap = tasks.arena.f32(end, 'matmulBinary on the threads');
-  else {
-    const have = w.memory.buffer.byteLength;
-    // Stryker disable next-line EqualityOperator,ArithmeticOperator: how much the memory grows beyond `end` is memory only
-    if (end > have) w.memory.grow(Math.ceil((Math.max(end, have * 1.25) - have) / PAGE));
-    heap = new Float32Array(w.memory.buffer);
-  }
+  const heap = w.f32(end);
   // Stryker disable next-line ArithmeticOperator: zPtr is 0
   heap.set(Z.subarray(0, zSize), zPtr / 4);
   const nnz = w.k.pattern(zPtr, zRows, zCols, zpPtr, ziPtr);

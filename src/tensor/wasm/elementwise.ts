@@ -294,7 +294,7 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
  * WebAssembly memory, 16-aligned and zero-padded to multiples of 4 values:
  * - with a thread pool running at construction (and enough values), in the threads' memory (see
  *   TaskArena.keep), where the steps run on every thread and a parameter kept there too (made while
- *   the pool ran: see keptArray) is stepped where it is, without copies;
+ *   the pool ran: see allocateParameter) is stepped where it is, without copies;
  * - else in a fixed-size memory of its own (maximum = initial: a non-shared memory that grows detaches
  *   every view of it, and the gradient buffers and moments handed out are such views).
  * Nothing frees it explicitly: it is given back when the last view of it (the optimizer's moments, the
@@ -319,7 +319,8 @@ export class AdamMemory {
     const tasks = total >= PARALLEL_MIN_ELEMENTS * 16 ? getTasks() : null;
     let views: Float32Array[];
     if (tasks === null) {
-      this.memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(total / PAGE)), maximum: Math.max(1, Math.ceil(total / PAGE)) });
+      const pages = Math.max(1, Math.ceil(total / PAGE));
+      this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
       this.k = instantiate(this.memory);
       // Per slot [p][g][m][v], each padded to a multiple of 4 values.
       views = [];
@@ -342,9 +343,9 @@ export class AdamMemory {
     });
   }
 
-  /** The byte address of `a` in this memory, or -1 when it is not a view of it. */
+  /** The byte address of `a` in this memory when it is kept there (the threads' memory: TaskArena.keep), else -1. */
   address(a: Float32Array): number {
-    return a.buffer === this.memory.buffer ? a.byteOffset : -1;
+    return this.arena === null ? -1 : this.arena.address(a);
   }
 
   /**
@@ -401,7 +402,7 @@ export function adamWasm(p: Float32Array, g: Float32Array, slot: AdamMemorySlot,
   }
   // Stryker disable next-line ConditionalExpression: copying the slot's gradient buffer onto itself changes nothing
   if (g !== mem.g[k]) mem.g[k].set(g);
-  // A parameter in the same memory (the threads': see keptArray) is stepped where it is.
+  // A parameter in the same memory (the threads': see allocateParameter) is stepped where it is.
   const at = mem.address(p);
   // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
   if (at >= 0) return mem.step(k, s, at);

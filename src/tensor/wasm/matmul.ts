@@ -49,7 +49,7 @@ export interface WasmMatmulOptions {
 }
 
 const PAGE = 65536;
-const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
+export const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
 export const SHARED_MAX_PAGES = 16384; // 1 GiB
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 

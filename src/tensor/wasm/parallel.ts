@@ -250,6 +250,8 @@ export class TaskArena {
   readonly memory = new WebAssembly.Memory({ initial: SHARED_MAX_PAGES, maximum: SHARED_MAX_PAGES, shared: true });
   /** memory.buffer, the same object for the memory's lifetime (it never grows). */
   readonly buffer = this.memory.buffer;
+  /** The whole memory as float32 (one view: the buffer never changes). */
+  private readonly heap = new Float32Array(this.buffer);
   readonly modules: readonly WebAssembly.Module[];
   readonly binary: BinaryExports;
   readonly elementwise: ElementwiseExports;
@@ -280,7 +282,7 @@ export class TaskArena {
       throw new RangeError(`${who}: needs ${bytes} bytes of scratch in the threads' memory, ${this.bottom} are free beside the arrays kept there (${this.buffer.byteLength - this.bottom} bytes)`);
     }
     this.scratchEnd = Math.max(this.scratchEnd, bytes);
-    return new Float32Array(this.buffer);
+    return this.heap;
   }
   /**
    * Float32 views of `lengths.length` arrays (zeros) in one block of this memory, each starting
@@ -288,20 +290,19 @@ export class TaskArena {
    * when every view is collected. Kernels on the threads read and write such arrays where they are.
    */
   keep(lengths: readonly number[]): Float32Array[] {
+    if (lengths.length === 0) return [];
     const starts: number[] = [];
     let bytes = 0;
     for (const n of lengths) {
       starts.push(bytes);
       bytes += align(roundUp(n, 4) * 4);
     }
-    bytes = Math.max(64, bytes);
+    bytes = Math.max(64, bytes); // arrays of no values still get a block of their own
     const at = this.place(bytes);
     new Uint8Array(this.buffer, at, bytes).fill(0);
     const block = { at, bytes, live: lengths.length };
     const views = lengths.map((n, i) => new Float32Array(this.buffer, at + starts[i]!, n));
     for (const v of views) this.registry.register(v, block);
-    // Stryker disable next-line ConditionalExpression: a block with no views is given back at once
-    if (views.length === 0) this.release(at, bytes);
     return views;
   }
   /** The byte address of `a` in this memory, or -1 when it is not a view of it. */
@@ -343,9 +344,8 @@ export class TaskArena {
 let arena: TaskArena | undefined;
 
 class Pool {
+  /** Its memory holds the products too: operands kept there are read in place. */
   readonly arena = (arena ??= new TaskArena());
-  /** The products run in the arena's memory too: operands kept there are read in place. */
-  readonly memory = this.arena.memory;
   readonly helpers: Helper[] = [];
   readonly ready: Promise<number>;
   retired = false;
@@ -368,7 +368,7 @@ class Pool {
   constructor(spawn: SpawnWorker, threads: number, options: ThreadOptions) {
     // Both kernels, so that setFma may switch at any time; every thread runs the one the job names.
     const modules = [compileSync(DEFAULT_SHAPE, true), wasmFmaSupported() ? compileSync({ ...DEFAULT_SHAPE, fma: true }, true) : null];
-    this.gemms = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as GemmExports));
+    this.gemms = modules.map((module) => module && (new WebAssembly.Instance(module, { env: { memory: this.arena.memory } }).exports as unknown as GemmExports));
     const argsOffset = roundUp(threads * SLOT_INTS * 4 + MAX_CHUNKS * 4, 8);
     const control = new SharedArrayBuffer(argsOffset + MAX_TASK_CHUNKS * MAX_TASK_ARGS * 8);
     this.job = new Int32Array(control, 0, SLOT_INTS);
@@ -397,7 +397,7 @@ class Pool {
         const handle = spawn(WORKER_SOURCE, events);
         this.helpers.push({ handle, ctl, missedSince: -1, wakes: 0, lateSince: -1 });
         handle.postMessage({
-          modules, memory: this.memory, control, slot, doneOffset: threads * SLOT_INTS * 4, argsOffset,
+          modules, memory: this.arena.memory, control, slot, doneOffset: threads * SLOT_INTS * 4, argsOffset,
           taskModules: this.arena.modules,
         });
       } catch (e) {
@@ -474,14 +474,19 @@ class Pool {
     const ldc = roundUp(n, NR);
     const { mc, nc, kc, kcPad } = blockPlan(DEFAULT_BLOCKS, DEFAULT_SHAPE, byCols ? mPad : width, byCols ? width : ldc, k);
     const packBytes = align(mc * kcPad * 4) + align(kcPad * nc * 4); // per thread: [packA][packB]
-    // An operand kept in the memory (a parameter: see keep) is read where it is; others are copied in.
+    // An operand kept in the memory (a parameter: see keep) is read where it is; others get room after the packs.
     const [aAt, bAt] = [this.arena.address(a), this.arena.address(b)];
-    // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
-    const aPtr = aAt >= 0 ? aAt : (helpers.length + 1) * packBytes;
-    // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
-    const bPtr = bAt >= 0 ? bAt : (helpers.length + 1) * packBytes + (aAt >= 0 ? 0 : align(m * k * 4));
+    let end = (helpers.length + 1) * packBytes;
     // Stryker disable next-line ConditionalExpression,EqualityOperator: room left for a kept operand is only unused; no kept array is at address 0 (they are kept from the top down)
-    const cPtr = (helpers.length + 1) * packBytes + (aAt >= 0 ? 0 : align(m * k * 4)) + (bAt >= 0 ? 0 : align(k * n * 4));
+    const room = (kept: number, bytes: number): number => {
+      if (kept >= 0) return kept;
+      const at = end;
+      end += align(bytes);
+      return at;
+    };
+    const aPtr = room(aAt, m * k * 4);
+    const bPtr = room(bAt, k * n * 4);
+    const cPtr = end;
     // A second C, for chunks this thread takes back from a late helper (which may still write its own).
     // (The sizes below claim the scratch against the kept arrays only: the memory has its full size.)
     // Stryker disable next-line ArithmeticOperator: a second C overlapping the first differs only if a late helper writes its chunk between this thread's recomputation and its copy out, a race no test can time
@@ -601,8 +606,7 @@ class Pool {
       throw new RangeError(`runTask: at most ${MAX_TASK_CHUNKS} calls of at most ${MAX_TASK_ARGS} arguments, got ${calls.length} calls of up to ${Math.max(...calls.map((a) => a.length))} arguments`);
     }
     // A helper late with a product still claims from the counter: then this thread does it all.
-    const busy = this.late();
-    const helpers = calls.length > 1 && !busy ? this.helpers : [];
+    const helpers = calls.length > 1 && !this.late() ? this.helpers : [];
     if (helpers.length === 0) {
       for (const a of calls) f(...a);
       return;
@@ -634,15 +638,14 @@ class Pool {
 
   /** Waits while the helper's STATE is TAKEN (it holds chunks or a part of a task): spin, then sleep in slices; returns its state. */
   private wait(ctl: Int32Array, deadline: number): number {
-    const busy = TAKEN;
     const t0 = now();
     const spinEnd = t0 + this.spinMs;
     let s = Atomics.load(ctl, STATE);
     // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: timing only: the loop below waits for the same state until the deadline
-    while (s === busy && now() < spinEnd) s = Atomics.load(ctl, STATE);
-    while (s === busy && now() < deadline) {
+    while (s === TAKEN && now() < spinEnd) s = Atomics.load(ctl, STATE);
+    while (s === TAKEN && now() < deadline) {
       // Stryker disable next-line MethodExpression,ArithmeticOperator: timing only: the length of each slice of the wait
-      Atomics.wait(ctl, STATE, busy, Math.min(100, Math.max(0.05, deadline - now())));
+      Atomics.wait(ctl, STATE, TAKEN, Math.min(100, Math.max(0.05, deadline - now())));
       s = Atomics.load(ctl, STATE);
     }
     stats.waitMs += now() - t0;
