@@ -25,6 +25,7 @@ import {
   getThreadStats,
   getThreads,
   matmulParallelInto,
+  chunkRange,
   planChunks,
   setThreadOptions,
   startThreads,
@@ -171,25 +172,39 @@ function misbehavingWorker(after: string): string {
 }
 
 describe('planChunks', () => {
-  it('cuts the longer side of C into aligned chunks, about 4 per thread, none tiny', () => {
-    for (const [m, n, k] of [[100, 500, 784], [784, 500, 100], [500, 784, 100], [100, 784, 500], [7, 1, 3], [1, 1000, 9], [1000, 1, 9], [37, 45, 8], [1024, 1024, 1024]]) {
+  it('cuts C into aligned chunks of equal tiles (within one), a multiple of the threads, about 4 each, none tiny', () => {
+    const shapes = [[100, 500, 784], [784, 500, 100], [500, 784, 100], [100, 784, 500], [7, 1, 3], [1, 1000, 9], [1000, 1, 9], [37, 45, 8], [1024, 1024, 1024], [255, 300, 200], [256, 300, 200], [300, 40, 500]];
+    for (const [m, n, k] of shapes as [number, number, number][]) {
       for (const threads of [2, 3]) {
-        const { byCols, width, chunks } = planChunks(m!, n!, k!, threads);
-        const len = byCols ? n! : m!;
-        expect(byCols).toBe(n! >= m! || m! <= 4);
-        expect(width % (byCols ? 8 : 4)).toBe(0);
-        expect((chunks - 1) * width).toBeLessThan(len); // the last chunk is not empty
-        expect(chunks * width).toBeGreaterThanOrEqual(len);
+        const plan = planChunks(m, n, k, threads);
+        const { byCols, chunks, width } = plan;
+        // Rows from 256 of them (each chunk's rows of C contiguous), else columns.
+        expect(byCols, `${m}×${n}×${k}`).toBe(m < 256 || m <= 4);
+        const [unit, len] = byCols ? [8, n] : [4, m];
+        const ranges = Array.from({ length: chunks }, (_, i) => chunkRange(plan, i, len));
+        // Contiguous, aligned, non-empty, covering [0, len).
+        expect(ranges[0]![0]).toBe(0);
+        expect(ranges.at(-1)![1]).toBe(len);
+        ranges.forEach(([lo, hi], i) => {
+          expect(lo % unit).toBe(0);
+          expect(hi).toBeGreaterThan(lo);
+          if (i > 0) expect(lo).toBe(ranges[i - 1]![1]);
+        });
+        // Whole tiles, as equal as they can be: the chunks' tile counts differ by one at most.
+        const tiles = ranges.map(([lo, hi]) => Math.ceil(hi / unit) - lo / unit);
+        expect(Math.max(...tiles) - Math.min(...tiles)).toBeLessThanOrEqual(1);
+        expect(width).toBe(Math.max(...ranges.map(([lo, hi]) => hi - lo)));
         expect(chunks).toBeLessThanOrEqual(4 * threads);
-        if (chunks > threads) expect(m! * n! * k! / chunks).toBeGreaterThanOrEqual(1 << 21);
-        if (chunks > threads) expect(len / chunks).toBeGreaterThanOrEqual(64);
-        // The narrowest aligned width those rules allow: the next narrower one would break one of them.
-        const unit = byCols ? 8 : 4;
-        if (width > unit) {
-          const more = Math.ceil(len / (width - unit));
-          const breaks = more > 4 * threads || (more > threads && (m! * n! * k! / more < 1 << 21 || len / more < 64));
-          expect(breaks, `${m}×${n}×${k} on ${threads} threads: ${chunks} chunks of ${width}, but ${more} of ${width - unit} would do`).toBe(true);
-        }
+        const work = (c: number) => (m * n * k) / c;
+        if (chunks > threads) {
+          expect(chunks % threads, `${m}×${n}×${k} on ${threads} threads: ${chunks} chunks`).toBe(0);
+          expect(work(chunks)).toBeGreaterThanOrEqual(1 << 21);
+          expect(Math.min(...tiles) * unit).toBeGreaterThanOrEqual(64);
+        } else expect(chunks).toBe(Math.min(threads, Math.ceil(len / unit)));
+        // As many as those rules allow: `threads` more chunks would break one of them.
+        const more = chunks + threads;
+        const breaks = more > 4 * threads || work(more) < 1 << 21 || Math.floor(Math.ceil(len / unit) / more) * unit < 64;
+        expect(breaks, `${m}×${n}×${k} on ${threads} threads: ${chunks} chunks, but ${more} would do`).toBe(true);
       }
     }
   });

@@ -4,10 +4,11 @@
 // (../../node/threads.ts for Node's worker_threads, useWebWorkers below for browsers).
 //
 // Per product (matmulParallelInto), on the calling thread:
-//   1. cut C into chunks along its longer side: column blocks (multiples of NR) when n >= m,
-//      else row blocks (multiples of MR); each chunk repacks the other operand, so that is the
-//      smaller one. About 4 chunks per thread, so a thread that starts late or runs slower (a
-//      busy machine) just takes fewer: threads claim chunks from a shared counter;
+//   1. cut C into chunks (planChunks): row blocks (multiples of MR) from 256 rows, so that each
+//      chunk's rows of C are one contiguous copy out, else column blocks (multiples of NR). A
+//      multiple of the thread count, of equal tiles within one, about 4 per thread, so a thread that
+//      starts late or runs slower (a busy machine) just takes fewer: threads claim chunks from a
+//      shared counter;
 //   2. lay out the shared memory's scratch (byte offsets, 64-aligned):
 //        [packA 0][packB 0] ... [packA N-1][packB N-1][A: m*k][B: k*n][C: roundUp(m,MR) x ldc][C again]
 //      and copy A and B in once; an operand kept in the memory (a parameter: TaskArena.keep) is
@@ -25,7 +26,7 @@
 // Control block: an Int32Array over its own SharedArrayBuffer, slots of SLOT_INTS (128 bytes,
 // so threads do not share cache lines). Slot 0, the job: [NEXT] the chunk counter (Atomics.add),
 // [SPIN] spinMs in µs, [JOB..JOB+15] a, b, c, m, n, k, transA, transB, mc, nc, kc, ldc, byCols,
-// width, chunks, fma (which of the two kernels, plain or relaxed-SIMD FMA, every thread runs),
+// tiles, chunks, fma (which of the two kernels, plain or relaxed-SIMD FMA, every thread runs),
 // [JOB+16] the sequence number and [JOB+17] where the operand every chunk reads whole was packed
 // once (prepackA for column chunks, prepackB for row chunks; 0: each chunk packs its own).
 // [KIND] 0 for a product; 1 for a task, with [TASK_FN] the kernel (TASK_FNS), [TASK_CHUNKS] the
@@ -111,6 +112,7 @@ const MAX_CHUNKS = 1024;
 /** Calls of one task at most, and arguments per call: a float64 each in the control block. */
 const MAX_TASK_CHUNKS = 64;
 const MAX_TASK_ARGS = 16;
+const { mr: MR, nr: NR } = DEFAULT_SHAPE;
 
 /**
  * The kernels a task may run (Pool.runTask), by index: each thread has its own instance of the 0/1
@@ -171,11 +173,14 @@ export const WORKER_SOURCE = `"use strict";
             }
           } else {
             // pp: the operand every chunk shares (A for column chunks, B for row chunks), packed once; or 0.
-            const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, width, chunks, fma, seq, pp] = job.subarray(${JOB}, ${JOB + 18});
+            const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, tiles, chunks, fma, seq, pp] = job.subarray(${JOB}, ${JOB + 18});
+            // chunkRange: chunk i has tiles floor(i·tiles/chunks) up to floor((i+1)·tiles/chunks).
+            const len = byCols ? n : m, unit = byCols ? ${NR} : ${MR};
+            const at = (j) => Math.min(len, Math.floor((j * tiles) / chunks) * unit);
             const gemm = gemms[fma];
             const pa = ctl[${PACKA}], pb = ctl[${PACKB}], packed = pp === 0 ? 0 : 1;
             for (let i = Atomics.add(job, ${NEXT}, 1); i < chunks; i = Atomics.add(job, ${NEXT}, 1)) {
-              const lo = i * width, hi = Math.min(byCols ? n : m, lo + width);
+              const lo = at(i), hi = at(i + 1);
               if (byCols) gemm(a, b, c, m, n, k, tA, tB, 0, m, lo, hi, packed ? pp : pa, pb, mc, nc, kc, ldc, packed, 0);
               else gemm(a, b, c, m, n, k, tA, tB, lo, hi, 0, n, pa, packed ? pp : pb, mc, nc, kc, ldc, 0, packed);
               Atomics.store(done, i, seq);
@@ -213,7 +218,6 @@ interface Helper {
   wakes: number;
 }
 
-const { mr: MR, nr: NR } = DEFAULT_SHAPE;
 const roundUp = (x: number, to: number): number => Math.ceil(x / to) * to;
 const align = (bytes: number): number => roundUp(bytes, 64);
 const now = (): number => performance.now();
@@ -221,20 +225,44 @@ const now = (): number => performance.now();
 // w wide repacks an operand for every w columns or rows of C: a 1/w overhead).
 const MIN_CHUNK_WORK = 1 << 21; // multiply-adds
 const MIN_CHUNK_SIDE = 64;
+const ROWS_CUT_MIN = 256;
 /** From this many chunks, the operand every chunk reads whole is packed once before they start (see matmul). */
 export const PREPACK_MIN_CHUNKS = 4;
 
-/** How C (m x n) is cut: along columns (else rows) into `chunks` blocks `width` wide (the last may be narrower). */
-export function planChunks(m: number, n: number, k: number, threads: number, chunksPerThread = 4): { byCols: boolean; width: number; chunks: number } {
-  // Cut the longer side: each chunk repacks the whole other operand (A for column chunks).
+/** How C is cut into chunks (planChunks); chunkRange gives chunk i's columns (or rows) [lo, hi). */
+export interface ChunkPlan {
+  /** Column blocks (multiples of NR), else row blocks (multiples of MR). */
+  readonly byCols: boolean;
+  readonly chunks: number;
+  /** NR or MR tiles along the cut side: chunk i has tiles floor(i·tiles/chunks) up to floor((i+1)·tiles/chunks). */
+  readonly tiles: number;
+  /** The widest chunk's columns (or rows). */
+  readonly width: number;
+}
+
+/**
+ * How C (m x n) is cut: into row blocks from ROWS_CUT_MIN rows (each chunk's rows of C are then
+ * contiguous, one copy out), else column blocks; into a multiple of `threads` chunks (at most
+ * `chunksPerThread` each) whose tile counts differ by one at most, so that threads taking them in turn
+ * get the same work: 500 columns on 2 threads make 6 chunks of 80-88, not 7 of 72 (4 against 3).
+ * Every chunk is at least MIN_CHUNK_SIDE wide and MIN_CHUNK_WORK big, except that each thread gets one.
+ */
+export function planChunks(m: number, n: number, k: number, threads: number, chunksPerThread = 4): ChunkPlan {
   // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: any cut of C gives the same bits
-  const byCols = n >= m || m <= MR;
+  const byCols = m < ROWS_CUT_MIN || m <= MR;
   const [unit, len] = byCols ? [NR, n] : [MR, m];
   const tiles = Math.ceil(len / unit);
-  const most = Math.min(Math.floor((m * n * k) / MIN_CHUNK_WORK), Math.floor(len / MIN_CHUNK_SIDE));
-  const want = Math.min(tiles, threads * Math.max(1, chunksPerThread), Math.max(threads, most));
-  const width = Math.ceil(tiles / want) * unit;
-  return { byCols, width, chunks: Math.ceil(len / width) };
+  const most = Math.min(Math.floor(tiles / Math.ceil(MIN_CHUNK_SIDE / unit)), Math.floor((m * n * k) / MIN_CHUNK_WORK));
+  const want = Math.min(threads * Math.max(1, chunksPerThread), most);
+  const chunks = want >= threads ? want - (want % threads) : Math.min(threads, tiles);
+  return { byCols, chunks, tiles, width: Math.min(len, Math.ceil(tiles / chunks) * unit) };
+}
+
+/** Chunk i's columns (or rows) [lo, hi) of C, of `len` = n (or m). */
+export function chunkRange(plan: ChunkPlan, i: number, len: number): [number, number] {
+  const unit = plan.byCols ? NR : MR;
+  const at = (j: number): number => Math.min(len, Math.floor((j * plan.tiles) / plan.chunks) * unit);
+  return [at(i), at(i + 1)];
 }
 
 /**
@@ -458,7 +486,8 @@ class Pool {
       matmulWasmInto(out, a, b, m, k, n, transA, transB);
       return;
     }
-    const { byCols, width, chunks } = planChunks(m, n, k, this.threads, this.chunksPerThread);
+    const plan = planChunks(m, n, k, this.threads, this.chunksPerThread);
+    const { byCols, width, chunks } = plan;
     // Stryker disable next-line ConditionalExpression,EqualityOperator: helpers posted for a single chunk find none left to claim
     const helpers = chunks > 1 ? this.helpers : [];
     // Stryker disable next-line ArithmeticOperator: counting down gives every product a number distinct from the last ones too
@@ -516,7 +545,7 @@ class Pool {
     // This thread's pack buffers are at 0; the shared operand, if packed once, at pp.
     const [aPacked, bPacked] = [prepack && byCols ? 1 : 0, prepack && !byCols ? 1 : 0];
     const [pa, pb] = [aPacked ? pp : 0, bPacked ? pp : align(mc * kcPad * 4)];
-    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, width, chunks, fma, seq, pp, 0];
+    const job = [aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, mc, nc, kc, ldc, byCols ? 1 : 0, plan.tiles, chunks, fma, seq, pp, 0];
     this.job.set(job, JOB);
     Atomics.store(this.job, NEXT, 0);
     helpers.forEach((h, i) => {
@@ -528,14 +557,12 @@ class Pool {
 
     const len = byCols ? n : m;
     const compute = (i: number, cAt = cPtr): void => {
-      const lo = i * width;
-      const hi = Math.min(len, lo + width);
+      const [lo, hi] = chunkRange(plan, i, len);
       const [i0, i1, j0, j1] = byCols ? [0, m, lo, hi] : [lo, hi, 0, n];
       gemm(aPtr, bPtr, cAt, m, n, k, transA ? 1 : 0, transB ? 1 : 0, i0, i1, j0, j1, pa, pb, mc, nc, kc, ldc, aPacked, bPacked);
     };
     const copyOut = (i: number, cAt = cPtr): void => {
-      const lo = i * width;
-      const hi = Math.min(len, lo + width);
+      const [lo, hi] = chunkRange(plan, i, len);
       const c = cAt / 4;
       if (!byCols && ldc === n) out.set(heap.subarray(c + lo * n, c + hi * n), lo * n);
       else if (!byCols) for (let r = lo; r < hi; r++) out.set(heap.subarray(c + r * ldc, c + r * ldc + n), r * n);
