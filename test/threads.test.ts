@@ -488,13 +488,16 @@ describe('with two threads', () => {
         const [a, b] = [randomFloat32(m * k, m + k), randomFloat32(k * n, n)];
         const want = new Float32Array(m * n);
         single.matmulInto(want, a, b, m, k, n, tA, tB);
-        const [ka, kb, kout] = arena.keep([m * k, k * n, m * n]) as [Float32Array, Float32Array, Float32Array];
+        // A kept result is copied into by the module, row by row: the guard after it stays as it was.
+        const [ka, kb, kout, guard] = arena.keep([m * k, k * n, m * n, 64]) as [Float32Array, Float32Array, Float32Array, Float32Array];
         ka.set(a);
         kb.set(b);
+        guard.fill(7);
         for (const [x, y, out] of [[ka, b, new Float32Array(m * n)], [a, kb, new Float32Array(m * n)], [ka, kb, kout], [a, b, kout]] as const) {
           out.fill(Number.NaN);
           parallel(out, x, y, m, k, n, tA, tB);
           expect(firstDifference(out, want), `${m}×${k}×${n} ${tA} ${tB}`).toBe(-1);
+          expect(guard.every((v) => v === 7)).toBe(true);
         }
         expect(firstDifference(ka, a)).toBe(-1);
         expect(firstDifference(kb, b)).toBe(-1);

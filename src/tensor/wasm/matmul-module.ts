@@ -88,6 +88,8 @@ export interface GemmExports {
   prepackA(a: number, m: number, k: number, transA: number, i0: number, i1: number, kc: number, dst: number): void;
   /** Packs columns j0..j1 of op(B) (k x n) for every nc x kc block into dst, as gemm's bPacked reads them. */
   prepackB(b: number, k: number, n: number, transB: number, j0: number, j1: number, kc: number, nc: number, dst: number): void;
+  /** Copies `rows` rows of `cols` floats from src (row stride ldSrc floats) to dst (row stride ldDst): C out of its padded tiles. */
+  copyRows(src: number, ldSrc: number, dst: number, ldDst: number, rows: number, cols: number): void;
 }
 
 export interface BuildOptions {
@@ -116,6 +118,7 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
   const gemm = mod.func(new Array<ValType>(20).fill(i32), [], 'gemm');
   const prepackA = mod.func(new Array<ValType>(8).fill(i32), [], 'prepackA');
   const prepackB = mod.func(new Array<ValType>(9).fill(i32), [], 'prepackB');
+  const copyRows = mod.func(new Array<ValType>(6).fill(i32), [], 'copyRows');
 
   // ---- micro-kernel(ap, bp, cp, ldcBytes, iters, accumulate) ----
   // Computes the MR x NR tile over iters * KU steps of k, then stores (or adds) it at cp.
@@ -384,6 +387,18 @@ export function buildGemmModule(shape: KernelShape = DEFAULT_SHAPE, options: Bui
           [get(b), [get(k), get(n), get(transB), Op.select], get(transB), Op.i32_eqz, get(jc), get(nb), get(pc), get(kb), get(kbPad), get(dst), call(packB.index)],
           inc(dst, roundBytes(get(nb), NR, kbPad)),
         ]),
+      ]),
+    );
+  }
+  // ---- copyRows(src, ldSrc, dst, ldDst, rows, cols) ----
+  {
+    const [src, ldSrc, dst, ldDst, rows, cols] = [0, 1, 2, 3, 4, 5];
+    const r = copyRows.local(i32);
+    copyRows.setBody(
+      forLoop(r, i32Const(0), get(rows), i32Const(1), [
+        [get(dst), get(src), mul(get(cols), i32Const(4)), mem.copy()],
+        inc(src, mul(get(ldSrc), i32Const(4))),
+        inc(dst, mul(get(ldDst), i32Const(4))),
       ]),
     );
   }
