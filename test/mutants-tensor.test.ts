@@ -431,10 +431,10 @@ describe("the WebAssembly emitter's and matmul module's refusals", () => {
     for (const shape of [{ mr: 1, nr: 4, ku: 1 }, { mr: 4, nr: 8, ku: 2 }]) expect(WebAssembly.validate(buildGemmModule(shape)), JSON.stringify(shape)).toBe(true);
   });
 
-  it("the gemm module exports gemm, prepackA and prepackB, plus kernel, packA and packB when asked; it imports env.memory, shared with a maximum when asked", () => {
+  it("the gemm module exports gemm, prepackA, prepackB and copyRows, plus kernel, packA and packB when asked; it imports env.memory, shared with a maximum when asked", () => {
     const names = (bytes: Uint8Array<ArrayBuffer>) => WebAssembly.Module.exports(new WebAssembly.Module(bytes)).map((e) => `${e.kind} ${e.name}`);
-    expect(names(buildGemmModule())).toEqual(["function gemm", "function prepackA", "function prepackB"]);
-    expect(names(buildGemmModule(undefined, { exportInternals: true }))).toEqual(["function kernel", "function packA", "function packB", "function gemm", "function prepackA", "function prepackB"]);
+    expect(names(buildGemmModule())).toEqual(["function gemm", "function prepackA", "function prepackB", "function copyRows"]);
+    expect(names(buildGemmModule(undefined, { exportInternals: true }))).toEqual(["function kernel", "function packA", "function packB", "function gemm", "function prepackA", "function prepackB", "function copyRows"]);
     const shared = new WebAssembly.Module(buildGemmModule(undefined, { sharedMaxPages: 3 }));
     expect(WebAssembly.Module.imports(shared)).toEqual([{ module: "env", name: "memory", kind: "memory" }]);
     expect(() => new WebAssembly.Instance(shared, { env: { memory: new WebAssembly.Memory({ initial: 1, maximum: 3, shared: true }) } })).not.toThrow();
