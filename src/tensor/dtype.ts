@@ -1,9 +1,11 @@
+import { takeStepArray } from "./step-memory.js";
+
 export type DType = "float32" | "float64";
 export type Data = Float32Array | Float64Array;
 
 export function allocate(dtype: DType, size: number): Data {
   if (dtype === "float64") return new Float64Array(size);
-  if (dtype === "float32") return new Float32Array(size);
+  if (dtype === "float32") return takeStepArray(size) ?? new Float32Array(size);
   throw new TypeError(`allocate: unknown dtype ${JSON.stringify(dtype)}; use "float32" or "float64"`);
 }
 

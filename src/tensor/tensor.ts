@@ -2,6 +2,7 @@ import { allocate, dtypeOf, type Data, type DType } from "./dtype.js";
 import { checkShape, fmt, sizeOf, type Shape } from "./shape.js";
 import { Random } from "./random.js";
 import { isBinaryData } from "./binary.js";
+import { checkStep, stepOf } from "./step-memory.js";
 
 /** The slot autograd fills in: how to send a gradient back to this tensor's inputs. */
 export interface GradNode {
@@ -30,7 +31,22 @@ export class Storage {
   version = 0;
   /** The version at which every value was last checked to be 0 or 1 (see markBinary); -1: never. */
   private binaryAt = -1;
-  constructor(readonly data: Data) {}
+  /** The training step whose memory holds the values (see stepScope), or -1: they are the storage's own. */
+  private readonly step: number;
+  constructor(private readonly values: Data) {
+    this.step = stepOf(values);
+  }
+
+  /** The values; throws for a step's array once a later step has reused its memory (see stepScope). */
+  get data(): Data {
+    if (this.step >= 0) checkStep(this.step, this.values.length);
+    return this.values;
+  }
+
+  /** Throws when the values are a training step's array whose memory a later step has reused. */
+  checkLive(): void {
+    if (this.step >= 0) checkStep(this.step, this.values.length);
+  }
 
   /**
    * True while the values are known to be only 0s and 1s: set by markBinary, cleared by any
@@ -140,6 +156,7 @@ export class Tensor {
    * assign()). A strided view has no such array: call contiguous() for a copy.
    */
   get data(): Data {
+    this.storage.checkLive();
     if (this.span === null) {
       throw new Error(`data: this tensor is a strided view (shape ${fmt(this.shape)}, strides ${fmt(this.strides)}); call .contiguous() for a row-major copy, or read it with toArray()`);
     }

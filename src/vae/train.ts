@@ -5,6 +5,8 @@ import { noGrad } from "../autograd/index.js";
 import { Adam } from "../nn/optim.js";
 import { Random, randomStateProblem, shownValue, type RandomState } from "../tensor/random.js";
 import { isBinaryData } from "../tensor/binary.js";
+import { allocate } from "../tensor/dtype.js";
+import { stepScope } from "../tensor/step-memory.js";
 import { Tensor, markBinary } from "../tensor/tensor.js";
 import { elboSamples, iwae, negativeElbo, sampleEps } from "./elbo.js";
 import type { VAE } from "./model.js";
@@ -136,18 +138,24 @@ export class Trainer {
     const { inputSize: D, latent } = this.model.config;
     const start = this.batch * this.options.batchSize;
     const b = Math.min(this.count, start + this.options.batchSize) - start;
-    const x = new Float32Array(b * D);
-    for (let i = 0; i < b; i++) x.set(this.images.subarray(this.order[start + i] * D, (this.order[start + i] + 1) * D), i * D);
-    const eps = sampleEps(this.epsRng, 1, b, latent);
-    this.optimizer.zeroGrad();
-    const xt = new Tensor(x, [b, D]);
-    // Binarized pixels: the first layer runs as sums of W1's columns. The images were checked once.
-    if (this.binaryImages) xt.storage.assumeBinary();
-    const loss = negativeElbo(this.model, xt, eps);
-    const value = loss.item();
     const diverged = (what: string, v: number) => new DivergenceError(this.epoch, this.batch + 1, this.batches, what, v, this.options.lr);
-    if (!Number.isFinite(value)) throw diverged("the loss (the negative ELBO)", value);
-    loss.backward();
+    this.optimizer.zeroGrad();
+    // The forward and backward passes as one step scope: with threads, their activations and gradients
+    // live in the threads' memory, reused by the next step (none of them outlives this one). The
+    // parameters' gradients land in the optimizer's buffers, outside it.
+    const value = stepScope(() => {
+      const x = allocate("float32", b * D);
+      for (let i = 0; i < b; i++) x.set(this.images.subarray(this.order[start + i] * D, (this.order[start + i] + 1) * D), i * D);
+      const eps = sampleEps(this.epsRng, 1, b, latent);
+      const xt = new Tensor(x, [b, D]);
+      // Binarized pixels: the first layer runs as sums of W1's columns. The images were checked once.
+      if (this.binaryImages) xt.storage.assumeBinary();
+      const loss = negativeElbo(this.model, xt, eps);
+      const value = loss.item();
+      if (!Number.isFinite(value)) throw diverged("the loss (the negative ELBO)", value);
+      loss.backward();
+      return value;
+    });
     for (const [name, p] of this.checked) {
       // Stryker disable next-line OptionalChaining: every parameter of the VAE gets a gradient
       const g = p.grad?.data;

@@ -60,7 +60,8 @@
 // timeoutMs retires the pool and the task throws. While a helper is late with a product, tasks run on
 // this thread alone (the helper still claims from the counter).
 
-import { setParameterAllocator } from '../dtype.js';
+import { setParameterAllocator, type Data } from '../dtype.js';
+import { setStepMemory, type StepMemory } from '../step-memory.js';
 import { buildBinaryModule, type BinaryExports } from './binary-module.js';
 import { buildElementwiseModule, type ElementwiseExports } from './elementwise-module.js';
 import { DEFAULT_SHAPE, type GemmExports } from './matmul-module.js';
@@ -371,6 +372,50 @@ export class TaskArena {
 }
 let arena: TaskArena | undefined;
 
+/** Arrays of fewer values than this are a step's own (allocated as usual): a view costs more than they do. */
+const STEP_MIN_VALUES = 4096;
+
+/**
+ * A training step's arrays (see ../step-memory.ts) in a block kept in the threads' memory, handed out
+ * in order from its start and all given back when the next step begins: the kernels read and write
+ * them in place. A step that needs more than the block has gets plain arrays for the rest, and the
+ * next one a block 1.25× the size that step asked for.
+ */
+export class StepRegion implements StepMemory {
+  /** The block, and every earlier one (a stale tensor may still be a view of one). */
+  private block: Float32Array | null = null;
+  private readonly blocks: Float32Array[] = [];
+  private used = 0;
+  /** What this step asked for (values, rounded to 16 each). */
+  private asked = 0;
+  constructor(private readonly arena: TaskArena) {}
+  begin(): void {
+    if (this.asked > (this.block?.length ?? 0)) {
+      try {
+        this.block = this.arena.keep([roundUp(Math.ceil(this.asked * 1.25), 16)])[0]!;
+        this.blocks.push(this.block);
+      } catch {
+        // No room in the threads' memory: the steps keep the block they have.
+      }
+    }
+    this.used = this.asked = 0;
+  }
+  take(size: number): Float32Array | null {
+    if (size < STEP_MIN_VALUES) return null;
+    const at = this.used;
+    this.used = this.asked = at + roundUp(size, 16); // 64-byte aligned, as kept arrays
+    const b = this.block;
+    if (b === null || this.used > b.length) return null;
+    const v = new Float32Array(b.buffer, b.byteOffset + at * 4, size);
+    v.fill(0);
+    return v;
+  }
+  owns(data: Data): boolean {
+    if (data.buffer !== this.arena.buffer) return false;
+    return this.blocks.some((b) => data.byteOffset >= b.byteOffset && data.byteOffset < b.byteOffset + b.byteLength);
+  }
+}
+
 class Pool {
   /** Its memory holds the products too: operands kept there are read in place. */
   readonly arena = (arena ??= new TaskArena());
@@ -463,6 +508,7 @@ class Pool {
     if (pool === this) {
       pool = null;
       setParameterAllocator(null);
+      setStepMemory(null);
     }
     if (reason !== undefined) console.warn(`tsgrad: matmul threads disabled, continuing on one thread (${reason})`);
     for (const h of this.helpers) {
@@ -787,6 +833,8 @@ export function startThreads(spawn: SpawnWorker, threads: number, options: Threa
     pool = p;
     // Parameters made from now on live in the threads' memory: no product or step copies them.
     setParameterAllocator((size) => p.arena.keep([size])[0]!);
+    // A training step's activations and their gradients too (stepScope): read and written in place.
+    setStepMemory(new StepRegion(p.arena));
   }
   return p.ready;
 }
