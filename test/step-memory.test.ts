@@ -8,6 +8,7 @@ import { allocate } from '../src/tensor/dtype.js';
 import { Random } from '../src/tensor/random.js';
 import { stepScope } from '../src/tensor/step-memory.js';
 import { Tensor } from '../src/tensor/tensor.js';
+import { activationBackwardWasm, bernoulliWasm, biasTanhWasm } from '../src/tensor/wasm/elementwise.js';
 import { getTasks } from '../src/tensor/wasm/parallel.js';
 import { Trainer } from '../src/vae/train.js';
 import { VAE } from '../src/vae/model.js';
@@ -105,6 +106,38 @@ describe('while a thread pool runs', () => {
     expect(t.data.length).toBe(5000);
     stopWorkerThreads();
     expect(() => t.data).toThrow(stale);
+  });
+
+  it("runs tanh, its gradient and the Bernoulli kernel on operands in the threads' memory where they are: the same bits as on copies, nothing else written", async () => {
+    if (getTasks() === null) expect(await useWorkerThreads(2)).toBe(2);
+    const arena = getTasks()!.arena;
+    const rng = new Random(67);
+    const same = (a: Float32Array | Float64Array, b: Float32Array | Float64Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    for (const [rows, cols] of [[100, 500], [100, 784], [37, 64], [3, 10]] as const) {
+      const n = rows * cols;
+      const values = (scale: number) => Float32Array.from({ length: n }, () => scale * rng.normal());
+      const [y0, g0, l0] = [values(2), values(1), values(3)];
+      const x0 = Float32Array.from({ length: n }, () => (rng.uniform() < 0.2 ? 1 : 0));
+      const bias = Float32Array.from({ length: cols }, () => rng.normal());
+      // In the memory: each followed by a guard that must stay as it was.
+      const kept = arena.keep([n, 64, n, 64, n, 64, n, 64, n, 64, n, 64]);
+      const [ky, kg, kl, kx, kgp, kd] = [0, 2, 4, 6, 8, 10].map((i) => kept[i]!);
+      const guards = [1, 3, 5, 7, 9, 11].map((i) => kept[i]!.fill(9));
+      ky.set(y0); kg.set(g0); kl.set(l0); kx.set(x0);
+      const [y, gp, d, gb, kgb] = [Float32Array.from(y0), new Float32Array(n), new Float32Array(n), new Float32Array(cols), new Float32Array(cols)];
+      biasTanhWasm(y, bias, rows, cols);
+      biasTanhWasm(ky, bias, rows, cols);
+      expect(same(ky, y), `tanh ${rows}×${cols}`).toBe(true);
+      activationBackwardWasm(gp, g0, y, gb, rows, cols, 'tanh');
+      activationBackwardWasm(kgp, kg, ky, kgb, rows, cols, 'tanh');
+      expect(same(kgp, gp) && same(kgb, gb), `tanh' ${rows}×${cols}`).toBe(true);
+      const [out, kout] = [new Float64Array(rows), new Float64Array(rows)];
+      bernoulliWasm(x0, l0, cols, out, d);
+      bernoulliWasm(kx, kl, cols, kout, kd);
+      expect(same(kout, out) && same(kd, d), `Bernoulli ${rows}×${cols}`).toBe(true);
+      expect(same(kl, l0) && same(kx, x0) && same(kg, g0)).toBe(true); // read only
+      for (const guard of guards) expect(guard.every((v) => v === 9)).toBe(true);
+    }
   });
 
   it('a VAE trains to the same bits on two threads with the step memory as on one thread without it', async () => {

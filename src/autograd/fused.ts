@@ -4,6 +4,7 @@ import { allocate, promote, type Data, type DType } from "../tensor/dtype.js";
 import { addScaledRowsRepeated } from "../tensor/fused.js";
 import { kernel, type BiasActivation } from "../tensor/kernels.js";
 import { fmt } from "../tensor/shape.js";
+import { takeStepArray } from "../tensor/step-memory.js";
 import { Tensor, astype, dense } from "../tensor/tensor.js";
 import { mapUnary } from "../tensor/elementwise.js";
 import { gradDestination, isGradEnabled, needsGrad, record } from "./engine.js";
@@ -55,7 +56,8 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
     // The gradient before the activation and its column sums (the bias gradient), in one pass.
     let gp = gd;
     if (activation !== "none") {
-      gp = scratch(dtype, g.size);
+      // In a training step, one of its arrays: the kernels then use it in place (see stepScope).
+      gp = (dtype === "float32" ? takeStepArray(g.size) : null) ?? scratch(dtype, g.size);
       kernel("activationBackward", dtype)(gp, gd, y, gb, rows, outF, activation);
     } else if (gb !== null) kernel("columnSums", dtype)(gb, gd, rows, outF);
     let gx = null;

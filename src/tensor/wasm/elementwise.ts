@@ -84,6 +84,10 @@ function instantiate(memory: WebAssembly.Memory): ElementwiseExports {
 class Scratch {
   readonly memory = new WebAssembly.Memory({ initial: 16 });
   readonly k: ElementwiseExports = instantiate(this.memory);
+  /** No operand lives in this memory: every one is copied in. */
+  address(): number {
+    return -1;
+  }
 
   /** The memory as float32, at least `bytes` long (grows, never shrinks). */
   f32(bytes: number): Float32Array {
@@ -102,6 +106,8 @@ interface Space {
   readonly memory: WebAssembly.Memory;
   readonly k: ElementwiseExports;
   f32(bytes: number): Float32Array;
+  /** The byte address of an array that lives in this memory (a training step's, a parameter), else -1. */
+  address(x: Float32Array): number;
 }
 
 /** The task memory as a Space, made once per arena (the process has one). */
@@ -117,7 +123,7 @@ function parallel(elements: number): { tasks: Tasks; space: Space } | null {
   const tasks = getTasks();
   if (tasks === null) return null;
   const { arena } = tasks;
-  if (arenaSpace?.arena !== arena) arenaSpace = { arena, space: { memory: arena.memory, k: arena.elementwise, f32: (bytes) => arena.f32(bytes) } };
+  if (arenaSpace?.arena !== arena) arenaSpace = { arena, space: { memory: arena.memory, k: arena.elementwise, f32: (bytes) => arena.f32(bytes), address: (x) => arena.address(x) } };
   return { tasks, space: arenaSpace.space };
 }
 // Stryker restore all
@@ -166,6 +172,17 @@ function rowwise(
   if (rows === 0 || cols === 0) return;
   const s = space;
   const ld = roundUp(cols, 4);
+  // Every matrix in the space's memory already (a training step's arrays), rows a multiple of 4 wide:
+  // the kernel runs on them where they are, all rows at once; only the vector is copied (to 0).
+  const at = mats.map((m) => s.address(m));
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,MethodExpression: speed only: the copies below give the same values; no array of the memory is at address 0
+  if (ld === cols && at.every((a) => a >= 0)) {
+    const heap = s.f32(roundUp(cols, 16) * 4);
+    if (vec !== null) heap.set(vec, 0);
+    kernel(s.k, at, rows, ld);
+    if (vec !== null && vecOut) vec.set(new Float32Array(s.memory.buffer, 0, cols));
+    return;
+  }
   // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk's size bounds the memory; any size gives the same values
   const chunkRows = Math.max(1, Math.floor(CHUNK / ld));
   // Stryker disable next-line MethodExpression: room for more rows than a chunk has is only unused
@@ -210,7 +227,8 @@ export function biasAddWasm(y: Float32Array, bias: Float32Array, rows: number, c
  */
 export function activationBackwardWasm(gp: Float32Array, g: Float32Array, y: Float32Array, gb: Float32Array | null, rows: number, cols: number, activation: 'tanh' | 'relu'): void {
   const relu = activation === 'relu' ? 1 : 0;
-  rowwise(rows, cols, gb, true, [gp, g, y], true, (k, [gpp, gq, yp], n, ld) => k.activationBackward(gpp, gq, yp, 0, n, ld, relu, gb === null ? 0 : 1));
+  // On this thread, in the threads' memory when a pool runs (operands there are used in place).
+  rowwise(rows, cols, gb, true, [gp, g, y], true, (k, [gpp, gq, yp], n, ld) => k.activationBackward(gpp, gq, yp, 0, n, ld, relu, gb === null ? 0 : 1), parallel(rows * cols)?.space);
 }
 
 /** gb[j] += Σ_r g[r, j]: bit-identical to TypeScript's columnSumsJs. */
@@ -258,6 +276,19 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
   const par = parallel(rows * D);
   const s = par?.space ?? getScratch();
   const period = x.length;
+  const [xAt, lAt, dAt] = [s.address(x), s.address(l), d === null ? 0 : s.address(d)];
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: speed only: the copies below give the same values; no array of the memory is at address 0
+  if (period === rows * D && period % 4 === 0 && xAt >= 0 && lAt >= 0 && dAt >= 0) {
+    // All in the memory already (a training step's arrays), of whole vectors: the kernel reads and
+    // writes them where they are.
+    const n = rows * D;
+    const [tPtr, sumPtr] = [0, n * 4];
+    s.f32(sumPtr + rows * 8);
+    runParts(par?.tasks ?? null, 'elementwise.bernoulli', s.k.bernoulli, n, 4, (lo, hi) => [lAt + lo * 4, xAt + lo * 4, tPtr + lo * 4, dAt + lo * 4, hi - lo, d ? 1 : 0]);
+    s.k.rowSums(tPtr, sumPtr, rows, D);
+    out.set(new Float64Array(s.memory.buffer, sumPtr, rows));
+    return;
+  }
   // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk's size bounds the memory; any size gives the same values
   const chunkRows = Math.max(1, Math.floor(CHUNK / D));
   // Stryker disable next-line MethodExpression: room for more rows than a chunk has is only unused
