@@ -517,20 +517,36 @@ describe('with two threads', () => {
     kw.set(w);
     kg.set(g);
     kgHB.set(gHB);
-    const run = (wIn: Float32Array, gIn: Float32Array, gxOut: Float32Array, aIn = wIn === w ? gHB : kgHB) => {
-      const xw = new Float32Array(B * H); // x·Wᵀ: W read where it is when kept
-      matmulBinaryWasmInto(matmulWasmInto, xw, x, wIn, B, D, H, false, true, 'a');
-      const xwStored = new Float32Array(B * D); // x·W with W as stored (H×D read as D'×H'): copied in whole
-      matmulBinaryWasmInto(matmulWasmInto, xwStored, x.subarray(0, B * H), wIn, B, H, D, false, false, 'a');
+    const plainArray = (n: number): Float32Array => new Float32Array(n);
+    const run = (wIn: Float32Array, gIn: Float32Array, gxOut: Float32Array, aIn: Float32Array = wIn === w ? gHB : kgHB, xIn: Float32Array = x, make: (n: number) => Float32Array = plainArray) => {
+      const xw = make(B * H); // x·Wᵀ: W read where it is when kept
+      matmulBinaryWasmInto(matmulWasmInto, xw, xIn, wIn, B, D, H, false, true, 'a');
+      const xwStored = make(B * D); // x·W with W as stored (H×D read as D'×H'): copied in whole
+      matmulBinaryWasmInto(matmulWasmInto, xwStored, xIn.subarray(0, B * H), wIn, B, H, D, false, false, 'a');
       gxOut.fill(Number.NaN); // gᵀ·x: written where the kept result is
-      matmulBinaryWasmInto(matmulWasmInto, gxOut, gIn, x, H, B, D, true, false, 'b');
+      matmulBinaryWasmInto(matmulWasmInto, gxOut, gIn, xIn, H, B, D, true, false, 'b');
       const gx = Float32Array.from(gxOut);
-      const ax = new Float32Array(H * D); // A·x, A kept: transposed from where it is
-      matmulBinaryWasmInto(matmulWasmInto, ax, aIn, x, H, B, D, false, false, 'b');
+      const ax = make(H * D); // A·x, A kept: transposed from where it is
+      matmulBinaryWasmInto(matmulWasmInto, ax, aIn, xIn, H, B, D, false, false, 'b');
       return { xw, xwStored, gx, ax };
     };
     const plain = run(w, g, new Float32Array(H * D));
     const kept = run(kw, kg, kgx);
+    // A training step's case: x, the results and G (read as M where it is) in the memory too; each
+    // result followed by a guard that stays as it was.
+    const [kx] = arena.keep([B * D]) as [Float32Array];
+    kx.set(x);
+    const guards: Float32Array[] = [];
+    const keptArray = (n: number) => {
+      const [v, guard] = arena.keep([n, 16]) as [Float32Array, Float32Array];
+      guards.push(guard.fill(5));
+      return v;
+    };
+    arena.f32(1 << 23).fill(Number.NaN, 0, 1 << 21); // the scratch: nothing may be read from an earlier call's copies
+    const inMemory = run(kw, kg, arena.keep([H * D])[0]!, kgHB, kx, keptArray);
+    for (const key of ['xw', 'xwStored', 'gx', 'ax'] as const) expect(firstDifference(inMemory[key], plain[key]), key).toBe(-1);
+    for (const guard of guards) expect(guard.every((v) => v === 5)).toBe(true);
+    expect(firstDifference(kx, x)).toBe(-1);
     setThreadOptions({ tasks: false });
     const one = run(w, g, new Float32Array(H * D));
     setThreadOptions({ tasks: true });

@@ -98,8 +98,13 @@ export function matmulBinaryWasmInto(
   const rows = binary === 'a' ? m : n; // rows of the row sums
   const ld = roundUp(width, 4);
   const zSize = zRows * zCols;
-  const zPtr = 0;
-  const zpPtr = zPtr + align(zSize * 4); // Z's pattern by its rows
+  // Z, S (as M) and the result read and written where they are when they live in the memory (a
+  // training step's arrays, parameters, gradient buffers); else copied in or out of the scratch from 0.
+  const zAt = w.address(Z);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: a copy of Z at 0 gives the same pattern; no kept array is at address 0
+  const zPtr = zAt >= 0 ? zAt : 0;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: room for a copy of Z that is not made is only unused
+  const zpPtr = zAt >= 0 ? 0 : align(zSize * 4); // Z's pattern by its rows
   const ziPtr = zpPtr + align((zRows + 1) * 4);
   const ptrPtr = ziPtr + align(zSize * 4); // the pattern by the product's rows, when regrouped
   const idxPtr = ptrPtr + align((rows + 1) * 4);
@@ -114,8 +119,8 @@ export function matmulBinaryWasmInto(
   // Stryker disable next-line LogicalOperator,EqualityOperator: more room is only unused; no kept array is at address 0 (they are kept from the top down)
   const end = tPtr + (binary === 'b' && outAt < 0 ? m * n * 4 : 0);
   const heap = w.f32(end);
-  // Stryker disable next-line ArithmeticOperator: zPtr is 0
-  heap.set(Z.subarray(0, zSize), zPtr / 4);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: Z copied onto itself is unchanged; no kept array is at address 0
+  if (zAt < 0) heap.set(Z.subarray(0, zSize), zPtr / 4);
   const nnz = w.k.pattern(zPtr, zRows, zCols, zpPtr, ziPtr);
   // Stryker disable next-line EqualityOperator: an all-zero operand: the dense product gives the same zeros (for finite values)
   if (nnz < 0) return dense(out, a, b, m, k, n, transA, transB);
@@ -126,12 +131,18 @@ export function matmulBinaryWasmInto(
     regroupByColumn(view(zpPtr, zRows + 1), view(ziPtr, nnz), zRows, rows, view(ptrPtr, rows + 1), view(idxPtr, nnz));
     [ptr, idx] = [ptrPtr, idxPtr];
   }
-  // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
-  if (mIsS && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
-  // Stryker disable next-line EqualityOperator: row k is an empty subarray: it copies nothing
-  else if (mIsS) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: a copy of S that is then read in place is unused; no kept array is at address 0 (they are kept from the top down)
-  else if (sAt < 0) heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
+  // M as S where it is: its rows are S's (mIsS) and a multiple of 4 wide.
+  const mAt = mIsS && ld === width ? w.address(S) : -1;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: S copied as M gives the same values; no kept array is at address 0
+  const m0 = mAt >= 0 ? mAt : mPtr;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: speed only: S copied as M onto room that is then not read changes nothing; no kept array is at address 0
+  if (mIsS && mAt < 0) {
+    // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
+    if (ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
+    // Stryker disable next-line EqualityOperator: row k is an empty subarray: it copies nothing
+    else for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: a copy of S that is then read in place is unused; no kept array is at address 0 (they are kept from the top down)
+  } else if (!mIsS && sAt < 0) heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
   // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   const threads = threadsFor(tasks, nnz * ld);
   // The fused functions go by groups of columns, each part with its own buffer in the room of M (or of
@@ -141,14 +152,20 @@ export function matmulBinaryWasmInto(
     if (!mIsS) transpose(w.k, tasks, mPtr, ld, sAt >= 0 ? sAt : sPtr, sCols, sRows, sCols); // M whole: both sides transposed
     // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
     const t = outAt >= 0 ? outAt : tPtr;
-    runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [t, n, mPtr, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
+    runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [t, n, m0, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
     // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
     if (outAt < 0) out.set(heap.subarray(tPtr / 4, tPtr / 4 + m * n));
     return;
   }
+  // The sums straight into out when it lives in the memory and its rows are ld wide.
+  const oAt = ld === n ? w.address(out) : -1;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: sums copied out give the same values; no kept array is at address 0
+  const o0 = oAt >= 0 ? oAt : oPtr;
   // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
-  if (mIsS) runParts(threads, 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [oPtr + lo * ld * 4, ld, mPtr, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
-  else runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [oPtr, ld, sAt >= 0 ? sAt : sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
+  if (mIsS) runParts(threads, 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [o0 + lo * ld * 4, ld, m0, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
+  else runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [o0, ld, sAt >= 0 ? sAt : sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: no kept array is at address 0
+  if (oAt >= 0) return;
   // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
   if (ld === n) out.set(heap.subarray(oPtr / 4, oPtr / 4 + m * n));
   else for (let r = 0; r < m; r++) out.set(heap.subarray(oPtr / 4 + r * ld, oPtr / 4 + r * ld + n), r * n);
