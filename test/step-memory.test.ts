@@ -8,7 +8,7 @@ import { allocate } from '../src/tensor/dtype.js';
 import { Random } from '../src/tensor/random.js';
 import { stepScope } from '../src/tensor/step-memory.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { activationBackwardWasm, bernoulliWasm, biasTanhWasm } from '../src/tensor/wasm/elementwise.js';
+import { activationBackwardWasm, bernoulliWasm, biasAddWasm, biasTanhWasm, columnSumsWasm, scaleRowsWasm } from '../src/tensor/wasm/elementwise.js';
 import { getTasks } from '../src/tensor/wasm/parallel.js';
 import { Trainer } from '../src/vae/train.js';
 import { VAE } from '../src/vae/model.js';
@@ -108,7 +108,7 @@ describe('while a thread pool runs', () => {
     expect(() => t.data).toThrow(stale);
   });
 
-  it("runs tanh, its gradient and the Bernoulli kernel on operands in the threads' memory where they are: the same bits as on copies, nothing else written", async () => {
+  it("runs tanh, its gradient, the Bernoulli kernel, the bias add, the column sums and the row scaling on operands in the threads' memory where they are: the same bits as on copies, nothing else written", async () => {
     if (getTasks() === null) expect(await useWorkerThreads(2)).toBe(2);
     const arena = getTasks()!.arena;
     const rng = new Random(67);
@@ -136,6 +136,24 @@ describe('while a thread pool runs', () => {
       bernoulliWasm(kx, kl, cols, kout, kd);
       expect(same(kout, out) && same(kd, d), `Bernoulli ${rows}×${cols}`).toBe(true);
       expect(same(kl, l0) && same(kx, x0) && same(kg, g0)).toBe(true); // read only
+      for (const relu of [false, true]) {
+        const [plainY, keptY] = [Float32Array.from(l0), kgp];
+        keptY.set(l0);
+        biasAddWasm(plainY, bias, rows, cols, relu);
+        biasAddWasm(keptY, bias, rows, cols, relu);
+        expect(same(keptY, plainY), `bias add ${relu} ${rows}×${cols}`).toBe(true);
+      }
+      const [sums, keptSums] = [Float32Array.from(bias), Float32Array.from(bias)];
+      columnSumsWasm(sums, g0, rows, cols);
+      columnSumsWasm(keptSums, kg, rows, cols);
+      expect(same(keptSums, sums), `column sums ${rows}×${cols}`).toBe(true);
+      const scale = Float32Array.from({ length: rows }, () => rng.normal());
+      const scaled = new Float32Array(n);
+      scaleRowsWasm(scaled, scale, g0, cols);
+      scaleRowsWasm(kd, scale, kg, cols);
+      expect(same(kd, scaled), `scaled rows ${rows}×${cols}`).toBe(true);
+      scaleRowsWasm(kg, scale, kg, cols); // in place, as the Bernoulli gradient is
+      expect(same(kg, scaled), `scaled rows in place ${rows}×${cols}`).toBe(true);
       for (const guard of guards) expect(guard.every((v) => v === 9)).toBe(true);
     }
   });

@@ -218,7 +218,8 @@ export function biasTanhWasm(y: Float32Array, bias: Float32Array, rows: number, 
 
 /** y[r, j] ← y[r, j] + bias[j], or max(·, 0) with relu: bit-identical to TypeScript. */
 export function biasAddWasm(y: Float32Array, bias: Float32Array, rows: number, cols: number, relu: boolean): void {
-  rowwise(rows, cols, bias, NOT_OUT, [y], true, (k, [yp], n, ld) => k.biasAdd(yp, 0, n, ld, relu ? 1 : 0));
+  // On this thread, in the threads' memory when a pool runs (a training step's arrays are used in place).
+  rowwise(rows, cols, bias, NOT_OUT, [y], true, (k, [yp], n, ld) => k.biasAdd(yp, 0, n, ld, relu ? 1 : 0), parallel(rows * cols)?.space);
 }
 
 /**
@@ -233,7 +234,7 @@ export function activationBackwardWasm(gp: Float32Array, g: Float32Array, y: Flo
 
 /** gb[j] += Σ_r g[r, j]: bit-identical to TypeScript's columnSumsJs. */
 export function columnSumsWasm(gb: Float32Array, g: Float32Array, rows: number, cols: number): void {
-  rowwise(rows, cols, gb, true, [g], NOT_OUT, (k, [gq], n, ld) => k.columnSums(0, gq, n, ld));
+  rowwise(rows, cols, gb, true, [g], NOT_OUT, (k, [gq], n, ld) => k.columnSums(0, gq, n, ld), parallel(rows * cols)?.space);
 }
 
 /** out[r, j] = s[r]·d[r, j] (out may be d): bit-identical to TypeScript's scaleRowsJs. */
@@ -241,6 +242,16 @@ export function scaleRowsWasm(out: Float32Array, s: Float32Array, d: Float32Arra
   const rows = s.length;
   // Stryker disable next-line ConditionalExpression,LogicalOperator: without it, no rows or no columns make the loop below copy and compute nothing (tested)
   if (rows === 0 || cols === 0) return;
+  const par = parallel(rows * cols);
+  const [outAt, dAt] = par === null ? [-1, -1] : [par.space.address(out), par.space.address(d)];
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: speed only: the copies below give the same values; no array of the memory is at address 0
+  if (par !== null && cols % 4 === 0 && outAt >= 0 && dAt >= 0) {
+    // Both in the threads' memory (a training step's arrays): scaled where they are; only s is copied.
+    const heap = par.space.f32(roundUp(rows, 4) * 4);
+    heap.set(s, 0);
+    par.space.k.scaleRows(outAt, 0, dAt, rows, cols);
+    return;
+  }
   const sc = getScratch();
   const ld = roundUp(cols, 4);
   // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk's size bounds the memory; any size gives the same values
