@@ -483,8 +483,10 @@ describe('with two threads', () => {
 
   it("reads operands kept in the threads' memory where they are, writes into a kept result, and leaves the operands as they were", () => {
     const arena = getTasks()!.arena;
-    for (const [tA, tB] of FORMS) {
-      for (const [m, k, n] of [[100, 500, 784], [100, 784, 500], [784, 100, 500], [37, 61, 70]] as const) {
+    for (const [tA, tB, minWork] of [...FORMS.map(([tA, tB]) => [tA, tB, 0] as const), ...FORMS.map(([tA, tB]) => [tA, tB, PARALLEL_MIN_WORK] as const)]) {
+      // With the default minWork, the last four are below it: on this thread alone, in the threads' memory.
+      setThreadOptions({ minWork });
+      for (const [m, k, n] of [[100, 500, 784], [100, 784, 500], [784, 100, 500], [37, 61, 70], [100, 500, 2], [500, 100, 2], [2, 100, 500], [100, 2, 500]] as const) {
         const [a, b] = [randomFloat32(m * k, m + k), randomFloat32(k * n, n)];
         const want = new Float32Array(m * n);
         single.matmulInto(want, a, b, m, k, n, tA, tB);
@@ -503,6 +505,11 @@ describe('with two threads', () => {
         expect(firstDifference(kb, b)).toBe(-1);
       }
     }
+    setThreadOptions({ minWork: 0 });
+    // Plain operands and result below minWork are the single-thread kernel's.
+    setThreadOptions({ minWork: PARALLEL_MIN_WORK });
+    expect(matmulParallelInto(new Float32Array(200), randomFloat32(50_000, 1), randomFloat32(1000, 2), 100, 500, 2, false, false)).toBe(false);
+    setThreadOptions({ minWork: 0 });
   });
 
   it("runs the 0/1 product on a W kept in the threads' memory and into a kept gradient, bit for bit as on copies", () => {

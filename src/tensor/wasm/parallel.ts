@@ -518,8 +518,8 @@ class Pool {
     }
   }
 
-  /** out = op(A) op(B) across the threads; inputs already validated. */
-  matmul(out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean): void {
+  /** out = op(A) op(B) across the threads (alone: on this thread only, in their memory); inputs already validated. */
+  matmul(out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean, alone = false): void {
     // A helper still busy with an earlier product (it was late and this thread computed its chunks
     // instead) may still write into the shared memory: this product runs on this thread alone, in
     // the single-thread kernel's own memory, until the helper is done (or is retired after timeoutMs).
@@ -532,7 +532,8 @@ class Pool {
       matmulWasmInto(out, a, b, m, k, n, transA, transB);
       return;
     }
-    const plan = planChunks(m, n, k, this.threads, this.chunksPerThread);
+    // Alone: one chunk, the whole of C.
+    const plan = alone ? { byCols: true, chunks: 1, tiles: Math.ceil(n / NR), width: n } : planChunks(m, n, k, this.threads, this.chunksPerThread);
     const { byCols, width, chunks } = plan;
     // Stryker disable next-line ConditionalExpression,EqualityOperator: helpers posted for a single chunk find none left to claim
     const helpers = chunks > 1 ? this.helpers : [];
@@ -884,8 +885,10 @@ export function useWebWorkers(threads = 2, options: ThreadOptions = {}): Promise
 }
 
 /**
- * out (m x n) = op(A) . op(B) on the thread pool, as matmulWasmInto. Returns false (and does
- * nothing) when there is no pool or the product is too small to gain from threads.
+ * out (m x n) = op(A) . op(B) on the thread pool, as matmulWasmInto. A product too small to gain
+ * from threads runs on this thread, in the threads' memory when an operand or out lives there (used
+ * in place). Returns false (and does nothing) when there is no pool, or the product is too small and
+ * nothing of it lives in that memory.
  */
 export function matmulParallelInto(
   out: Float32Array,
@@ -898,9 +901,15 @@ export function matmulParallelInto(
   transB: boolean,
 ): boolean {
   const p = pool;
-  if (p === null || m * k * n < p.minWork || m * k * n === 0) return false;
+  if (p === null || m * k * n === 0) return false;
   if (!Number.isInteger(m) || !Number.isInteger(k) || !Number.isInteger(n)) return false;
   if (a.length < m * k || b.length < k * n || out.length < m * n) return false; // matmulWasmInto throws
-  p.matmul(out, a, b, m, k, n, transA, transB);
+  const { arena } = p;
+  // Below minWork a product stays on this thread; in the threads' memory when an operand or the result
+  // lives there (a training step's arrays, a parameter), used in place (same bits either way).
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: speed only: the single-thread kernel gives the same bits
+  const alone = m * k * n < p.minWork;
+  if (alone && ((arena.address(a) < 0 && arena.address(b) < 0 && arena.address(out) < 0) || p.late())) return false;
+  p.matmul(out, a, b, m, k, n, transA, transB, alone);
   return true;
 }
