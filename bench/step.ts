@@ -18,8 +18,9 @@
 // Then Adam's update alone over the seed model's parameter sizes: the WebAssembly kernel on operands
 // already in its memory (what keeping parameters there saves), the copies in and out alone, the
 // kernel table's `adam` entry (copies and kernel), and the TypeScript loop.
-// The matmul line times the products of one step through `matmulInto` on their own: what is left of a
-// step beyond it is the element-wise work, bookkeeping and garbage collection.
+// The matmul line times the products of one step through `matmulInto` on their own, on operands where
+// a step has them (with threads, in the threads' memory): what is left of a step beyond it is the
+// element-wise work, bookkeeping and garbage collection.
 // Then the heap: `process.memoryUsage()` after a full GC, after 100 and after --heap-steps steps of the
 // default variant (a flat heap: within 10%).
 import "../src/node/relaxed-simd.js";
@@ -103,24 +104,30 @@ class Runner {
     if (threads > 1) here.setThreadOptions({ tasks: this.tasks });
     const t0 = performance.now();
     const b = this.batch++ % (IMAGES / B);
-    const x = new Float32Array(B * D);
-    x.set(images.subarray(b * B * D, (b + 1) * B * D));
-    const eps = lib.sampleEps(this.rng, 1, B, 2);
     this.opt.zeroGrad();
-    const xt = new lib.Tensor(x, [B, D]);
-    // As Trainer.step does: its images were checked once, so the batch is recorded 0/1 without a scan
-    // (older checkouts: markBinary, or nothing).
-    const storage = xt.storage as { assumeBinary?: () => void };
-    if (this.binary) {
-      if (storage.assumeBinary) storage.assumeBinary();
-      else (lib as Partial<Lib>).markBinary?.(xt);
-    }
-    const loss = lib.negativeElbo(this.model, xt, eps);
-    const t1 = performance.now();
-    loss.backward();
+    let t1 = 0;
+    // As Trainer.step does: forward and backward as one step scope (with threads, their arrays in the
+    // threads' memory, reused by the next step; older checkouts have none).
+    const scope = (lib as Partial<Lib>).stepScope ?? ((f: () => void) => f());
+    scope(() => {
+      const x = lib.allocate("float32", B * D);
+      x.set(images.subarray(b * B * D, (b + 1) * B * D));
+      const eps = lib.sampleEps(this.rng, 1, B, 2);
+      const xt = new lib.Tensor(x, [B, D]);
+      // As Trainer.step does: its images were checked once, so the batch is recorded 0/1 without a scan
+      // (older checkouts: markBinary, or nothing).
+      const storage = xt.storage as { assumeBinary?: () => void };
+      if (this.binary) {
+        if (storage.assumeBinary) storage.assumeBinary();
+        else (lib as Partial<Lib>).markBinary?.(xt);
+      }
+      const loss = lib.negativeElbo(this.model, xt, eps);
+      this.loss = loss.item();
+      t1 = performance.now();
+      loss.backward();
+    });
     const t2 = performance.now();
     this.opt.step();
-    this.loss = loss.item();
     const t3 = performance.now();
     if (!record) return;
     this.times.step.push(t3 - t0);
@@ -167,11 +174,14 @@ const products: [number, number, number, boolean, boolean][] = [
   [B, 2, H, false, false], [2, B, H, true, false], // encoder layer 1
   [H, B, D, true, false], // encoder layer 0: dW
 ];
-const operands = products.map(([m, k, n]) => {
-  const a = new Float32Array(m * k).map((_, i) => Math.sin(i));
-  const b = new Float32Array(k * n).map((_, i) => Math.cos(i));
-  return { a, b, out: new Float32Array(m * n) };
-});
+// Where a step has them: with threads, in the threads' memory (parameters are kept there, and a
+// step's activations and gradients live there too), so the products read them in place.
+const operand = (n: number, f: (i: number) => number): Float32Array => {
+  const x = here.allocateParameter("float32", n) as Float32Array;
+  for (let i = 0; i < n; i++) x[i] = f(i);
+  return x;
+};
+const operands = products.map(([m, k, n]) => ({ a: operand(m * k, Math.sin), b: operand(k * n, Math.cos), out: operand(m * n, () => 0) }));
 const matmulTimes: number[] = [];
 for (let rep = 0; rep < steps + 10; rep++) {
   const t0 = performance.now();

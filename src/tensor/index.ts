@@ -1,4 +1,5 @@
 export { allocate, allocateParameter, promote, setParameterAllocator, type Data, type DType } from "./dtype.js";
+export { stepScope } from "./step-memory.js";
 export { broadcastShapes, sizeOf, type Shape } from "./shape.js";
 export { Random, type RandomState } from "./random.js";
 export { Tensor, Storage, astype, dense, view, bumpVersion, markBinary, contiguousStrides, tensor, zeros, ones, full, arange, rand, randn, type GradNode, type NestedArray, type TensorOptions, type RandomOptions } from "./tensor.js";
