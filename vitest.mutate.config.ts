@@ -15,7 +15,7 @@ export default defineConfig({
       "test/optim.test.ts", "test/safetensors.test.ts", "test/idx.test.ts", "test/vae.test.ts", "test/vae-precision.test.ts",
       "test/train.test.ts", "test/threads.test.ts", "test/contracts.test.ts", "test/validation.test.ts", "test/fuzz.test.ts",
       "test/mutants-nn.test.ts", "test/mutants-vae.test.ts", "test/mutants-autograd.test.ts", "test/binary.test.ts", "test/mutants-tensor.test.ts",
-      "test/marginal.test.ts",
+      "test/marginal.test.ts", "test/step-memory.test.ts",
     ],
   },
 });

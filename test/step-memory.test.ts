@@ -136,6 +136,15 @@ describe('while a thread pool runs', () => {
       bernoulliWasm(kx, kl, cols, kout, kd);
       expect(same(kout, out) && same(kd, d), `Bernoulli ${rows}×${cols}`).toBe(true);
       expect(same(kl, l0) && same(kx, x0) && same(kg, g0)).toBe(true); // read only
+      // Without the bias gradient, and without d (no backward pass to come).
+      const gpAlone = new Float32Array(n);
+      activationBackwardWasm(gpAlone, g0, y, null, rows, cols, 'tanh');
+      activationBackwardWasm(kgp, kg, ky, null, rows, cols, 'tanh');
+      expect(same(kgp, gpAlone), `tanh' without gb ${rows}×${cols}`).toBe(true);
+      const [outAlone, koutAlone] = [new Float32Array(rows), new Float32Array(rows)];
+      bernoulliWasm(x0, l0, cols, outAlone, null);
+      bernoulliWasm(kx, kl, cols, koutAlone, null);
+      expect(same(koutAlone, outAlone), `Bernoulli without d ${rows}×${cols}`).toBe(true);
       for (const relu of [false, true]) {
         const [plainY, keptY] = [Float32Array.from(l0), kgp];
         keptY.set(l0);

@@ -57,6 +57,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor, activation: Line
     let gp = gd;
     if (activation !== "none") {
       // In a training step, one of its arrays: the kernels then use it in place (see stepScope).
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,StringLiteral: speed only: the scratch array gives the same values (the kernel writes all of gp); a float64 step array is never made
       gp = (dtype === "float32" ? takeStepArray(g.size) : null) ?? scratch(dtype, g.size);
       kernel("activationBackward", dtype)(gp, gd, y, gb, rows, outF, activation);
     } else if (gb !== null) kernel("columnSums", dtype)(gb, gd, rows, outF);

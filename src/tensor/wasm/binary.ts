@@ -119,7 +119,7 @@ export function matmulBinaryWasmInto(
   // Stryker disable next-line LogicalOperator,EqualityOperator: more room is only unused; no kept array is at address 0 (they are kept from the top down)
   const end = tPtr + (binary === 'b' && outAt < 0 ? m * n * 4 : 0);
   const heap = w.f32(end);
-  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: Z copied onto itself is unchanged; no kept array is at address 0
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,ArithmeticOperator: speed only: Z copied onto itself is unchanged; no kept array is at address 0; zPtr is 0 here
   if (zAt < 0) heap.set(Z.subarray(0, zSize), zPtr / 4);
   const nnz = w.k.pattern(zPtr, zRows, zCols, zpPtr, ziPtr);
   // Stryker disable next-line EqualityOperator: an all-zero operand: the dense product gives the same zeros (for finite values)
@@ -132,17 +132,18 @@ export function matmulBinaryWasmInto(
     [ptr, idx] = [ptrPtr, idxPtr];
   }
   // M as S where it is: its rows are S's (mIsS) and a multiple of 4 wide.
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: speed only: M copied from S gives the same values
   const mAt = mIsS && ld === width ? w.address(S) : -1;
   // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: S copied as M gives the same values; no kept array is at address 0
   const m0 = mAt >= 0 ? mAt : mPtr;
   // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: speed only: S copied as M onto room that is then not read changes nothing; no kept array is at address 0
-  if (mIsS && mAt < 0) {
-    // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values
-    if (ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
-    // Stryker disable next-line EqualityOperator: row k is an empty subarray: it copies nothing
-    else for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: a copy of S that is then read in place is unused; no kept array is at address 0 (they are kept from the top down)
-  } else if (!mIsS && sAt < 0) heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
+  const copyM = mIsS && mAt < 0;
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: the row-by-row copy below gives the same values
+  if (copyM && ld === width) heap.set(S.subarray(0, k * width), mPtr / 4);
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: row k is an empty subarray: it copies nothing; rows copied again over the whole copy above are the same values
+  if (copyM && ld !== width) for (let r = 0; r < k; r++) heap.set(S.subarray(r * width, (r + 1) * width), mPtr / 4 + r * ld);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: speed only: a copy of S that is then read in place, or not read, is unused; no kept array is at address 0 (they are kept from the top down)
+  if (!mIsS && sAt < 0) heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
   // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   const threads = threadsFor(tasks, nnz * ld);
   // The fused functions go by groups of columns, each part with its own buffer in the room of M (or of
@@ -158,12 +159,15 @@ export function matmulBinaryWasmInto(
     return;
   }
   // The sums straight into out when it lives in the memory and its rows are ld wide.
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: sums copied out give the same values
   const oAt = ld === n ? w.address(out) : -1;
   // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: sums copied out give the same values; no kept array is at address 0
   const o0 = oAt >= 0 ? oAt : oPtr;
   // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
+  // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
+  const sFrom = sAt >= 0 ? sAt : sPtr;
   if (mIsS) runParts(threads, 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [o0 + lo * ld * 4, ld, m0, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
-  else runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [o0, ld, sAt >= 0 ? sAt : sPtr, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
+  else runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [o0, ld, sFrom, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
   // Stryker disable next-line ConditionalExpression,EqualityOperator: no kept array is at address 0
   if (oAt >= 0) return;
   // Stryker disable next-line ConditionalExpression: the row-by-row copy below gives the same values

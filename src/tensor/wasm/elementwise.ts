@@ -85,6 +85,7 @@ class Scratch {
   readonly memory = new WebAssembly.Memory({ initial: 16 });
   readonly k: ElementwiseExports = instantiate(this.memory);
   /** No operand lives in this memory: every one is copied in. */
+  // Stryker disable next-line BlockStatement: undefined, like -1, is no address (>= 0 is false)
   address(): number {
     return -1;
   }
@@ -174,12 +175,15 @@ function rowwise(
   const ld = roundUp(cols, 4);
   // Every matrix in the space's memory already (a training step's arrays), rows a multiple of 4 wide:
   // the kernel runs on them where they are, all rows at once; only the vector is copied (to 0).
+  // Stryker disable next-line ArrowFunction: speed only: no address makes the copies below run, the same values
   const at = mats.map((m) => s.address(m));
-  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,MethodExpression: speed only: the copies below give the same values; no array of the memory is at address 0
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,MethodExpression,ArrowFunction,BlockStatement: speed only: the copies below give the same values; no array of the memory is at address 0
   if (ld === cols && at.every((a) => a >= 0)) {
+    // Stryker disable next-line ArithmeticOperator: the size claimed only bounds the scratch against the kept arrays
     const heap = s.f32(roundUp(cols, 16) * 4);
     if (vec !== null) heap.set(vec, 0);
     kernel(s.k, at, rows, ld);
+    // Stryker disable next-line LogicalOperator: copying back a vector the kernel only read leaves it as it was
     if (vec !== null && vecOut) vec.set(new Float32Array(s.memory.buffer, 0, cols));
     return;
   }
@@ -219,6 +223,7 @@ export function biasTanhWasm(y: Float32Array, bias: Float32Array, rows: number, 
 /** y[r, j] ← y[r, j] + bias[j], or max(·, 0) with relu: bit-identical to TypeScript. */
 export function biasAddWasm(y: Float32Array, bias: Float32Array, rows: number, cols: number, relu: boolean): void {
   // On this thread, in the threads' memory when a pool runs (a training step's arrays are used in place).
+  // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the memory, the same values in either
   rowwise(rows, cols, bias, NOT_OUT, [y], true, (k, [yp], n, ld) => k.biasAdd(yp, 0, n, ld, relu ? 1 : 0), parallel(rows * cols)?.space);
 }
 
@@ -229,11 +234,13 @@ export function biasAddWasm(y: Float32Array, bias: Float32Array, rows: number, c
 export function activationBackwardWasm(gp: Float32Array, g: Float32Array, y: Float32Array, gb: Float32Array | null, rows: number, cols: number, activation: 'tanh' | 'relu'): void {
   const relu = activation === 'relu' ? 1 : 0;
   // On this thread, in the threads' memory when a pool runs (operands there are used in place).
+  // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the memory, the same values in either
   rowwise(rows, cols, gb, true, [gp, g, y], true, (k, [gpp, gq, yp], n, ld) => k.activationBackward(gpp, gq, yp, 0, n, ld, relu, gb === null ? 0 : 1), parallel(rows * cols)?.space);
 }
 
 /** gb[j] += Σ_r g[r, j]: bit-identical to TypeScript's columnSumsJs. */
 export function columnSumsWasm(gb: Float32Array, g: Float32Array, rows: number, cols: number): void {
+  // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the memory, the same values in either
   rowwise(rows, cols, gb, true, [g], NOT_OUT, (k, [gq], n, ld) => k.columnSums(0, gq, n, ld), parallel(rows * cols)?.space);
 }
 
@@ -242,11 +249,14 @@ export function scaleRowsWasm(out: Float32Array, s: Float32Array, d: Float32Arra
   const rows = s.length;
   // Stryker disable next-line ConditionalExpression,LogicalOperator: without it, no rows or no columns make the loop below copy and compute nothing (tested)
   if (rows === 0 || cols === 0) return;
+  // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the memory, the same values in either
   const par = parallel(rows * cols);
+  // Stryker disable next-line ConditionalExpression,ArrayDeclaration,UnaryOperator: speed only: no addresses make the copies below run, the same values
   const [outAt, dAt] = par === null ? [-1, -1] : [par.space.address(out), par.space.address(d)];
-  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: speed only: the copies below give the same values; no array of the memory is at address 0
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,ArithmeticOperator,BlockStatement: speed only: the copies below give the same values; no array of the memory is at address 0
   if (par !== null && cols % 4 === 0 && outAt >= 0 && dAt >= 0) {
     // Both in the threads' memory (a training step's arrays): scaled where they are; only s is copied.
+    // Stryker disable next-line ArithmeticOperator: the size claimed only bounds the scratch against the kept arrays
     const heap = par.space.f32(roundUp(rows, 4) * 4);
     heap.set(s, 0);
     par.space.k.scaleRows(outAt, 0, dAt, rows, cols);
@@ -287,14 +297,17 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
   const par = parallel(rows * D);
   const s = par?.space ?? getScratch();
   const period = x.length;
+  // Stryker disable next-line ArrayDeclaration: speed only: no addresses make the copies below run, the same values
   const [xAt, lAt, dAt] = [s.address(x), s.address(l), d === null ? 0 : s.address(d)];
-  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: speed only: the copies below give the same values; no array of the memory is at address 0
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,ArithmeticOperator,BlockStatement: speed only: the copies below give the same values; no array of the memory is at address 0
   if (period === rows * D && period % 4 === 0 && xAt >= 0 && lAt >= 0 && dAt >= 0) {
     // All in the memory already (a training step's arrays), of whole vectors: the kernel reads and
     // writes them where they are.
     const n = rows * D;
     const [tPtr, sumPtr] = [0, n * 4];
+    // Stryker disable next-line ArithmeticOperator: the size claimed only bounds the scratch against the kept arrays
     s.f32(sumPtr + rows * 8);
+    // Stryker disable next-line LogicalOperator,OptionalChaining: speed only: one thread or two give the same bits; par is set here (xAt >= 0)
     runParts(par?.tasks ?? null, 'elementwise.bernoulli', s.k.bernoulli, n, 4, (lo, hi) => [lAt + lo * 4, xAt + lo * 4, tPtr + lo * 4, dAt + lo * 4, hi - lo, d ? 1 : 0]);
     s.k.rowSums(tPtr, sumPtr, rows, D);
     out.set(new Float64Array(s.memory.buffer, sumPtr, rows));

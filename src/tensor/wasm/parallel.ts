@@ -106,6 +106,8 @@ const [IDLE, POSTED, TAKEN, DONE, FAILED, STOP, WAKE] = [0, 1, 2, 3, 4, 5, 6];
 const [NEXT, SPIN, JOB] = [0, 1, 2]; // job slot
 // After the product's 18 fields: the kind of job (0 a product, 1 a task) and a task's fields.
 const [KIND, TASK_FN, TASK_CHUNKS, TASK_NARGS] = [JOB + 18, JOB + 19, JOB + 20, JOB + 21];
+/** The end of a product's 18 fields. */
+const JOB_END = JOB + 18;
 const [STATE, READY, WAKES, PACKA, PACKB] = [0, 1, 2, 3, 4]; // helper slots
 const SLOT_INTS = 32;
 /** Chunks of one product at most (chunksPerThread is capped to fit): a done flag each in the control block. */
@@ -174,7 +176,7 @@ export const WORKER_SOURCE = `"use strict";
             }
           } else {
             // pp: the operand every chunk shares (A for column chunks, B for row chunks), packed once; or 0.
-            const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, tiles, chunks, fma, seq, pp] = job.subarray(${JOB}, ${JOB + 18});
+            const [a, b, c, m, n, k, tA, tB, mc, nc, kc, ldc, byCols, tiles, chunks, fma, seq, pp] = job.subarray(${JOB}, ${JOB_END});
             // chunkRange: chunk i has tiles floor(i·tiles/chunks) up to floor((i+1)·tiles/chunks).
             const len = byCols ? n : m, unit = byCols ? ${NR} : ${MR};
             const at = (j) => Math.min(len, Math.floor((j * tiles) / chunks) * unit);
@@ -255,6 +257,7 @@ export function planChunks(m: number, n: number, k: number, threads: number, chu
   const tiles = Math.ceil(len / unit);
   const most = Math.min(Math.floor(tiles / Math.ceil(MIN_CHUNK_SIDE / unit)), Math.floor((m * n * k) / MIN_CHUNK_WORK));
   const want = Math.min(threads * Math.max(1, chunksPerThread), most);
+  // Stryker disable next-line EqualityOperator: at want = threads both give threads chunks
   const chunks = want >= threads ? want - (want % threads) : Math.min(threads, tiles);
   return { byCols, chunks, tiles, width: Math.min(len, Math.ceil(tiles / chunks) * unit) };
 }
@@ -384,12 +387,14 @@ const STEP_MIN_VALUES = 4096;
 export class StepRegion implements StepMemory {
   /** The block, and every earlier one (a stale tensor may still be a view of one). */
   private block: Float32Array | null = null;
+  // Stryker disable next-line ArrayDeclaration: a string among the blocks owns nothing (its offsets are undefined)
   private readonly blocks: Float32Array[] = [];
   private used = 0;
   /** What this step asked for (values, rounded to 16 each). */
   private asked = 0;
   constructor(private readonly arena: TaskArena) {}
   begin(): void {
+    // Stryker disable next-line EqualityOperator: a step that fills the block exactly gets a larger one, only more room
     if (this.asked > (this.block?.length ?? 0)) {
       try {
         this.block = this.arena.keep([roundUp(Math.ceil(this.asked * 1.25), 16)])[0]!;
@@ -401,10 +406,12 @@ export class StepRegion implements StepMemory {
     this.used = this.asked = 0;
   }
   take(size: number): Float32Array | null {
+    // Stryker disable next-line EqualityOperator: speed only: an array of exactly that size is plain, the same zeros
     if (size < STEP_MIN_VALUES) return null;
     const at = this.used;
     this.used = this.asked = at + roundUp(size, 16); // 64-byte aligned, as kept arrays
     const b = this.block;
+    // Stryker disable next-line EqualityOperator: speed only: the array that fills the block exactly is plain, the same zeros
     if (b === null || this.used > b.length) return null;
     const v = new Float32Array(b.buffer, b.byteOffset + at * 4, size);
     v.fill(0);
@@ -519,6 +526,7 @@ class Pool {
   }
 
   /** out = op(A) op(B) across the threads (alone: on this thread only, in their memory); inputs already validated. */
+  // Stryker disable next-line BooleanLiteral: every call passes alone
   matmul(out: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number, transA: boolean, transB: boolean, alone = false): void {
     // A helper still busy with an earlier product (it was late and this thread computed its chunks
     // instead) may still write into the shared memory: this product runs on this thread alone, in
@@ -533,6 +541,7 @@ class Pool {
       return;
     }
     // Alone: one chunk, the whole of C.
+    // Stryker disable next-line ArithmeticOperator: one chunk ends at n whatever the tile count (chunkRange caps it)
     const plan = alone ? { byCols: true, chunks: 1, tiles: Math.ceil(n / NR), width: n } : planChunks(m, n, k, this.threads, this.chunksPerThread);
     const { byCols, width, chunks } = plan;
     // Stryker disable next-line ConditionalExpression,EqualityOperator: helpers posted for a single chunk find none left to claim
@@ -612,7 +621,7 @@ class Pool {
     const copyOut = (i: number, cAt = cPtr): void => {
       const [lo, hi] = chunkRange(plan, i, len);
       // A result kept in this memory (a gradient buffer) is copied by the module: no call per row.
-      // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: the copies per row below give the same values; no kept array is at address 0
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: speed only: the copies per row below give the same values; no kept array is at address 0
       if (outAt >= 0) {
         if (byCols) this.gemms[fma]!.copyRows(cAt + lo * 4, ldc, outAt + lo * 4, n, m, hi - lo);
         else this.gemms[fma]!.copyRows(cAt + lo * ldc * 4, ldc, outAt + lo * n * 4, n, hi - lo, n);
@@ -909,6 +918,7 @@ export function matmulParallelInto(
   // lives there (a training step's arrays, a parameter), used in place (same bits either way).
   // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: speed only: the single-thread kernel gives the same bits
   const alone = m * k * n < p.minWork;
+  // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
   if (alone && ((arena.address(a) < 0 && arena.address(b) < 0 && arena.address(out) < 0) || p.late())) return false;
   p.matmul(out, a, b, m, k, n, transA, transB, alone);
   return true;
