@@ -157,6 +157,8 @@ try {
     for (const peer of names.filter((n) => n.startsWith("tfjs") || n.startsWith("ort"))) ratioPairs.push(["wasm", peer]);
     // Our threaded column against the peer with as many threads.
     for (const ours of names.filter((n) => n.startsWith("wasm×"))) if (names.includes(`ort×${ours.slice(5)}`)) ratioPairs.push([ours, `ort×${ours.slice(5)}`]);
+    // Two threads against one, with copies and in place.
+    for (const ours of names.filter((n) => n.startsWith("wasm×"))) ratioPairs.push([ours, "wasm"]);
     if (names.includes("tfjs-cpu")) ratioPairs.push(["js", "tfjs-cpu"]);
     ratioPairs.push(["js", "naive"]);
     const ratios = (r: MatmulRow) => Object.fromEntries(ratioPairs.map(([a, b]) => [`${a}÷${b}`, r.gflops[a] / r.gflops[b]]));
@@ -175,7 +177,7 @@ try {
     table([...rows.map((r) => ({ shape: r.shape, ...ratios(r) })), { shape: "geomean of the six VAE", ...ratios({ gflops: vaeGeomean } as MatmulRow) }].map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "number" ? fmtRatio(v) : v]))));
     if (peers.ort.length) log(`\nonnxruntime-web cores busy while timed (its process's CPU time ÷ wall time), all shapes: ${peers.ort.map((o) => `${o.name} ${o.utilization.toFixed(2)}`).join(", ")}`);
     log(`js: matmulJsInto (TypeScript, float64 packing); wasm: matmulWasmInto (SIMD128, one thread, copies operands in and out); naive: matmulNaiveInto${rows.some((r) => r.samples.naive === 1) ? " (timed once where 2mnk ≥ 1e9)" : ""}.`);
-    if (peers.threads.kernel) log(peers.threads.note + ".");
+    if (peers.threads.kernel) log(`${peers.threads.note}; "in place": its operands and result made in the threads' memory (allocateParameter while the pool runs), as a training step has them (parameters, and the step's arrays: stepScope), read and written where they are.`);
     const fewCpu = rows.filter((r) => (r.samples["tfjs-cpu"] ?? Infinity) < matmulSchedule.minSamples).map((r) => r.shape);
     if (fewCpu.length) log(`tfjs-cpu timed ${rows.find((r) => r.shape === fewCpu[0])!.samples["tfjs-cpu"]} time(s) on ${fewCpu.join(", ")}.`);
   }

@@ -1,5 +1,6 @@
 // Matmul GFLOP/s of our kernels and the peers', side by side per shape, and a check that every
 // contender computes the same product.
+import { allocateParameter } from "../../src/index.js";
 import { operands, type MatmulShape } from "../matmul.js";
 import { sideBySide, type Contender, type Schedule } from "./harness.js";
 import type { GemmSpec } from "./onnx-gemm.js";
@@ -66,7 +67,12 @@ async function measureShapes(shapes: MatmulShape[], peers: MatmulPeers, schedule
       new KernelContender("js", ourKernels.js, s, a, b),
       new KernelContender("wasm", ourKernels.wasm, s, a, b),
     ];
-    if (peers.threads.kernel) contenders.push(new KernelContender(`wasm×${peers.threads.threads}`, peers.threads.kernel, s, a, b));
+    if (peers.threads.kernel) {
+      contenders.push(new KernelContender(`wasm×${peers.threads.threads}`, peers.threads.kernel, s, a, b));
+      // As a training step has them: operands and result in the threads' memory, used in place.
+      const kept = (n: number) => allocateParameter("float32", n) as Float32Array;
+      contenders.push(new KernelContender(`wasm×${peers.threads.threads} in place`, peers.threads.kernel, s, a, b, kept));
+    }
     const naive = new KernelContender("naive", ourKernels.naive, s, a, b);
     if (big) naive.limits = { samples: 1, warmup: 0 };
     contenders.push(naive);

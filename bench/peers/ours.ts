@@ -15,8 +15,16 @@ export class KernelContender implements Contender {
   limits?: { samples?: number; warmup?: number };
   private readonly out: Float32Array;
 
-  constructor(readonly name: string, private readonly kernel: Kernel, private readonly s: GemmSpec, private readonly a: Float32Array, private readonly b: Float32Array) {
-    this.out = new Float32Array(s.m * s.n);
+  /** With `alloc`, the operands (copied) and the result live in the arrays it makes. */
+  constructor(readonly name: string, private readonly kernel: Kernel, private readonly s: GemmSpec, private a: Float32Array, private b: Float32Array, alloc?: (n: number) => Float32Array) {
+    const make = alloc ?? ((n: number) => new Float32Array(n));
+    this.out = make(s.m * s.n);
+    if (alloc) {
+      this.a = make(a.length);
+      this.a.set(a);
+      this.b = make(b.length);
+      this.b.set(b);
+    }
   }
 
   run(reps: number): number {
