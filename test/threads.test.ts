@@ -173,13 +173,13 @@ function misbehavingWorker(after: string): string {
 
 describe('planChunks', () => {
   it('cuts C into aligned chunks of equal tiles (within one), a multiple of the threads, about 4 each, none tiny', () => {
-    const shapes = [[100, 500, 784], [784, 500, 100], [500, 784, 100], [100, 784, 500], [7, 1, 3], [1, 1000, 9], [1000, 1, 9], [37, 45, 8], [1024, 1024, 1024], [255, 300, 200], [256, 300, 200], [300, 40, 500]];
+    const shapes = [[100, 500, 784], [784, 500, 100], [500, 784, 100], [100, 784, 500], [7, 1, 3], [1, 1000, 9], [1000, 1, 9], [37, 45, 8], [1024, 1024, 1024], [255, 300, 200], [256, 300, 200], [300, 40, 500], [200, 8, 5000], [200, 200, 300]];
     for (const [m, n, k] of shapes as [number, number, number][]) {
       for (const threads of [2, 3]) {
         const plan = planChunks(m, n, k, threads);
         const { byCols, chunks, width } = plan;
-        // Rows from 256 of them (each chunk's rows of C contiguous), else columns.
-        expect(byCols, `${m}×${n}×${k}`).toBe(m < 256 || m <= 4);
+        // Rows when C is taller than wide or from 256 of them (each chunk's rows of C contiguous), else columns.
+        expect(byCols, `${m}×${n}×${k}`).toBe((n >= m && m < 256) || m <= 4);
         const [unit, len] = byCols ? [8, n] : [4, m];
         const ranges = Array.from({ length: chunks }, (_, i) => chunkRange(plan, i, len));
         // Contiguous, aligned, non-empty, covering [0, len).

@@ -4,8 +4,9 @@
 // (../../node/threads.ts for Node's worker_threads, useWebWorkers below for browsers).
 //
 // Per product (matmulParallelInto), on the calling thread:
-//   1. cut C into chunks (planChunks): row blocks (multiples of MR) from 256 rows, so that each
-//      chunk's rows of C are one contiguous copy out, else column blocks (multiples of NR). A
+//   1. cut C into chunks (planChunks): row blocks (multiples of MR) when C is taller than wide or
+//      from 256 rows, so that each chunk's rows of C are one contiguous copy out, else column
+//      blocks (multiples of NR). A
 //      multiple of the thread count, of equal tiles within one, about 4 per thread, so a thread that
 //      starts late or runs slower (a busy machine) just takes fewer: threads claim chunks from a
 //      shared counter;
@@ -244,15 +245,15 @@ export interface ChunkPlan {
 }
 
 /**
- * How C (m x n) is cut: into row blocks from ROWS_CUT_MIN rows (each chunk's rows of C are then
- * contiguous, one copy out), else column blocks; into a multiple of `threads` chunks (at most
+ * How C (m x n) is cut: into row blocks when it has more rows than columns or at least ROWS_CUT_MIN
+ * rows (each chunk's rows of C are then contiguous, one copy out), else column blocks; into a multiple of `threads` chunks (at most
  * `chunksPerThread` each) whose tile counts differ by one at most, so that threads taking them in turn
  * get the same work: 500 columns on 2 threads make 6 chunks of 80-88, not 7 of 72 (4 against 3).
  * Every chunk is at least MIN_CHUNK_SIDE wide and MIN_CHUNK_WORK big, except that each thread gets one.
  */
 export function planChunks(m: number, n: number, k: number, threads: number, chunksPerThread = 4): ChunkPlan {
   // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: any cut of C gives the same bits
-  const byCols = m < ROWS_CUT_MIN || m <= MR;
+  const byCols = (n >= m && m < ROWS_CUT_MIN) || m <= MR;
   const [unit, len] = byCols ? [NR, n] : [MR, m];
   const tiles = Math.ceil(len / unit);
   const most = Math.min(Math.floor(tiles / Math.ceil(MIN_CHUNK_SIDE / unit)), Math.floor((m * n * k) / MIN_CHUNK_WORK));
