@@ -39,7 +39,7 @@ export class Storage {
 
   /** The values; throws for a step's array once a later step has reused its memory (see stepScope). */
   get data(): Data {
-    if (this.step >= 0) checkStep(this.step, this.values.length);
+    this.checkLive();
     return this.values;
   }
 

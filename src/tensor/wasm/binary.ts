@@ -146,11 +146,13 @@ export function matmulBinaryWasmInto(
   if (!mIsS && sAt < 0) heap.set(S.subarray(0, sRows * sCols), sPtr / 4);
   // Stryker disable next-line ArithmeticOperator: speed only: the size only decides the threads
   const threads = threadsFor(tasks, nnz * ld);
+  // S as stored: where it is when it lives in the memory, else its copy.
+  // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
+  const sFrom = sAt >= 0 ? sAt : sPtr;
   // The fused functions go by groups of columns, each part with its own buffer in the room of M (or of
   // the sums) at its first column, so neither is written whole.
   if (binary === 'b') {
-    // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
-    if (!mIsS) transpose(w.k, tasks, mPtr, ld, sAt >= 0 ? sAt : sPtr, sCols, sRows, sCols); // M whole: both sides transposed
+    if (!mIsS) transpose(w.k, tasks, mPtr, ld, sFrom, sCols, sRows, sCols); // M whole: both sides transposed
     // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
     const t = outAt >= 0 ? outAt : tPtr;
     runParts(threads, 'binary.transposedSums', w.k.transposedSums, ld, GROUP, (lo, hi) => [t, n, m0, ld, width, ptr, idx, rows, lo, hi, oPtr + lo * rows * 4]);
@@ -164,8 +166,6 @@ export function matmulBinaryWasmInto(
   // Stryker disable next-line ConditionalExpression,EqualityOperator: speed only: sums copied out give the same values; no kept array is at address 0
   const o0 = oAt >= 0 ? oAt : oPtr;
   // By rows of the sums: ptr's entries index idx from its start, so a part starts at ptr + 4·lo.
-  // Stryker disable next-line EqualityOperator: no kept array is at address 0 (they are kept from the top down)
-  const sFrom = sAt >= 0 ? sAt : sPtr;
   if (mIsS) runParts(threads, 'binary.rowSums', w.k.rowSums, rows, 1, (lo, hi) => [o0 + lo * ld * 4, ld, m0, ld, ptr + lo * 4, idx, hi - lo, ld / 4]);
   else runParts(threads, 'binary.sumsOfTransposed', w.k.sumsOfTransposed, ld, GROUP, (lo, hi) => [o0, ld, sFrom, sCols, sRows, sCols, ptr, idx, rows, lo, hi, mPtr + lo * k * 4]);
   // Stryker disable next-line ConditionalExpression,EqualityOperator: no kept array is at address 0

@@ -173,26 +173,18 @@ function rowwise(
   if (rows === 0 || cols === 0) return;
   const s = space;
   const ld = roundUp(cols, 4);
-  // Every matrix in the space's memory already (a training step's arrays), rows a multiple of 4 wide:
-  // the kernel runs on them where they are, all rows at once; only the vector is copied (to 0).
+  // Matrices that all live in the space's memory already (a training step's arrays), with rows a
+  // multiple of 4 wide, are used where they are, all rows in one pass; else copied in chunk by chunk.
   // Stryker disable next-line ArrowFunction: speed only: no address makes the copies below run, the same values
   const at = mats.map((m) => s.address(m));
-  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,MethodExpression,ArrowFunction,BlockStatement: speed only: the copies below give the same values; no array of the memory is at address 0
-  if (ld === cols && at.every((a) => a >= 0)) {
-    // Stryker disable next-line ArithmeticOperator: the size claimed only bounds the scratch against the kept arrays
-    const heap = s.f32(roundUp(cols, 16) * 4);
-    if (vec !== null) heap.set(vec, 0);
-    kernel(s.k, at, rows, ld);
-    // Stryker disable next-line LogicalOperator: copying back a vector the kernel only read leaves it as it was
-    if (vec !== null && vecOut) vec.set(new Float32Array(s.memory.buffer, 0, cols));
-    return;
-  }
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,MethodExpression,ArrowFunction: speed only: the copies below give the same values; no array of the memory is at address 0
+  const inPlace = ld === cols && at.every((a) => a >= 0);
   // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk's size bounds the memory; any size gives the same values
-  const chunkRows = Math.max(1, Math.floor(CHUNK / ld));
-  // Stryker disable next-line MethodExpression: room for more rows than a chunk has is only unused
-  const matBytes = Math.min(rows, chunkRows) * ld * 4;
+  const chunkRows = inPlace ? rows : Math.max(1, Math.floor(CHUNK / ld));
+  // Stryker disable next-line MethodExpression,ConditionalExpression: room for more rows than a chunk has is only unused
+  const matBytes = inPlace ? 0 : Math.min(rows, chunkRows) * ld * 4;
   const vecBytes = vec === null ? 0 : ld * 4;
-  const matPtrs = mats.map((_, i) => vecBytes + i * matBytes);
+  const matPtrs = inPlace ? at : mats.map((_, i) => vecBytes + i * matBytes);
   let heap = s.f32(vecBytes + mats.length * matBytes);
   if (vec !== null) {
     heap.fill(0, 0, ld);
@@ -201,11 +193,12 @@ function rowwise(
   // Stryker disable next-line EqualityOperator: a pass at r0 = rows has no rows: it copies nothing and the kernel does nothing
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const r1 = Math.min(rows, r0 + chunkRows);
-    mats.forEach((m, i) => copyRows(heap, matPtrs[i] / 4, ld, m, r0, r1, cols, false));
+    // Stryker disable next-line ConditionalExpression: a matrix copied onto itself is unchanged
+    if (!inPlace) mats.forEach((m, i) => copyRows(heap, matPtrs[i] / 4, ld, m, r0, r1, cols, false));
     kernel(s.k, matPtrs, r1 - r0, ld);
     heap = new Float32Array(s.memory.buffer);
-    // Stryker disable next-line ConditionalExpression: true copies back a first matrix the kernel only read, leaving it as it was
-    if (matOut) copyRows(heap, matPtrs[0] / 4, ld, mats[0], r0, r1, cols, true);
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: true copies back a first matrix the kernel only read, leaving it as it was; in place, onto itself
+    if (matOut && !inPlace) copyRows(heap, matPtrs[0] / 4, ld, mats[0], r0, r1, cols, true);
   }
   // Stryker disable next-line ConditionalExpression,LogicalOperator: copying back a vector the kernel only read leaves it as it was
   if (vec !== null && vecOut) vec.set(heap.subarray(0, cols));
@@ -297,24 +290,14 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
   const par = parallel(rows * D);
   const s = par?.space ?? getScratch();
   const period = x.length;
+  // l, x and d that live in the memory already (a training step's arrays; x not repeated, whole
+  // vectors) are read and written where they are, all rows in one pass; else copied chunk by chunk.
   // Stryker disable next-line ArrayDeclaration: speed only: no addresses make the copies below run, the same values
   const [xAt, lAt, dAt] = [s.address(x), s.address(l), d === null ? 0 : s.address(d)];
-  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,ArithmeticOperator,BlockStatement: speed only: the copies below give the same values; no array of the memory is at address 0
-  if (period === rows * D && period % 4 === 0 && xAt >= 0 && lAt >= 0 && dAt >= 0) {
-    // All in the memory already (a training step's arrays), of whole vectors: the kernel reads and
-    // writes them where they are.
-    const n = rows * D;
-    const [tPtr, sumPtr] = [0, n * 4];
-    // Stryker disable next-line ArithmeticOperator: the size claimed only bounds the scratch against the kept arrays
-    s.f32(sumPtr + rows * 8);
-    // Stryker disable next-line LogicalOperator,OptionalChaining: speed only: one thread or two give the same bits; par is set here (xAt >= 0)
-    runParts(par?.tasks ?? null, 'elementwise.bernoulli', s.k.bernoulli, n, 4, (lo, hi) => [lAt + lo * 4, xAt + lo * 4, tPtr + lo * 4, dAt + lo * 4, hi - lo, d ? 1 : 0]);
-    s.k.rowSums(tPtr, sumPtr, rows, D);
-    out.set(new Float64Array(s.memory.buffer, sumPtr, rows));
-    return;
-  }
-  // Stryker disable next-line ArithmeticOperator,MethodExpression: the chunk's size bounds the memory; any size gives the same values
-  const chunkRows = Math.max(1, Math.floor(CHUNK / D));
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator,ArithmeticOperator: speed only: the copies below give the same values; no array of the memory is at address 0
+  const inPlace = period === rows * D && period % 4 === 0 && xAt >= 0 && lAt >= 0 && dAt >= 0;
+  // Stryker disable next-line ArithmeticOperator,MethodExpression,ConditionalExpression: the chunk's size bounds the memory; any size gives the same values
+  const chunkRows = inPlace ? rows : Math.max(1, Math.floor(CHUNK / D));
   // Stryker disable next-line MethodExpression: room for more rows than a chunk has is only unused
   const cap = roundUp(Math.min(rows, chunkRows) * D, 4) * 4; // bytes per operand
   const [xPtr, tPtr, dPtr, sumPtr] = [cap, 2 * cap, 3 * cap, 4 * cap]; // l at 0
@@ -323,22 +306,28 @@ export function bernoulliWasm(x: Float32Array, l: Float32Array, D: number, out: 
   for (let r0 = 0; r0 < rows; r0 += chunkRows) {
     const r1 = Math.min(rows, r0 + chunkRows);
     const n = (r1 - r0) * D;
-    const heap = new Float32Array(s.memory.buffer);
-    heap.set(l.subarray(r0 * D, r1 * D), 0);
-    // x repeated: copy from (r0·D) mod period, wrapping
-    for (let done = 0, at = (r0 * D) % period; done < n; ) {
-      // Stryker disable next-line ArithmeticOperator: n + done copies pixels past the chunk's n, into the start of t, which the kernel then overwrites
-      const len = Math.min(n - done, period - at);
-      heap.set(x.subarray(at, at + len), xPtr / 4 + done);
-      done += len;
-      at = 0;
+    // In place there is one pass (r0 = 0): the operands' own addresses.
+    const [lp, xp, dp] = inPlace ? [lAt, xAt, dAt] : [0, xPtr, dPtr];
+    // Stryker disable next-line ConditionalExpression: speed only: copies that the kernel then does not read change nothing
+    if (!inPlace) {
+      const heap = new Float32Array(s.memory.buffer);
+      heap.set(l.subarray(r0 * D, r1 * D), 0);
+      // x repeated: copy from (r0·D) mod period, wrapping
+      for (let done = 0, at = (r0 * D) % period; done < n; ) {
+        // Stryker disable next-line ArithmeticOperator: n + done copies pixels past the chunk's n, into the start of t, which the kernel then overwrites
+        const len = Math.min(n - done, period - at);
+        heap.set(x.subarray(at, at + len), xPtr / 4 + done);
+        done += len;
+        at = 0;
+      }
     }
     // By ranges of elements (multiples of 4), on the threads when there are enough.
-    runParts(par?.tasks ?? null, 'elementwise.bernoulli', s.k.bernoulli, roundUp(n, 4), 4, (lo, hi) => [lo * 4, xPtr + lo * 4, tPtr + lo * 4, dPtr + lo * 4, hi - lo, d ? 1 : 0]);
+    runParts(par?.tasks ?? null, 'elementwise.bernoulli', s.k.bernoulli, roundUp(n, 4), 4, (lo, hi) => [lp + lo * 4, xp + lo * 4, tPtr + lo * 4, dp + lo * 4, hi - lo, d ? 1 : 0]);
     s.k.rowSums(tPtr, sumPtr, r1 - r0, D);
     const after = s.memory.buffer;
     out.set(new Float64Array(after, sumPtr, r1 - r0), r0);
-    if (d) d.set(new Float32Array(after, dPtr, n), r0 * D);
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: in place, d copied onto itself is unchanged
+    if (d && !inPlace) d.set(new Float32Array(after, dPtr, n), r0 * D);
   }
 }
 

@@ -390,27 +390,26 @@ export class StepRegion implements StepMemory {
   private block: Float32Array | null = null;
   // Stryker disable next-line ArrayDeclaration: a string among the blocks owns nothing (its offsets are undefined)
   private readonly blocks: Float32Array[] = [];
+  /** What this step has asked for (values, rounded to 16 each), whether or not the block held it. */
   private used = 0;
-  /** What this step asked for (values, rounded to 16 each). */
-  private asked = 0;
   constructor(private readonly arena: TaskArena) {}
   begin(): void {
     // Stryker disable next-line EqualityOperator: a step that fills the block exactly gets a larger one, only more room
-    if (this.asked > (this.block?.length ?? 0)) {
+    if (this.used > (this.block?.length ?? 0)) {
       try {
-        this.block = this.arena.keep([roundUp(Math.ceil(this.asked * 1.25), 16)])[0]!;
+        this.block = this.arena.keep([roundUp(Math.ceil(this.used * 1.25), 16)])[0]!;
         this.blocks.push(this.block);
       } catch {
         // No room in the threads' memory: the steps keep the block they have.
       }
     }
-    this.used = this.asked = 0;
+    this.used = 0;
   }
   take(size: number): Float32Array | null {
     // Stryker disable next-line EqualityOperator: speed only: an array of exactly that size is plain, the same zeros
     if (size < STEP_MIN_VALUES) return null;
     const at = this.used;
-    this.used = this.asked = at + roundUp(size, 16); // 64-byte aligned, as kept arrays
+    this.used = at + roundUp(size, 16); // 64-byte aligned, as kept arrays
     const b = this.block;
     // Stryker disable next-line EqualityOperator: speed only: the array that fills the block exactly is plain, the same zeros
     if (b === null || this.used > b.length) return null;
@@ -541,9 +540,8 @@ class Pool {
       matmulWasmInto(out, a, b, m, k, n, transA, transB);
       return;
     }
-    // Alone: one chunk, the whole of C.
-    // Stryker disable next-line ArithmeticOperator: one chunk ends at n whatever the tile count (chunkRange caps it)
-    const plan = alone ? { byCols: true, chunks: 1, tiles: Math.ceil(n / NR), width: n } : planChunks(m, n, k, this.threads, this.chunksPerThread);
+    // Alone: planned for one thread, one chunk a thread: the whole of C.
+    const plan = alone ? planChunks(m, n, k, 1, 1) : planChunks(m, n, k, this.threads, this.chunksPerThread);
     const { byCols, width, chunks } = plan;
     // Stryker disable next-line ConditionalExpression,EqualityOperator: helpers posted for a single chunk find none left to claim
     const helpers = chunks > 1 ? this.helpers : [];
