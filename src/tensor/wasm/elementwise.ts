@@ -183,6 +183,7 @@ function rowwise(
   const chunkRows = inPlace ? rows : Math.max(1, Math.floor(CHUNK / ld));
   // Stryker disable next-line MethodExpression,ConditionalExpression: room for more rows than a chunk has is only unused
   const matBytes = inPlace ? 0 : Math.min(rows, chunkRows) * ld * 4;
+  // Stryker disable next-line ConditionalExpression: room for a vector there is none of is only unused
   const vecBytes = vec === null ? 0 : ld * 4;
   const matPtrs = inPlace ? at : mats.map((_, i) => vecBytes + i * matBytes);
   let heap = s.f32(vecBytes + mats.length * matBytes);
